@@ -36,12 +36,17 @@ export class Rng {
   constructor(seed: number, stream = 0) {
     checkUint32(seed, "seed");
     checkUint32(stream, "stream");
-    // s0, s1 depend on the seed alone and s2, s3 mix in the stream: (seed, stream) -> state is
-    // injective, because splitmix32 is a bijection.
-    this.s0 = splitmix32((seed + GOLDEN) >>> 0);
-    this.s1 = splitmix32((seed + 2 * GOLDEN) >>> 0);
-    this.s2 = (splitmix32(((stream + GOLDEN) ^ STREAM_KEY) >>> 0) ^ this.s1) >>> 0;
-    this.s3 = (splitmix32(((stream + 2 * GOLDEN) ^ STREAM_KEY) >>> 0) ^ this.s0) >>> 0;
+    // Every word after s0 mixes seed and stream, so streams differ from the first draw on;
+    // (seed, stream) -> state stays injective because splitmix32 is a bijection (s0 gives the
+    // seed, then s1 the stream).
+    const a = splitmix32((seed + GOLDEN) >>> 0);
+    const b = splitmix32((seed + 2 * GOLDEN) >>> 0);
+    const c = splitmix32(((stream + GOLDEN) ^ STREAM_KEY) >>> 0);
+    const d = splitmix32(((stream + 2 * GOLDEN) ^ STREAM_KEY) >>> 0);
+    this.s0 = a;
+    this.s1 = (b ^ c) >>> 0;
+    this.s2 = splitmix32((a ^ d) >>> 0);
+    this.s3 = splitmix32((b + c) >>> 0);
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // all-zero state is a fixed point
   }
 
