@@ -1,0 +1,328 @@
+/**
+ * @fileoverview The checker: resolves names, widths, options and defaults of a `Program`
+ * into a `CheckedModel`, reporting every error it finds in one pass. Never throws; the
+ * model comes back only when there are no errors. Train settings: `check-train.ts`.
+ */
+import type { Identifier, LayerDecl, LossDecl, ModelBlock, Program, Span } from "./ast.js";
+import { checkTrain } from "./check-train.js";
+import { buildGate, buildTree, checkTreeFits, type LayerFacts } from "./check-layer.js";
+import { modelCost } from "./cost.js";
+import { DiagnosticBag, type Diagnostic } from "./diagnostics.js";
+import {
+  ACTIVATIONS,
+  GATE_OPTIONS,
+  GATES,
+  INPUT_ELEMENT_TYPES,
+  LAYER_KINDS,
+  LAYER_OPTIONS,
+  LOSS_FUNCTIONS,
+  PENALTY_FUNCTIONS,
+  TARGET_TYPES,
+  WASM_MEMORY_BYTES,
+  type GateName,
+  type LayerKind,
+} from "./language-spec.js";
+import type { Activation, CheckedLayer, CheckedModel, CheckedPenalty } from "./model.js";
+import { isPoisoned, readOptions, readValue } from "./options.js";
+import { suggest } from "./suggest.js";
+
+type SymbolKind = "input" | "target" | "layer";
+
+interface ModelSymbol {
+  kind: SymbolKind;
+  name: string;
+  line: number;
+  /** Input width or layer units; undefined when invalid (already reported). */
+  width?: number;
+}
+
+const DESCRIPTION: Record<SymbolKind, string> = { input: "the input", target: "the target", layer: "a layer" };
+
+class ModelChecker {
+  private readonly symbols = new Map<string, ModelSymbol>();
+  /** Every declared name and the line of its first declaration, to tell "later" from "unknown". */
+  private readonly declaredLines = new Map<string, number>();
+  private readonly layers: LayerFacts[] = [];
+  private input?: { name: string; width?: number; line: number };
+  private target?: { name: string; classes?: number; line: number };
+  private loss?: LossDecl;
+
+  constructor(private readonly diagnostics: DiagnosticBag) {}
+
+  check(model: ModelBlock, program: Program): CheckedModel | undefined {
+    for (const item of model.items) {
+      if (item.kind !== "loss" && item.name.name !== "" && !this.declaredLines.has(item.name.name)) {
+        this.declaredLines.set(item.name.name, item.name.span.start.line);
+      }
+    }
+    for (const item of model.items) {
+      if (item.kind === "input") this.checkInput(item.name, item.elementType, item.width, item.span);
+      else if (item.kind === "target") this.checkTarget(item.name, item.targetType, item.classes, item.span);
+      else if (item.kind === "layer") this.layers.push(this.checkLayer(item));
+      else if (this.loss) this.diagnostics.report("extraDeclaration", item.span, { decl: "loss", line: this.loss.span.start.line });
+      else this.loss = item;
+    }
+    const anchor = model.name.name !== "" ? model.name.span : model.span;
+    if (!this.input) this.diagnostics.report("missingDeclaration", anchor, { decl: "input" });
+    if (!this.target) this.diagnostics.report("missingDeclaration", anchor, { decl: "target" });
+    if (this.layers.length === 0) this.diagnostics.report("noLayers", anchor);
+    if (!this.loss) this.diagnostics.report("missingDeclaration", anchor, { decl: "loss" });
+    const logits = this.loss ? this.checkLoss(this.loss) : undefined;
+    const penalties = this.loss ? this.checkPenalties(this.loss) : [];
+
+    const checkedLayers: CheckedLayer[] = [];
+    for (const facts of this.layers) {
+      const isOutput = facts.name === logits;
+      const gate = buildGate(facts, isOutput, this.diagnostics);
+      const tree = buildTree(facts);
+      checkTreeFits(facts, tree, this.diagnostics);
+      const layer = this.completeLayer(facts, gate, tree, isOutput);
+      if (layer) checkedLayers.push(layer);
+    }
+    if (logits) this.warnUnusedLayers(logits);
+
+    const train = checkTrain(program.train, this.trainFacts(checkedLayers), this.diagnostics);
+    if (this.diagnostics.hasErrors || !this.input || !this.target || !logits || !this.loss) return undefined;
+    if (this.input.width === undefined || this.target.classes === undefined) return undefined;
+    const checked: CheckedModel = {
+      name: model.name.name,
+      input: { name: this.input.name, width: this.input.width },
+      target: { name: this.target.name, classes: this.target.classes },
+      layers: checkedLayers,
+      loss: { fn: "softmax_cross_entropy", logits, target: this.target.name, penalties },
+      train,
+    };
+    const bytes = modelCost(checked).memoryBytes;
+    if (bytes > WASM_MEMORY_BYTES) {
+      this.diagnostics.report("modelTooLarge", anchor, { bytes: bytes.toLocaleString("en-US") });
+      return undefined;
+    }
+    return checked;
+  }
+
+  private declare(id: Identifier, kind: SymbolKind, width: number | undefined): void {
+    if (id.name === "") return;
+    const existing = this.symbols.get(id.name);
+    if (existing) {
+      this.diagnostics.report("duplicateName", id.span, { name: id.name, line: existing.line });
+      return;
+    }
+    this.symbols.set(id.name, { kind, name: id.name, line: id.span.start.line, width });
+  }
+
+  private checkInput(name: Identifier, elementType: Identifier, width: LayerDecl["units"], span: Span): void {
+    if (this.input) {
+      this.diagnostics.report("extraDeclaration", span, { decl: "input", line: this.input.line });
+      return;
+    }
+    this.checkTypeName(elementType, INPUT_ELEMENT_TYPES, "unknownElementType");
+    const value = readValue(width, { name: "width", kind: "integer", min: 1 }, `the width of input '${name.name}'`, this.diagnostics);
+    const widthValue = typeof value === "number" ? value : undefined;
+    this.input = { name: name.name, width: widthValue, line: span.start.line };
+    this.declare(name, "input", widthValue);
+  }
+
+  private checkTarget(name: Identifier, targetType: Identifier, classes: LayerDecl["units"], span: Span): void {
+    if (this.target) {
+      this.diagnostics.report("extraDeclaration", span, { decl: "target", line: this.target.line });
+      return;
+    }
+    this.checkTypeName(targetType, TARGET_TYPES, "unknownTargetType");
+    const spec = { name: "classes", kind: "integer", min: 2 } as const;
+    const value = readValue(classes, spec, `the class count of target '${name.name}'`, this.diagnostics);
+    const classCount = typeof value === "number" ? value : undefined;
+    this.target = { name: name.name, classes: classCount, line: span.start.line };
+    this.declare(name, "target", undefined);
+  }
+
+  private checkTypeName(id: Identifier, allowed: readonly string[], message: "unknownElementType" | "unknownTargetType"): void {
+    if (id.name !== "" && !allowed.includes(id.name)) {
+      this.diagnostics.report(message, id.span, { name: id.name }, suggest(id.name, allowed));
+    }
+  }
+
+  private checkLayer(decl: LayerDecl): LayerFacts {
+    const name = decl.name.name;
+    const inputs = this.resolveSource(decl.source, name);
+    this.declare(decl.name, "layer", undefined);
+    const unitsValue = readValue(decl.units, { name: "units", kind: "integer", min: 1 }, `the units of layer '${name}'`, this.diagnostics);
+    const units = typeof unitsValue === "number" ? unitsValue : undefined;
+    const symbol = this.symbols.get(name);
+    if (symbol?.kind === "layer" && symbol.line === decl.name.span.start.line) symbol.width = units;
+
+    let op: LayerKind | undefined;
+    if ((LAYER_KINDS as readonly string[]).includes(decl.op.name)) op = decl.op.name as LayerKind;
+    else if (decl.op.name !== "") {
+      this.diagnostics.report("unknownLayerKind", decl.op.span, { kind: decl.op.name }, suggest(decl.op.name, LAYER_KINDS));
+    }
+    const options = op ? readOptions(decl.options, LAYER_OPTIONS[op], `layer kind '${op}'`, decl.op.span, this.diagnostics) : new Map();
+
+    let activation: Activation | undefined = "linear";
+    if (decl.activation && decl.activation.name !== "") {
+      activation = ACTIVATIONS.find((a) => a === decl.activation?.name);
+      if (!activation) {
+        const written = decl.activation.name;
+        this.diagnostics.report("unknownActivation", decl.activation.span, { name: written }, suggest(written, ACTIVATIONS));
+      }
+    }
+
+    let gateName: GateName | undefined;
+    let gateOptions = new Map();
+    const gate = decl.gate;
+    if (gate && gate.name.name !== "") {
+      gateName = GATES.find((g) => g === gate.name.name);
+      if (gateName) gateOptions = readOptions(gate.options, GATE_OPTIONS[gateName], `gate '${gateName}'`, gate.name.span, this.diagnostics);
+      else this.diagnostics.report("unknownGate", gate.name.span, { name: gate.name.name }, suggest(gate.name.name, GATES));
+    }
+    return { decl, name, source: decl.source.name, op, inputs, units, activation, options, gateName, gateOptions };
+  }
+
+  /** The width of a layer's source, or undefined after reporting why it has none. */
+  private resolveSource(source: Identifier, layerName: string): number | undefined {
+    const name = source.name;
+    if (name === "") return undefined;
+    if (name === layerName) {
+      this.diagnostics.report("selfReference", source.span, { name });
+      return undefined;
+    }
+    const symbol = this.symbols.get(name);
+    if (!symbol) {
+      const laterLine = this.declaredLines.get(name);
+      if (laterLine !== undefined) this.diagnostics.report("usedBeforeDeclared", source.span, { name, line: laterLine });
+      else this.reportUnknownName(source, (s) => s.kind !== "target");
+      return undefined;
+    }
+    if (symbol.kind === "target") {
+      this.diagnostics.report("sourceIsTarget", source.span, { name });
+      return undefined;
+    }
+    return symbol.width;
+  }
+
+  private reportUnknownName(id: Identifier, eligible: (symbol: ModelSymbol) => boolean): void {
+    const candidates = [...this.symbols.values()].filter(eligible).map((s) => s.name);
+    this.diagnostics.report("unknownName", id.span, { name: id.name }, suggest(id.name, candidates));
+  }
+
+  /** Any declared name, from anywhere in the model (the loss is not bound by source order). */
+  private resolveAnywhere(id: Identifier, eligible: (symbol: ModelSymbol) => boolean): ModelSymbol | undefined {
+    if (id.name === "") return undefined;
+    const symbol = this.symbols.get(id.name);
+    if (!symbol) this.reportUnknownName(id, eligible);
+    return symbol;
+  }
+
+  private requireLayer(id: Identifier): ModelSymbol | undefined {
+    const symbol = this.resolveAnywhere(id, (s) => s.kind === "layer");
+    if (symbol && symbol.kind !== "layer") {
+      this.diagnostics.report("notALayer", id.span, { name: id.name, what: DESCRIPTION[symbol.kind] });
+      return undefined;
+    }
+    return symbol;
+  }
+
+  /** Checks the main loss term; returns the logits layer's name when it is valid. */
+  private checkLoss(loss: LossDecl): string | undefined {
+    const fn = loss.fn.name;
+    if (fn !== "" && !(LOSS_FUNCTIONS as readonly string[]).includes(fn)) {
+      this.diagnostics.report("unknownLossFunction", loss.fn.span, { name: fn }, suggest(fn, LOSS_FUNCTIONS));
+    }
+    if (loss.args.length !== 2) {
+      const args = { fn: "softmax_cross_entropy", expected: "2 arguments (logits, target)", got: String(loss.args.length) };
+      this.diagnostics.report("argumentCount", loss.fn.span, args);
+    }
+    const [logitsId, targetId] = loss.args;
+    const logits = logitsId ? this.requireLayer(logitsId) : undefined;
+    if (targetId) {
+      const target = this.resolveAnywhere(targetId, (s) => s.kind === "target");
+      if (target && target.kind !== "target") {
+        this.diagnostics.report("notTheTarget", targetId.span, { name: targetId.name, target: this.target?.name ?? "y" });
+      }
+    }
+    if (!logits || !logitsId) return undefined;
+    const classes = this.target?.classes;
+    if (logits.width !== undefined && classes !== undefined && logits.width !== classes) {
+      const args = { name: logits.name, width: logits.width, target: this.target?.name ?? "", classes };
+      this.diagnostics.report("logitsWidthMismatch", logitsId.span, args);
+    }
+    return logits.name;
+  }
+
+  private checkPenalties(loss: LossDecl): CheckedPenalty[] {
+    const penalties: CheckedPenalty[] = [];
+    for (const term of loss.penalties) {
+      const fn = term.fn.name;
+      if (fn !== "" && !(PENALTY_FUNCTIONS as readonly string[]).includes(fn)) {
+        this.diagnostics.report("unknownPenalty", term.fn.span, { name: fn }, suggest(fn, PENALTY_FUNCTIONS));
+      }
+      if (term.args.length === 0) {
+        this.diagnostics.report("argumentCount", term.fn.span, { fn, expected: "at least one layer", got: "none" });
+      }
+      const layers = term.args.map((arg) => this.requireLayer(arg)?.name).filter((n): n is string => n !== undefined);
+      let coefficient = 1;
+      if (term.coefficient && !isPoisoned(term.coefficient)) {
+        const spec = { name: "coefficient", kind: "number", min: 0 } as const;
+        const value = readValue(term.coefficient, spec, `the coefficient of '${fn}'`, this.diagnostics);
+        coefficient = typeof value === "number" ? value : coefficient;
+      }
+      penalties.push({ fn: "l1", coefficient, layers });
+    }
+    return penalties;
+  }
+
+  private completeLayer(facts: LayerFacts, gate: CheckedLayer["gate"], tree: CheckedLayer["tree"], isOutput: boolean): CheckedLayer | undefined {
+    const { op, inputs, units, activation } = facts;
+    if (!op || inputs === undefined || units === undefined || !activation) return undefined;
+    return { name: facts.name, op, source: facts.source, inputs, units, activation, gate, tree, isOutput, span: facts.decl.span };
+  }
+
+  /** Layers whose output never reaches the logits are computed for nothing. */
+  private warnUnusedLayers(logits: string): void {
+    const byName = new Map(this.layers.map((l) => [l.name, l]));
+    const used = new Set<string>();
+    for (let name: string | undefined = logits; name && !used.has(name); name = byName.get(name)?.source) used.add(name);
+    for (const layer of this.layers) {
+      if (layer.name !== "" && !used.has(layer.name) && byName.get(layer.name) === layer) {
+        this.diagnostics.report("unusedLayer", layer.decl.name.span, { layer: layer.name, logits });
+      }
+    }
+  }
+
+  private trainFacts(layers: CheckedLayer[]) {
+    return {
+      inputName: this.input?.name ?? "",
+      inputWidth: this.input?.width,
+      targetName: this.target?.name ?? "",
+      classes: this.target?.classes,
+      needsPolicyTraining: layers.some(
+        (l) => (l.gate?.kind === "policy" && !l.gate.uniform) || l.tree?.gaterTraining === "reinforce",
+      ),
+      hasTree: layers.some((l) => l.op === "tree"),
+    };
+  }
+}
+
+export interface CheckResult {
+  model?: CheckedModel;
+  diagnostics: Diagnostic[];
+}
+
+/**
+ * Checks a program, adding to `diagnostics` (which may already hold syntax errors: the
+ * model is returned only when the bag has no errors at all).
+ */
+export function checkProgram(program: Program, diagnostics: DiagnosticBag): CheckedModel | undefined {
+  if (!program.model) {
+    diagnostics.report("missingModel", { start: program.span.start, end: program.span.start });
+    checkTrain(program.train, { inputName: "", targetName: "", needsPolicyTraining: false, hasTree: false }, diagnostics);
+    return undefined;
+  }
+  return new ModelChecker(diagnostics).check(program.model, program);
+}
+
+/** Convenience wrapper with its own diagnostic bag. */
+export function check(program: Program, file: string): CheckResult {
+  const diagnostics = new DiagnosticBag(file);
+  const model = checkProgram(program, diagnostics);
+  return { model, diagnostics: diagnostics.items };
+}

@@ -1,0 +1,94 @@
+/**
+ * @fileoverview The front end's single entry point: lex, parse, build the AST and check,
+ * collecting every diagnostic in source order. Never throws on any input text.
+ */
+import { EOF, type IRecognitionException, type IToken } from "chevrotain";
+import { isWellFormedNumber, KEYWORDS, lex, NumberLiteral, UnterminatedComment, Identifier } from "../grammar/lexer.js";
+import { decodeSyntaxError, parseTokens } from "../grammar/parser.js";
+import type { Program, Span } from "./ast.js";
+import { checkProgram } from "./checker.js";
+import { cstToAst } from "./cst-to-ast.js";
+import { DiagnosticBag, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
+import type { MessageId } from "./diagnostic-messages.js";
+import type { CheckedModel } from "./model.js";
+import { SourceText } from "./source-text.js";
+import { suggest } from "./suggest.js";
+
+export interface FrontendResult {
+  /** Absent only if parsing produced no tree at all (it always does today). */
+  program?: Program;
+  /** Present only when there are no errors (warnings allowed). */
+  model?: CheckedModel;
+  /** In source order. */
+  diagnostics: Diagnostic[];
+  /** The text with its line table, for printing diagnostics. */
+  source: SourceText;
+}
+
+function tokenSpan(source: SourceText, token: IToken): Span {
+  return source.span(token.startOffset, token.startOffset + token.image.length);
+}
+
+function reportLexing(text: string, source: SourceText, diagnostics: DiagnosticBag): IToken[] {
+  const result = lex(text);
+  for (const error of result.errors) {
+    const char = text.charAt(error.offset);
+    diagnostics.report("unexpectedCharacter", source.span(error.offset, error.offset + Math.max(1, error.length)), {
+      char: char === "'" ? "\\'" : char,
+    });
+  }
+  for (const token of result.invalidTokens) {
+    if (token.tokenType === UnterminatedComment) {
+      diagnostics.report("unterminatedComment", source.span(token.startOffset, token.startOffset + 2));
+    } else {
+      diagnostics.report("unterminatedString", tokenSpan(source, token));
+    }
+  }
+  for (const token of result.tokens) {
+    if (token.tokenType === NumberLiteral && !isWellFormedNumber(token.image)) {
+      diagnostics.report("malformedNumber", tokenSpan(source, token), { text: token.image });
+    }
+  }
+  return result.tokens;
+}
+
+const SYNTAX_MESSAGE: Record<string, MessageId> = {
+  MismatchedTokenException: "expectedToken",
+  NoViableAltException: "expectedOneOf",
+  EarlyExitException: "expectedOneOf",
+  NotAllInputParsedException: "trailingInput",
+};
+
+/** Where a syntax error points: the offending token, or just past the last real token at EOF. */
+function syntaxErrorSpan(error: IRecognitionException, source: SourceText): Span {
+  const token = error.token;
+  if (token && token.tokenType !== EOF && Number.isFinite(token.startOffset)) return tokenSpan(source, token);
+  const previous = (error as { previousToken?: IToken }).previousToken;
+  if (previous && Number.isFinite(previous.startOffset) && previous.tokenType !== EOF) {
+    const end = previous.startOffset + previous.image.length;
+    return source.span(end, end);
+  }
+  return source.endSpan();
+}
+
+function reportSyntax(errors: IRecognitionException[], source: SourceText, diagnostics: DiagnosticBag): void {
+  for (const error of errors) {
+    const { expected, found } = decodeSyntaxError(error.message);
+    const token = error.token;
+    // `lyer h1 = ...`: a misspelt keyword reads as a name.
+    const suggestion = token?.tokenType === Identifier ? suggest(token.image, KEYWORDS) : undefined;
+    diagnostics.report(SYNTAX_MESSAGE[error.name] ?? "expectedToken", syntaxErrorSpan(error, source), { expected, found }, suggestion);
+  }
+}
+
+/** Lexes, parses and checks `text`; `file` is the name diagnostics carry. */
+export function checkSource(text: string, file: string): FrontendResult {
+  const source = new SourceText(text);
+  const diagnostics = new DiagnosticBag(file);
+  const tokens = reportLexing(text, source, diagnostics);
+  const { cst, errors } = parseTokens(tokens);
+  reportSyntax(errors, source, diagnostics);
+  const program = cstToAst(cst, source, diagnostics);
+  const model = checkProgram(program, diagnostics);
+  return { program, model: diagnostics.hasErrors ? undefined : model, diagnostics: sortDiagnostics(diagnostics.items), source };
+}

@@ -1,0 +1,209 @@
+/**
+ * @fileoverview Typed reading of option lists and call values against small specs: types,
+ * ranges, choices, unknown/duplicate/missing options, each reported once with a suggestion.
+ */
+import type { CallValue, NamedOption, Span, Value } from "./ast.js";
+import type { DiagnosticBag } from "./diagnostics.js";
+import { suggest } from "./suggest.js";
+
+export type OptionKind = "integer" | "number" | "choice" | "boolean" | "string";
+export type OptionValue = number | string | boolean;
+
+export interface OptionSpec {
+  name: string;
+  kind: OptionKind;
+  /** For `choice`: the accepted names. */
+  choices?: readonly string[];
+  required?: boolean;
+  min?: number;
+  /** Default true: `min` itself is allowed. */
+  minInclusive?: boolean;
+  max?: number;
+  maxInclusive?: boolean;
+}
+
+/** A call form such as `sgd(lr: 0.05)` or `idx("dir")`. */
+export interface CallSpec {
+  positional: OptionSpec[];
+  options: OptionSpec[];
+}
+
+export function describeValue(value: Value): string {
+  switch (value.kind) {
+    case "number":
+      return `number ${value.text}`;
+    case "name":
+      return `name '${value.name}'`;
+    case "string":
+      return `string "${value.value}"`;
+    case "call":
+      return `call '${value.callee.name}(...)'`;
+  }
+}
+
+function expectedDescription(spec: OptionSpec): string {
+  switch (spec.kind) {
+    case "integer":
+      return "an integer";
+    case "number":
+      return "a number";
+    case "boolean":
+      return "true or false";
+    case "string":
+      return "a string";
+    case "choice":
+      return `one of ${formatChoices(spec.choices ?? [])}`;
+  }
+}
+
+export function formatChoices(choices: readonly string[]): string {
+  return choices.map((c) => `'${c}'`).join(", ");
+}
+
+/** "> 0", ">= 1", "in (0, 1]" */
+export function rangeText(spec: Pick<OptionSpec, "min" | "max" | "minInclusive" | "maxInclusive">): string {
+  const minInclusive = spec.minInclusive ?? true;
+  const maxInclusive = spec.maxInclusive ?? true;
+  if (spec.min !== undefined && spec.max !== undefined) {
+    return `in ${minInclusive ? "[" : "("}${spec.min}, ${spec.max}${maxInclusive ? "]" : ")"}`;
+  }
+  if (spec.min !== undefined) return `${minInclusive ? ">=" : ">"} ${spec.min}`;
+  if (spec.max !== undefined) return `${maxInclusive ? "<=" : "<"} ${spec.max}`;
+  return "a number";
+}
+
+function inRange(x: number, spec: OptionSpec): boolean {
+  const minInclusive = spec.minInclusive ?? true;
+  const maxInclusive = spec.maxInclusive ?? true;
+  if (spec.min !== undefined && (minInclusive ? x < spec.min : x <= spec.min)) return false;
+  if (spec.max !== undefined && (maxInclusive ? x > spec.max : x >= spec.max)) return false;
+  return true;
+}
+
+/** True for values a syntax error already accounts for (see `cst-to-ast.ts`). */
+export function isPoisoned(value: Value): boolean {
+  return (value.kind === "number" && Number.isNaN(value.value)) || (value.kind === "name" && value.name === "");
+}
+
+/**
+ * Reads one value against `spec`; reports and returns undefined when it does not fit.
+ * `what` names the thing in messages, e.g. "option 'rank' of gate 'lowrank'".
+ */
+export function readValue(value: Value, spec: OptionSpec, what: string, diagnostics: DiagnosticBag): OptionValue | undefined {
+  if (isPoisoned(value)) return undefined;
+  const wrongType = () => {
+    diagnostics.report("wrongValueType", value.span, { what, expected: expectedDescription(spec), got: describeValue(value) });
+    return undefined;
+  };
+  switch (spec.kind) {
+    case "integer":
+    case "number": {
+      if (value.kind !== "number") return wrongType();
+      if (spec.kind === "integer" && !Number.isInteger(value.value)) {
+        diagnostics.report("notAnInteger", value.span, { what, value: value.text });
+        return undefined;
+      }
+      if (!inRange(value.value, spec)) {
+        diagnostics.report("outOfRange", value.span, { what, constraint: rangeText(spec), value: value.text });
+        return undefined;
+      }
+      return value.value;
+    }
+    case "boolean":
+      if (value.kind !== "name" || (value.name !== "true" && value.name !== "false")) return wrongType();
+      return value.name === "true";
+    case "string":
+      return value.kind === "string" ? value.value : wrongType();
+    case "choice": {
+      const choices = spec.choices ?? [];
+      if (value.kind !== "name") return wrongType();
+      if (!choices.includes(value.name)) {
+        const args = { what, choices: formatChoices(choices), value: value.name };
+        diagnostics.report("invalidChoice", value.span, args, suggest(value.name, choices));
+        return undefined;
+      }
+      return value.name;
+    }
+  }
+}
+
+export type OptionValues = Map<string, OptionValue>;
+
+/**
+ * Reads named options: unknown names (with a suggestion), duplicates, wrong types and
+ * ranges, missing required ones (at `ownerSpan`). Returns only the valid values.
+ */
+export function readOptions(
+  options: NamedOption[],
+  specs: OptionSpec[],
+  context: string,
+  ownerSpan: Span,
+  diagnostics: DiagnosticBag,
+): OptionValues {
+  const values: OptionValues = new Map();
+  const seen = new Set<string>();
+  for (const option of options) {
+    const name = option.name.name;
+    if (name === "") continue;
+    const spec = specs.find((s) => s.name === name);
+    if (!spec) {
+      const suggestion = suggest(name, specs.map((s) => s.name));
+      diagnostics.report("unknownOption", option.name.span, { option: name, context }, suggestion);
+      continue;
+    }
+    if (seen.has(name)) {
+      diagnostics.report("duplicateOption", option.name.span, { option: name });
+      continue;
+    }
+    seen.add(name);
+    const value = readValue(option.value, spec, `option '${name}' of ${context}`, diagnostics);
+    if (value !== undefined) values.set(name, value);
+  }
+  for (const spec of specs) {
+    if (spec.required && !seen.has(spec.name)) {
+      diagnostics.report("missingOption", ownerSpan, { context, option: spec.name });
+    }
+  }
+  return values;
+}
+
+/** Reads a call's positional arguments and options against `spec`. */
+export function readCall(call: CallValue, spec: CallSpec, context: string, diagnostics: DiagnosticBag): OptionValues {
+  const values: OptionValues = new Map();
+  if (call.args.length > spec.positional.length) {
+    const expected = spec.positional.length === 0 ? "only named options" : `${spec.positional.length} positional argument(s)`;
+    diagnostics.report("argumentCount", call.args[spec.positional.length].span, {
+      fn: call.callee.name,
+      expected,
+      got: `${call.args.length}`,
+    });
+  }
+  spec.positional.forEach((positional, index) => {
+    const arg = call.args[index];
+    if (!arg) {
+      if (positional.required) diagnostics.report("missingOption", call.span, { context, option: positional.name });
+      return;
+    }
+    const value = readValue(arg, positional, `argument '${positional.name}' of ${context}`, diagnostics);
+    if (value !== undefined) values.set(positional.name, value);
+  });
+  for (const [name, value] of readOptions(call.options, spec.options, context, call.span, diagnostics)) {
+    values.set(name, value);
+  }
+  return values;
+}
+
+export function numberOption(values: OptionValues, name: string, fallback: number): number {
+  const value = values.get(name);
+  return typeof value === "number" ? value : fallback;
+}
+
+export function choiceOption<T extends string>(values: OptionValues, name: string, fallback: T): T {
+  const value = values.get(name);
+  return typeof value === "string" ? (value as T) : fallback;
+}
+
+export function booleanOption(values: OptionValues, name: string, fallback: boolean): boolean {
+  const value = values.get(name);
+  return typeof value === "boolean" ? value : fallback;
+}
