@@ -43,7 +43,7 @@ export const Messages = {
   unknownGate: error("CD2008", "unknown gate '{name}'"),
   unknownOption: error("CD2009", "unknown option '{option}' for {context}"),
   duplicateOption: error("CD2010", "option '{option}' is given more than once"),
-  missingOption: error("CD2011", "{context} needs option '{option}'"),
+  missingOption: error("CD2011", "{context} needs {option}"),
   missingDeclaration: error("CD2012", "the model has no '{decl}' declaration"),
   extraDeclaration: error("CD2013", "the model may have only one '{decl}'; the first is at line {line}"),
   noLayers: error("CD2014", "the model has no layers"),

@@ -161,7 +161,7 @@ export function readOptions(
   }
   for (const spec of specs) {
     if (spec.required && !seen.has(spec.name)) {
-      diagnostics.report("missingOption", ownerSpan, { context, option: spec.name });
+      diagnostics.report("missingOption", ownerSpan, { context, option: `option '${spec.name}'` });
     }
   }
   return values;
@@ -181,7 +181,7 @@ export function readCall(call: CallValue, spec: CallSpec, context: string, diagn
   spec.positional.forEach((positional, index) => {
     const arg = call.args[index];
     if (!arg) {
-      if (positional.required) diagnostics.report("missingOption", call.span, { context, option: positional.name });
+      if (positional.required) diagnostics.report("missingOption", call.span, { context, option: `argument '${positional.name}'` });
       return;
     }
     const value = readValue(arg, positional, `argument '${positional.name}' of ${context}`, diagnostics);

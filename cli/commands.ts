@@ -1,0 +1,12 @@
+/**
+ * @fileoverview The command table: adding a command is one file `cli/<name>.ts` and one
+ * entry here.
+ */
+import { checkCommand } from "./check.js";
+import type { Command } from "./command.js";
+import { inspectCommand } from "./inspect.js";
+
+export const COMMANDS: readonly Command[] = [
+  checkCommand,
+  inspectCommand,
+];

@@ -1,0 +1,37 @@
+/**
+ * @fileoverview `condc inspect FILE [--json]`: the cost model of a checked model, per layer
+ * and in total (parameters, MACs dense and conditional, ratio, memory).
+ */
+import { formatDiagnostics } from "../compiler/diagnostics.js";
+import { checkSource } from "../compiler/frontend.js";
+import { inspectJson, inspectTable } from "../compiler/inspect.js";
+import { parseCommandArgs } from "./args.js";
+import type { Command } from "./command.js";
+import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
+
+const USAGE = `usage: condc inspect FILE [--json]
+
+Prints, per layer and for the whole model: parameters; MACs per example for the dense
+equivalent, the gate's overhead and the conditional layer at its expected density; the
+capacity-to-computation ratio (parameters / MACs); memory in bytes.
+  --json   print the figures as JSON instead of a table
+
+Exit status: 0 ok, 1 the file has errors (printed instead), 2 usage error or unreadable file.`;
+
+async function runInspect(args: string[], io: CliIO): Promise<number> {
+  const { positionals, values } = parseCommandArgs("inspect", args, { json: { type: "boolean", default: false } });
+  if (positionals.length !== 1) throw new CliError(`condc inspect: expected exactly one FILE\n${USAGE}`);
+  const file = positionals[0];
+  const result = checkSource(readSource(io, file), file);
+  if (result.diagnostics.length > 0) io.stderr(formatDiagnostics(result.diagnostics, result.source));
+  if (!result.model) return ExitCode.sourceErrors;
+  io.stdout(values.json ? inspectJson(result.model) : inspectTable(result.model));
+  return ExitCode.ok;
+}
+
+export const inspectCommand: Command = {
+  name: "inspect",
+  summary: "print a model's parameters, MACs, capacity/computation ratio and memory",
+  usage: USAGE,
+  run: runInspect,
+};
