@@ -80,6 +80,10 @@ export const Messages = {
   modelTooLarge: error("CD3013", "the model's parameters need {bytes} bytes, more than the 4 GiB WebAssembly memory"),
   gateOnTree: error("CD3014", "gate '{gate}' cannot be put on tree layer '{layer}': tree layers are conditional already"),
 
+  // Back end (build).
+  notYetSupported: error("CD5001", "{what} cannot be built yet (layer '{layer}'): 'check' and 'inspect' accept them, 'build', 'train' and 'eval' do not"),
+  memoryPlanTooLarge: error("CD5002", "the compiled model needs {bytes} bytes of memory (parameters, gradients, optimizer state and activations at max batch {maxBatch}), more than the 4 GiB WebAssembly memory"),
+
   // Warnings.
   rankAboveBreakEven: warning("CD4001", "lowrank rank {rank} is at or above the break-even rank {breakEven} = {inputs}*{units}/({inputs}+{units}) of layer '{layer}': the estimator costs at least as much as it can save"),
   unusedLayer: warning("CD4002", "layer '{layer}' does not feed the loss's logits '{logits}'"),

@@ -1,0 +1,12 @@
+/**
+ * @fileoverview The runtime's public API (`import { loadModel } from "condc/runtime"`).
+ * Nothing here imports Node-only modules: the same code runs in browsers.
+ */
+export { loadModel, Model, NonFiniteError } from "./model.js";
+export type { Evaluation, TrainStepOptions } from "./model.js";
+export { trainModel, learningRate } from "./train.js";
+export type { TrainOptions, TrainResult, EpochReport, TrainProgress } from "./train.js";
+export type { Manifest } from "./manifest.js";
+export { manifestProblems } from "./manifest.js";
+export type { Dataset, DataSplit } from "./data/dataset.js";
+export { pickWasm } from "./simd.js";
