@@ -65,7 +65,7 @@ class AstBuilder {
   private typedName(node: Cst.TypedNameCstNode | undefined, fallback: Ast.Span) {
     const c = node?.children;
     return {
-      name: this.identifier(c?.name, fallback),
+      name: this.declName(c?.declName?.[0], fallback),
       type: this.identifier(c?.type, fallback),
       size: this.numberValue(c?.size?.[0], fallback),
     };
@@ -77,7 +77,7 @@ class AstBuilder {
     const gateNode = c.gateSpec?.[0];
     return {
       kind: "layer",
-      name: this.identifier(c.name, span),
+      name: this.declName(c.declName?.[0], span),
       op: this.identifier(c.op, span),
       source: this.identifier(c.source, span),
       units: this.numberValue(c.units?.[0], span),
@@ -194,6 +194,16 @@ class AstBuilder {
       value = NaN;
     }
     return { kind: "number", value, text, isInteger, span };
+  }
+
+  /** A declared name; a keyword used as one is reported and kept, so uses of it still resolve. */
+  private declName(node: Cst.DeclNameCstNode | undefined, fallback: Ast.Span): Ast.Identifier {
+    const reserved = this.identifierOrUndefined(node?.children.reserved?.[0]);
+    if (reserved) {
+      this.diagnostics.report("keywordAsName", reserved.span, { name: reserved.name });
+      return reserved;
+    }
+    return this.identifier(node?.children.name, fallback);
   }
 
   private identifier(tokens: IToken[] | undefined, fallback: Ast.Span): Ast.Identifier {

@@ -73,12 +73,28 @@ function syntaxErrorSpan(error: IRecognitionException, source: SourceText): Span
 
 function reportSyntax(errors: IRecognitionException[], source: SourceText, diagnostics: DiagnosticBag): void {
   for (const error of errors) {
-    const { expected, found } = decodeSyntaxError(error.message);
+    const decoded = decodeSyntaxError(error.message);
+    const { found } = decoded;
+    // Chevrotain reports leftovers after the last block as a mismatch against EOF.
+    const isTrailing = decoded.expected === "the end of the file" || error.name === "NotAllInputParsedException";
+    const expected = isTrailing ? "'model' or 'train'" : decoded.expected;
     const token = error.token;
     // `lyer h1 = ...`: a misspelt keyword reads as a name.
     const suggestion = token?.tokenType === Identifier ? suggest(token.image, KEYWORDS) : undefined;
-    diagnostics.report(SYNTAX_MESSAGE[error.name] ?? "expectedToken", syntaxErrorSpan(error, source), { expected, found }, suggestion);
+    const span = syntaxErrorSpan(error, source);
+    const id = isTrailing ? "trailingInput" : (SYNTAX_MESSAGE[error.name] ?? "expectedToken");
+    diagnostics.report(id, span, { expected, found }, suggestion);
   }
+}
+
+/**
+ * Drops checker findings on lines that also hold a lexing or syntax error: the tree there
+ * is what recovery guessed, so such findings are mostly echoes of the syntax error.
+ */
+function withoutEchoesOfSyntaxErrors(diagnostics: Diagnostic[]): Diagnostic[] {
+  const syntaxLines = new Set(diagnostics.filter((d) => d.code.startsWith("CD1")).map((d) => d.span.start.line));
+  if (syntaxLines.size === 0) return diagnostics;
+  return diagnostics.filter((d) => d.code.startsWith("CD1") || !syntaxLines.has(d.span.start.line));
 }
 
 /** Lexes, parses and checks `text`; `file` is the name diagnostics carry. */
@@ -90,5 +106,5 @@ export function checkSource(text: string, file: string): FrontendResult {
   reportSyntax(errors, source, diagnostics);
   const program = cstToAst(cst, source, diagnostics);
   const model = checkProgram(program, diagnostics);
-  return { program, model: diagnostics.hasErrors ? undefined : model, diagnostics: sortDiagnostics(diagnostics.items), source };
+  return { program, model: diagnostics.hasErrors ? undefined : model, diagnostics: sortDiagnostics(withoutEchoesOfSyntaxErrors(diagnostics.items)), source };
 }

@@ -47,13 +47,23 @@ export type TargetDeclCstChildren = {
   typedName: TypedNameCstNode[];
 };
 
+export interface DeclNameCstNode extends CstNode {
+  name: "declName";
+  children: DeclNameCstChildren;
+}
+
+export type DeclNameCstChildren = {
+  name?: IToken[];
+  reserved?: (IToken)[];
+};
+
 export interface TypedNameCstNode extends CstNode {
   name: "typedName";
   children: TypedNameCstChildren;
 }
 
 export type TypedNameCstChildren = {
-  name: IToken[];
+  declName: DeclNameCstNode[];
   Colon: IToken[];
   type: IToken[];
   LSquare: IToken[];
@@ -68,7 +78,7 @@ export interface LayerDeclCstNode extends CstNode {
 
 export type LayerDeclCstChildren = {
   Layer: IToken[];
-  name: IToken[];
+  declName: DeclNameCstNode[];
   Equals: IToken[];
   op: IToken[];
   LParen: IToken[];

@@ -34,6 +34,7 @@ export const Gate = keyword("gate");
 
 /** The reserved words: these cannot name a declaration. */
 export const KEYWORDS = ["model", "train", "input", "target", "layer", "loss", "gate"] as const;
+export const KEYWORD_TOKENS: TokenType[] = [Model, Train, Input, Target, Layer, Loss, Gate];
 
 /**
  * Any run of digits, letters, dots and exponent signs that starts like a number. The

@@ -52,15 +52,23 @@ export function decodeSyntaxError(message: string): SyntaxErrorDetail {
   return { expected: "valid syntax", found: message };
 }
 
+/** Rules whose alternatives read better as one phrase than as a token list. */
+const RULE_DESCRIPTIONS: Record<string, string> = {
+  value: "a value (a number, a string or a name)",
+  argument: "a value or 'name: value'",
+};
+
 /** Messages are structured (JSON) so the diagnostics table owns the wording. */
 const errorMessages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage: ({ expected, actual }) =>
     encode({ expected: labelOf(expected), found: describeToken(actual) }),
   buildNotAllInputParsedMessage: ({ firstRedundant }) =>
     encode({ expected: "'model' or 'train'", found: describeToken(firstRedundant) }),
-  buildNoViableAltMessage: ({ expectedPathsPerAlt, actual }) =>
+  buildNoViableAltMessage: ({ expectedPathsPerAlt, actual, ruleName }) =>
     encode({
-      expected: joinAlternatives(expectedPathsPerAlt.flatMap((paths) => paths.map((path) => labelOf(path[0])))),
+      expected:
+        RULE_DESCRIPTIONS[ruleName] ??
+        joinAlternatives(expectedPathsPerAlt.flatMap((paths) => paths.map((path) => labelOf(path[0])))),
       found: describeToken(actual[0]),
     }),
   buildEarlyExitMessage: ({ expectedIterationPaths, actual }) =>
@@ -117,9 +125,20 @@ export class CondParser extends CstParser {
     this.SUBRULE(this.typedName);
   });
 
+  /**
+   * The name a declaration introduces. A keyword is accepted here (and reported by
+   * `cst-to-ast.ts`) so that `layer loss = ...` yields one precise error, not a cascade.
+   */
+  public declName = this.RULE("declName", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Identifier, { LABEL: "name" }) },
+      ...T.KEYWORD_TOKENS.map((keyword) => ({ ALT: () => this.CONSUME(keyword, { LABEL: "reserved" }) })),
+    ]);
+  });
+
   /** `NAME: TYPE[SIZE]`, shared by input and target. */
   public typedName = this.RULE("typedName", () => {
-    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.SUBRULE(this.declName);
     this.CONSUME(T.Colon);
     this.CONSUME2(T.Identifier, { LABEL: "type" });
     this.CONSUME(T.LSquare);
@@ -130,7 +149,7 @@ export class CondParser extends CstParser {
   /** `layer h1 = dense(x, 1000, opt: v) relu gate lowrank(rank: 30)` */
   public layerDecl = this.RULE("layerDecl", () => {
     this.CONSUME(T.Layer);
-    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.SUBRULE(this.declName);
     this.CONSUME(T.Equals);
     this.CONSUME2(T.Identifier, { LABEL: "op" });
     this.CONSUME(T.LParen);
