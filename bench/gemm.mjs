@@ -38,7 +38,7 @@ const rows = [];
 for (const variant of variants) {
   const ex = await build(variant === "relaxed");
   const mem = ex.memory;
-  for (const [m, k, n] of [...shapes, [1, 784, 1000]]) {
+  for (const [m, k, n] of [...shapes, [1, 784, 1000], [1, 1000, 1000]]) {
     const base = (Number(ex.heapBase()) + 63) & ~63;
     const bytes = (m * k + k * n + m * n) * 4 + 256;
     const need = Math.ceil((base + bytes) / 65536) - mem.buffer.byteLength / 65536;

@@ -84,6 +84,22 @@ function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldcB: usize, accumul
 function packA(a: usize, rowStride: usize, depthStride: usize, mc: i32, kc: i32, dst: usize): void {
   const panelBytes = <usize>kc * 16;
   let i = 0;
+  if (rowStride == 1) {
+    // depth-major storage (A^T): 4 consecutive rows are one v128. Walk 8 depth rows at a time
+    // across all panels so that source rows are read sequentially (no 4 KiB-stride aliasing).
+    const full = mc & ~3;
+    const d = depthStride * 4;
+    for (let p0 = 0; p0 < kc; p0 += 8) {
+      const pEnd = minI(p0 + 8, kc);
+      for (let ii = 0; ii < full; ii += 4) {
+        const out = dst + <usize>(ii >> 2) * panelBytes;
+        for (let p = p0; p < pEnd; p++) {
+          v128.store(out + <usize>p * 16, v128.load(a + <usize>p * d + <usize>ii * 4));
+        }
+      }
+    }
+    i = full;
+  }
   for (; i + 4 <= mc; i += 4) {
     const src = a + <usize>i * rowStride * 4;
     const out = dst + <usize>(i >> 2) * panelBytes;
@@ -102,9 +118,8 @@ function packA(a: usize, rowStride: usize, depthStride: usize, mc: i32, kc: i32,
         store<f32>(o, load<f32>(s + 2 * r), 8); store<f32>(o, load<f32>(s + 3 * r), 12);
       }
     } else if (rowStride == 1) {
-      // depth-major storage (A^T): 4 consecutive rows are one v128
-      const d = depthStride * 4;
-      for (let p = 0; p < kc; p++) v128.store(out + <usize>p * 16, v128.load(src + <usize>p * d));
+      // handled below, a few depth rows at a time across all panels
+      break;
     } else {
       for (let p = 0; p < kc; p++) {
         for (let ii = 0; ii < 4; ii++) {
@@ -131,17 +146,29 @@ function packA(a: usize, rowStride: usize, depthStride: usize, mc: i32, kc: i32,
 function packB(b: usize, depthStride: usize, colStride: usize, kc: i32, nc: i32, dst: usize): void {
   const panelBytes = <usize>kc * 32;
   let j = 0;
+  if (colStride == 1) {
+    // row-major B: 8 depth rows at a time across all panels (sequential source rows)
+    const full = nc & ~7;
+    const d = depthStride * 4;
+    for (let p0 = 0; p0 < kc; p0 += 8) {
+      const pEnd = minI(p0 + 8, kc);
+      for (let jj = 0; jj < full; jj += 8) {
+        const out = dst + <usize>(jj >> 3) * panelBytes;
+        for (let p = p0; p < pEnd; p++) {
+          const s = b + <usize>p * d + <usize>jj * 4;
+          const o = out + <usize>p * 32;
+          v128.store(o, v128.load(s));
+          v128.store(o, v128.load(s, 16), 16);
+        }
+      }
+    }
+    j = full;
+  }
   for (; j + 8 <= nc; j += 8) {
     const src = b + <usize>j * colStride * 4;
     const out = dst + <usize>(j >> 3) * panelBytes;
     if (colStride == 1) {
-      const d = depthStride * 4;
-      for (let p = 0; p < kc; p++) {
-        const s = src + <usize>p * d;
-        const o = out + <usize>p * 32;
-        v128.store(o, v128.load(s));
-        v128.store(o, v128.load(s, 16), 16);
-      }
+      break; // handled above
     } else if (depthStride == 1) {
       // B^T storage: each column is a contiguous row of length k; 4x4 transposes
       const r = colStride * 4;
