@@ -1,7 +1,8 @@
 /**
  * @fileoverview The one table of diagnostics: stable code, severity and message template.
  * Codes never change meaning; CD1xxx lexing/syntax, CD2xxx names and structure,
- * CD3xxx values, shapes and limits, CD4xxx warnings. `{x}` is filled from arguments.
+ * CD3xxx values, shapes and limits, CD4xxx warnings, CD5xxx back end (build).
+ * `{x}` is filled from arguments.
  */
 
 export type Severity = "error" | "warning";
