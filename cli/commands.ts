@@ -5,8 +5,14 @@
 import { checkCommand } from "./check.js";
 import type { Command } from "./command.js";
 import { inspectCommand } from "./inspect.js";
+import { buildCommand } from "./build.js";
+import { trainCommand } from "./train.js";
+import { evalCommand } from "./eval.js";
 
 export const COMMANDS: readonly Command[] = [
   checkCommand,
   inspectCommand,
+  buildCommand,
+  trainCommand,
+  evalCommand,
 ];

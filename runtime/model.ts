@@ -94,7 +94,7 @@ export class Model {
   }
 
   /** One step on examples `indices[start .. start+n)` of a dataset, gathered in place. */
-  trainStepOn(dataset: Dataset, indices: ArrayLike<number>, start: number, n: number, lr?: number): { loss: number } {
+  trainStepOn(dataset: Dataset, indices: ArrayLike<number>, start: number, n: number, lr?: number): { loss: number; correct: number } {
     const width = this.manifest.input.width;
     const view = this.f32(this.input, n * width);
     for (let i = 0; i < n; i++) {
@@ -102,7 +102,22 @@ export class Model {
       view.set(dataset.images.subarray(row * width, (row + 1) * width), i * width);
     }
     this.writeLabels(dataset.labels, start, n, (i) => indices[i]!);
-    return { loss: this.runStep(n, lr) };
+    const loss = this.runStep(n, lr);
+    return { loss, correct: this.correctInLastBatch(n) };
+  }
+
+  /** How many of the last training batch's n examples the forward pass got right. */
+  private correctInLastBatch(n: number): number {
+    const classes = this.manifest.classes;
+    const probs = this.f32(this.probs, n * classes);
+    const labels = new Int32Array(this.exports.memory.buffer, this.labels.offset, n);
+    let correct = 0;
+    for (let r = 0; r < n; r++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (probs[r * classes + c]! > probs[r * classes + best]!) best = c;
+      if (best === labels[r]) correct++;
+    }
+    return correct;
   }
 
   /** Accuracy and mean cross-entropy over a dataset. */

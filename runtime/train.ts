@@ -14,12 +14,15 @@ export interface TrainProgress {
   total: number;
   /** Mean training loss so far this epoch. */
   loss: number;
+  /** Training accuracy so far this epoch (on the batches as they were before each update). */
+  accuracy: number;
   examplesPerSecond: number;
 }
 
 export interface EpochReport {
   epoch: number;
   trainLoss: number;
+  trainAccuracy: number;
   test: Evaluation;
   lr: number;
   seconds: number;
@@ -67,10 +70,13 @@ export function trainModel(model: Model, train: Dataset, test: Dataset, options:
     const lr = learningRate(options.lr, options.schedule, epoch);
     const t0 = now();
     let lossSum = 0;
+    let correct = 0;
     let steps = 0;
     for (let start = 0; start < train.count; start += options.batch) {
       const n = Math.min(options.batch, train.count - start);
-      lossSum += model.trainStepOn(train, order, start, n, lr).loss;
+      const result = model.trainStepOn(train, order, start, n, lr);
+      lossSum += result.loss;
+      correct += result.correct;
       steps++;
       if (options.onProgress && (steps % every === 0 || start + n === train.count)) {
         const elapsed = (now() - t0) / 1000;
@@ -80,6 +86,7 @@ export function trainModel(model: Model, train: Dataset, test: Dataset, options:
           done: start + n,
           total: train.count,
           loss: lossSum / steps,
+          accuracy: correct / (start + n),
           examplesPerSecond: (start + n) / Math.max(elapsed, 1e-9),
         });
       }
@@ -90,6 +97,7 @@ export function trainModel(model: Model, train: Dataset, test: Dataset, options:
     const report: EpochReport = {
       epoch: epoch + 1,
       trainLoss: lossSum / Math.max(steps, 1),
+      trainAccuracy: correct / Math.max(train.count, 1),
       test: model.evaluate(test),
       lr,
       seconds,

@@ -1,0 +1,61 @@
+/**
+ * @fileoverview `condc build FILE -o DIR`: compiles a model to NAME.wasm (plain SIMD),
+ * NAME.relaxed.wasm (relaxed SIMD, FMA) and NAME.json (the manifest), written atomically.
+ */
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { writeFileAtomic } from "../runtime/node/files.js";
+import { parseCommandArgs } from "./args.js";
+import type { Command } from "./command.js";
+import { CliError, ExitCode, type CliIO } from "./io.js";
+import { compileFile, positiveInteger } from "./session.js";
+
+const USAGE = `usage: condc build FILE -o DIR [--max-batch N] [--simd both|plain|relaxed]
+       condc build FILE --emit as
+
+Compiles a model file to WebAssembly.
+  -o, --out DIR     write NAME.wasm, NAME.relaxed.wasm and NAME.json into DIR
+  --max-batch N     the largest minibatch the module accepts (default 128)
+  --simd WHICH      builds to write: both (default), plain, relaxed
+  --emit as         print the generated AssemblyScript instead of writing files`;
+
+async function runBuild(args: string[], io: CliIO): Promise<number> {
+  const { positionals, values } = parseCommandArgs("build", args, {
+    out: { type: "string", short: "o" },
+    "max-batch": { type: "string" },
+    simd: { type: "string", default: "both" },
+    emit: { type: "string" },
+  });
+  if (positionals.length !== 1) throw new CliError(`condc build: expected one model file\n${USAGE}`);
+  if (values.emit !== undefined && values.emit !== "as") throw new CliError(`condc build: --emit supports only 'as', got '${String(values.emit)}'`);
+  const simd = values.simd;
+  if (simd !== "both" && simd !== "plain" && simd !== "relaxed") throw new CliError(`condc build: --simd must be both, plain or relaxed, got '${String(simd)}'`);
+  if (values.emit === undefined && values.out === undefined) throw new CliError(`condc build: missing -o DIR\n${USAGE}`);
+  const maxBatch = positiveInteger("build", "max-batch", values["max-batch"]);
+
+  const result = await compileFile(io, "build", positionals[0]!, { maxBatch, simd });
+  if (values.emit === "as") {
+    io.stdout(result.assemblyScript.trimEnd());
+    if (values.out === undefined) return ExitCode.ok;
+  }
+  const dir = String(values.out);
+  await mkdir(dir, { recursive: true });
+  const name = result.manifest.model;
+  const written: string[] = [];
+  const write = async (file: string, bytes: Uint8Array): Promise<void> => {
+    await writeFileAtomic(join(dir, file), bytes);
+    written.push(join(dir, file));
+  };
+  if (simd !== "relaxed") await write(`${name}.wasm`, result.wasm);
+  if (result.relaxedWasm) await write(`${name}.relaxed.wasm`, result.relaxedWasm);
+  await write(`${name}.json`, new TextEncoder().encode(JSON.stringify(result.manifest, null, 2) + "\n"));
+  io.stdout(`built ${name}: ${written.join(", ")}`);
+  return ExitCode.ok;
+}
+
+export const buildCommand: Command = {
+  name: "build",
+  summary: "compile a model file to WebAssembly and a manifest",
+  usage: USAGE,
+  run: runBuild,
+};
