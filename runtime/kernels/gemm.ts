@@ -11,7 +11,7 @@ export const GEMM_KC: i32 = 256;
 export const GEMM_MC: i32 = 128;
 export const GEMM_NC: i32 = 1024;
 /** m at or below this uses the unpacked small-m kernels. */
-export const GEMM_SMALL_M: i32 = 3;
+export const GEMM_SMALL_M: i32 = 8;
 
 // Static pack buffers (zeroed, 64-byte aligned): A block MC*KC f32, B block KC*NC f32.
 const PACK_A: usize = memory.data(GEMM_MC * GEMM_KC * 4, 64);
@@ -289,31 +289,47 @@ function gemmPacked(
 }
 
 // One row x of length k against rows w[j] (stride ldw floats): y[j] (+)= x . w[j], j < n.
+// Eight rows at a time: 8 independent accumulator chains, one x load shared by 8 FMAs.
 function gemvRowsDot(n: i32, k: i32, x: usize, w: usize, ldw: i32, y: usize, accumulate: bool): void {
   const ldwB = <usize>ldw * 4;
   const k4 = k & ~3;
   let j = 0;
-  for (; j + 4 <= n; j += 4) {
+  for (; j + 8 <= n; j += 8) {
     const w0 = w + <usize>j * ldwB, w1 = w0 + ldwB, w2 = w1 + ldwB, w3 = w2 + ldwB;
+    const w4 = w3 + ldwB, w5 = w4 + ldwB, w6 = w5 + ldwB, w7 = w6 + ldwB;
     let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-    let t0 = f32x4.splat(0), t1 = f32x4.splat(0), t2 = f32x4.splat(0), t3 = f32x4.splat(0);
+    let s4 = f32x4.splat(0), s5 = f32x4.splat(0), s6 = f32x4.splat(0), s7 = f32x4.splat(0);
     let p = 0;
-    for (; p + 8 <= k; p += 8) {
-      const o = <usize>p * 4;
-      const xv = v128.load(x + o), xw = v128.load(x + o, 16);
-      s0 = madd(xv, v128.load(w0 + o), s0); t0 = madd(xw, v128.load(w0 + o, 16), t0);
-      s1 = madd(xv, v128.load(w1 + o), s1); t1 = madd(xw, v128.load(w1 + o, 16), t1);
-      s2 = madd(xv, v128.load(w2 + o), s2); t2 = madd(xw, v128.load(w2 + o, 16), t2);
-      s3 = madd(xv, v128.load(w3 + o), s3); t3 = madd(xw, v128.load(w3 + o, 16), t3);
-    }
-    if (p < k4) {
+    for (; p < k4; p += 4) {
       const o = <usize>p * 4;
       const xv = v128.load(x + o);
       s0 = madd(xv, v128.load(w0 + o), s0); s1 = madd(xv, v128.load(w1 + o), s1);
       s2 = madd(xv, v128.load(w2 + o), s2); s3 = madd(xv, v128.load(w3 + o), s3);
-      p += 4;
+      s4 = madd(xv, v128.load(w4 + o), s4); s5 = madd(xv, v128.load(w5 + o), s5);
+      s6 = madd(xv, v128.load(w6 + o), s6); s7 = madd(xv, v128.load(w7 + o), s7);
     }
-    let r = hsum4(f32x4.add(s0, t0), f32x4.add(s1, t1), f32x4.add(s2, t2), f32x4.add(s3, t3));
+    let r0 = hsum4(s0, s1, s2, s3);
+    let r1 = hsum4(s4, s5, s6, s7);
+    for (; p < k; p++) {
+      const o = <usize>p * 4;
+      const xs = f32x4.splat(load<f32>(x + o));
+      r0 = f32x4.add(r0, f32x4.mul(xs, f32x4(load<f32>(w0 + o), load<f32>(w1 + o), load<f32>(w2 + o), load<f32>(w3 + o))));
+      r1 = f32x4.add(r1, f32x4.mul(xs, f32x4(load<f32>(w4 + o), load<f32>(w5 + o), load<f32>(w6 + o), load<f32>(w7 + o))));
+    }
+    storeResult4(y + <usize>j * 4, r0, accumulate);
+    storeResult4(y + <usize>j * 4 + 16, r1, accumulate);
+  }
+  for (; j + 4 <= n; j += 4) {
+    const w0 = w + <usize>j * ldwB, w1 = w0 + ldwB, w2 = w1 + ldwB, w3 = w2 + ldwB;
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+    let p = 0;
+    for (; p < k4; p += 4) {
+      const o = <usize>p * 4;
+      const xv = v128.load(x + o);
+      s0 = madd(xv, v128.load(w0 + o), s0); s1 = madd(xv, v128.load(w1 + o), s1);
+      s2 = madd(xv, v128.load(w2 + o), s2); s3 = madd(xv, v128.load(w3 + o), s3);
+    }
+    let r = hsum4(s0, s1, s2, s3);
     for (; p < k; p++) {
       const o = <usize>p * 4;
       const xs = load<f32>(x + o);
