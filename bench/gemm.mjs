@@ -1,20 +1,34 @@
 // GEMM benchmark: GFLOP/s medians of the kernel library's gemmNT/NN/TN, plain and relaxed SIMD.
-// Usage: npx tsc -p tsconfig.json && node bench/gemm.mjs [--runs 10] [--shapes 128x784x1000,...] [--ops NT,NN,TN] [--variants plain,relaxed]
+// Build first (the bench imports the compiled asc wrapper): npx tsc -p tsconfig.json
+// Usage: node bench/gemm.mjs [--runs 10] [--shapes 128x784x1000,...] [--ops NT,NN,TN]
+//        [--variants plain,relaxed] [--no-mlp] [--json]
+// Shapes are m x k x n: op(A) is m x k, op(B) is k x n (as in docs/performance.md).
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
 const runs = Number(opt("runs", "10"));
-// shapes are m x k x n (A m x k times B k x n), as in docs/performance.md
 const shapes = opt("shapes", "128x784x1000,128x1000x1000,1024x1024x1024").split(",").map((s) => s.split("x").map(Number));
 const ops = opt("ops", "NT,NN,TN").split(",");
 const variants = opt("variants", "plain,relaxed").split(",");
 
+// jobs: [label, op, m, k, n]
+const jobs = [];
+for (const [m, k, n] of shapes) for (const op of ops) jobs.push(["", op, m, k, n]);
+if (!args.includes("--no-mlp")) {
+  // the three products of a 784 -> 1000 dense layer's training step at batch 128, and batch 1
+  jobs.push(["mlp forward Z = X W^T", "NT", 128, 784, 1000]);
+  jobs.push(["mlp dW = dZ^T X", "TN", 1000, 128, 784]);
+  jobs.push(["mlp dX = dZ W", "NN", 128, 1000, 784]);
+  jobs.push(["batch-1 forward (GEMV)", "NT", 1, 784, 1000]);
+  jobs.push(["batch-1 forward (GEMV)", "NT", 1, 1000, 1000]);
+}
+
 const { compileAssemblyScript } = await import("../dist/compiler/codegen/asc.js");
 
 const ENTRY = `
-export { gemmNN, gemmNT, gemmTN, gemv } from "./kernels/gemm";
+export { gemmNN, gemmNT, gemmTN } from "./kernels/gemm";
 export function heapBase(): usize { return __heap_base; }
 `;
 
@@ -27,18 +41,11 @@ async function build(relaxed) {
 
 function median(xs) { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; }
 
-function timeIt(fn, n) {
-  fn(); // warm-up
-  const ts = [];
-  for (let i = 0; i < n; i++) { const t0 = performance.now(); fn(); ts.push(performance.now() - t0); }
-  return ts;
-}
-
 const rows = [];
 for (const variant of variants) {
   const ex = await build(variant === "relaxed");
   const mem = ex.memory;
-  for (const [m, k, n] of [...shapes, [1, 784, 1000], [1, 1000, 1000]]) {
+  for (const [label, op, m, k, n] of jobs) {
     const base = (Number(ex.heapBase()) + 63) & ~63;
     const bytes = (m * k + k * n + m * n) * 4 + 256;
     const need = Math.ceil((base + bytes) / 65536) - mem.buffer.byteLength / 65536;
@@ -47,16 +54,18 @@ for (const variant of variants) {
     const a = base, b = a + m * k * 4, c = b + k * n * 4;
     for (let i = 0; i < m * k + k * n; i++) f[(a >> 2) + i] = Math.random() - 0.5;
     const flops = 2 * m * n * k;
-    for (const op of (m === 1 ? ["NT"] : ops)) {
-      const call = op === "NT" ? () => ex.gemmNT(m, n, k, a, k, b, k, c, n, 0)
-        : op === "NN" ? () => ex.gemmNN(m, n, k, a, k, b, n, c, n, 0)
-        : () => ex.gemmTN(m, n, k, a, m, b, n, c, n, 0);
-      const reps = Math.max(runs, Math.min(200, Math.ceil(2e9 / flops)));
-      const ts = timeIt(call, reps);
-      const t = median(ts);
-      rows.push({ variant, op, shape: `${m}x${k}x${n}`, ms: t.toFixed(3), gflops: (flops / t / 1e6).toFixed(1), best: (flops / Math.min(...ts) / 1e6).toFixed(1) });
-      console.log(`${variant.padEnd(8)} gemm${op} ${m}x${k}x${n}: median ${t.toFixed(3)} ms  ${(flops / t / 1e6).toFixed(1)} GFLOP/s (best ${(flops / Math.min(...ts) / 1e6).toFixed(1)}, ${reps} runs)`);
-    }
+    // leading dimensions of the stored operands: A is m x k (NN, NT) or k x m (TN); B is k x n (NN, TN) or n x k (NT)
+    const call = op === "NT" ? () => ex.gemmNT(m, n, k, a, k, b, k, c, n, 0)
+      : op === "NN" ? () => ex.gemmNN(m, n, k, a, k, b, n, c, n, 0)
+      : () => ex.gemmTN(m, n, k, a, m, b, n, c, n, 0);
+    const reps = Math.max(runs, Math.min(200, Math.ceil(2e9 / flops)));
+    call();
+    const ts = [];
+    for (let i = 0; i < reps; i++) { const t0 = performance.now(); call(); ts.push(performance.now() - t0); }
+    const t = median(ts);
+    const row = { variant, op, label, shape: `${m}x${k}x${n}`, ms: +t.toFixed(4), gflops: +(flops / t / 1e6).toFixed(1), best: +(flops / Math.min(...ts) / 1e6).toFixed(1), runs: reps };
+    rows.push(row);
+    console.log(`${variant.padEnd(8)} gemm${op} ${row.shape.padEnd(15)} median ${t.toFixed(3).padStart(8)} ms ${String(row.gflops).padStart(6)} GFLOP/s (best ${row.best}, ${reps} runs) ${label}`);
   }
 }
 if (args.includes("--json")) console.log(JSON.stringify(rows));
