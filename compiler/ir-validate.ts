@@ -36,7 +36,8 @@ export function validateIr(ir: IrModule): string[] {
   };
   for (const p of ir.params) {
     sameShape(p.region, p.shape, "parameter");
-    sameShape(p.grad, p.shape, "gradient");
+    if (p.trainable) sameShape(p.grad, p.shape, "gradient");
+    else if (regions.has(p.grad) || p.state.length > 0) fail(`parameter '${p.name}' is not trainable but has a gradient or optimizer state`);
     p.state.forEach((s) => sameShape(s, p.shape, "optimizer state"));
   }
 
@@ -49,8 +50,8 @@ export function validateIr(ir: IrModule): string[] {
     if (sourceWidth === undefined) fail(`layer '${layer.name}' reads '${layer.source}' before it is computed`);
     else if (sourceWidth !== layer.inputs) fail(`layer '${layer.name}' expects ${layer.inputs} inputs, its source gives ${sourceWidth}`);
     widths.set(layer.name, layer.units);
-    sameShape(layer.weight, [layer.units, layer.inputs], "weight");
-    sameShape(layer.bias, [layer.units], "bias");
+    if (ir.params.some((p) => p.name === layer.weight)) sameShape(layer.weight, [layer.units, layer.inputs], "weight");
+    if (ir.params.some((p) => p.name === layer.bias)) sameShape(layer.bias, [layer.units], "bias");
     sameShape(layer.output, [ir.maxBatch, layer.units], "output");
     if (layer.delta) sameShape(layer.delta, [ir.maxBatch, layer.units], "delta");
     if (layer.isOutput && !layer.delta) fail(`output layer '${layer.name}' has no delta`);

@@ -4,7 +4,7 @@
  * batch fixed at build time. Produced by `lower.ts`, checked by `ir-validate.ts`,
  * consumed by code generation and recorded in the manifest for the runtime.
  */
-import type { Activation, OptimizerSpec, TrainConfig } from "./model.js";
+import type { Activation, Gate, OptimizerSpec, TrainConfig, TreeOptions } from "./model.js";
 
 /** What a region of linear memory holds. */
 export type RegionRole =
@@ -15,7 +15,8 @@ export type RegionRole =
   | "labels" // i32 class labels [maxBatch]
   | "activation" // a layer's output after its activation [maxBatch, units]
   | "delta" // dL/d(pre-activation) of a layer, [maxBatch, units]
-  | "probs"; // softmax probabilities of the output layer [maxBatch, classes]
+  | "probs" // softmax probabilities of the output layer [maxBatch, classes]
+  | "scratch"; // a method's working memory (estimates, masks, index lists)
 
 export interface Region {
   name: string;
@@ -37,9 +38,11 @@ export interface IrParam {
   init: ParamInit;
   /** Weight decay applies to weights, not biases. */
   decay: boolean;
+  /** Updated by the optimizer; false for tensors computed otherwise (SVD factors). */
+  trainable: boolean;
   region: string;
   grad: string;
-  /** Optimizer state regions (1 for SGD momentum, 2 for Adam). */
+  /** Optimizer state regions (1 for SGD momentum, 2 for Adam); none if not trainable. */
   state: string[];
 }
 
@@ -52,6 +55,9 @@ export interface IrLayer {
   inputs: number;
   units: number;
   activation: Activation;
+  op: "dense" | "tree";
+  gate: Gate | null;
+  tree: TreeOptions | null;
   weight: string;
   bias: string;
   /** Output region (post-activation). */

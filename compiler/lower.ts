@@ -5,6 +5,8 @@
 import type { CheckedLayer, CheckedModel } from "./model.js";
 import type { IrLayer, IrModule, IrParam, MemoryPlan, Region, RegionRole } from "./ir.js";
 import type { Span } from "./ast.js";
+import { findMethod } from "./methods/index.js";
+import type { LowerContext, ParamRequest } from "./methods/method.js";
 
 /** A construct the back end does not compile yet; reported as a diagnostic. */
 export interface Unsupported {
@@ -38,8 +40,8 @@ export function lowerModel(model: CheckedModel, options: LowerOptions): LowerRes
   const stateCount = model.train.optimizer.kind === "adam" ? 2 : 1;
   const params: IrParam[] = [];
   const layers: IrLayer[] = model.layers.map((layer, index) => {
-    const weight = addParam(params, layer, "weight", [layer.units, layer.inputs], "glorot_uniform", true, stateCount);
-    const bias = addParam(params, layer, "bias", [layer.units], "zeros", false, stateCount);
+    const method = findMethod(layer)!;
+    for (const request of method.params(layer)) params.push(toParam(layer, request, stateCount));
     return {
       name: layer.name,
       index,
@@ -47,8 +49,11 @@ export function lowerModel(model: CheckedModel, options: LowerOptions): LowerRes
       inputs: layer.inputs,
       units: layer.units,
       activation: layer.activation,
-      weight: weight.name,
-      bias: bias.name,
+      op: layer.op,
+      gate: layer.gate,
+      tree: layer.tree,
+      weight: `${layer.name}.weight`,
+      bias: `${layer.name}.bias`,
       output: `${layer.name}.output`,
       delta: live.has(layer.name) ? `${layer.name}.delta` : null,
       consumers: model.layers.filter((c) => c.source === layer.name).map((c) => c.name),
@@ -61,14 +66,17 @@ export function lowerModel(model: CheckedModel, options: LowerOptions): LowerRes
   // Parameters first and contiguous, then gradients, then optimizer state: a checkpoint
   // is one copy of the parameter block, and the optimizer walks each block linearly.
   for (const p of params) planner.place(p.region, "param", p.shape);
-  for (const p of params) planner.place(p.grad, "grad", p.shape);
+  for (const p of params) if (p.trainable) planner.place(p.grad, "grad", p.shape);
   for (const p of params) for (const s of p.state) planner.place(s, "optimizer", p.shape);
   planner.place("input", "input", [maxBatch, model.input.width]);
   planner.place("labels", "labels", [maxBatch]);
-  for (const layer of layers) {
+  const context: LowerContext = { model, maxBatch, place: (name, role, shape) => planner.place(name, role, shape) };
+  model.layers.forEach((checked, i) => {
+    const layer = layers[i]!;
     planner.place(layer.output, "activation", [maxBatch, layer.units]);
     if (layer.delta) planner.place(layer.delta, "delta", [maxBatch, layer.units]);
-  }
+    findMethod(checked)!.regions?.(checked, context);
+  });
   planner.place("probs", "probs", [maxBatch, model.target.classes]);
 
   return {
@@ -92,8 +100,9 @@ export function lowerModel(model: CheckedModel, options: LowerOptions): LowerRes
 function findUnsupported(layers: CheckedLayer[]): Unsupported[] {
   const found: Unsupported[] = [];
   for (const layer of layers) {
-    if (layer.op === "tree") found.push({ layer: layer.name, what: "tree layers", span: layer.span });
-    if (layer.gate) found.push({ layer: layer.name, what: `'${layer.gate.kind}' gates`, span: layer.span });
+    if (findMethod(layer)) continue;
+    const what = layer.gate ? `'${layer.gate.kind}' gates` : `${layer.op} layers`;
+    found.push({ layer: layer.name, what, span: layer.span });
   }
   return found;
 }
@@ -113,28 +122,19 @@ function layersTheLossDependsOn(model: CheckedModel): Set<string> {
   return live;
 }
 
-function addParam(
-  params: IrParam[],
-  layer: CheckedLayer,
-  kind: "weight" | "bias",
-  shape: number[],
-  init: IrParam["init"],
-  decay: boolean,
-  stateCount: number,
-): IrParam {
-  const name = `${layer.name}.${kind}`;
-  const param: IrParam = {
+function toParam(layer: CheckedLayer, request: ParamRequest, stateCount: number): IrParam {
+  const name = `${layer.name}.${request.suffix}`;
+  return {
     name,
     layer: layer.name,
-    shape,
-    init,
-    decay,
+    shape: request.shape,
+    init: request.init,
+    decay: request.decay,
+    trainable: request.trainable,
     region: name,
     grad: `${name}.grad`,
-    state: Array.from({ length: stateCount }, (_, i) => `${name}.state${i}`),
+    state: request.trainable ? Array.from({ length: stateCount }, (_, i) => `${name}.state${i}`) : [],
   };
-  params.push(param);
-  return param;
 }
 
 class MemoryPlanner {

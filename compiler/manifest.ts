@@ -21,7 +21,8 @@ export function buildManifest(ir: IrModule, file: string, sourceHash: string): M
     maxBatch: ir.maxBatch,
     layers: ir.layers.map((l) => ({
       name: l.name,
-      op: "dense",
+      op: l.op,
+      gate: l.gate ? { ...l.gate } : null,
       source: l.source,
       inputs: l.inputs,
       units: l.units,

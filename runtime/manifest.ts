@@ -17,6 +17,8 @@ export interface ManifestRegion {
 export interface ManifestLayer {
   name: string;
   op: string;
+  /** The gate and its settings (`kind`: lowrank, policy), or null for an ungated layer. */
+  gate: ({ kind: string } & Record<string, unknown>) | null;
   /** `null` when the layer reads the model's input. */
   source: string | null;
   inputs: number;
