@@ -38,8 +38,10 @@ export interface IrParam {
   init: ParamInit;
   /** Weight decay applies to weights, not biases. */
   decay: boolean;
-  /** Updated by the optimizer; false for tensors computed otherwise (SVD factors). */
+  /** Has a gradient and is updated; false for tensors computed otherwise (SVD factors). */
   trainable: boolean;
+  /** Updated by its layer's method (e.g. lazy decay), not by the model's optimizer. */
+  customUpdate: boolean;
   region: string;
   grad: string;
   /** Optimizer state regions (1 for SGD momentum, 2 for Adam); none if not trainable. */

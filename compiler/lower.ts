@@ -131,9 +131,10 @@ function toParam(layer: CheckedLayer, request: ParamRequest, stateCount: number)
     init: request.init,
     decay: request.decay,
     trainable: request.trainable,
+    customUpdate: request.customUpdate ?? false,
     region: name,
     grad: `${name}.grad`,
-    state: request.trainable ? Array.from({ length: stateCount }, (_, i) => `${name}.state${i}`) : [],
+    state: request.trainable && !request.customUpdate ? Array.from({ length: stateCount }, (_, i) => `${name}.state${i}`) : [],
   };
 }
 

@@ -53,6 +53,14 @@ export class Model {
     this.probs = findRegion(manifest, "probs");
   }
 
+  /**
+   * The module's raw exports, for method-specific runtime helpers (estimator refresh,
+   * policy settings, metrics) that live beside this file. Not for apps.
+   */
+  get wasmExports(): Record<string, unknown> & { memory: WebAssembly.Memory } {
+    return this.exports as unknown as Record<string, unknown> & { memory: WebAssembly.Memory };
+  }
+
   get maxBatch(): number {
     return this.manifest.maxBatch;
   }

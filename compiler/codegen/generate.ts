@@ -138,7 +138,8 @@ function emitTrainStep(ctx: EmitContext, layers: IrLayer[], methods: Map<IrLayer
     methods.get(layer)!.backward(ctx, layer, sourceDelta);
   }
   emit("  // update");
-  for (const p of ir.params) if (p.trainable) emit(`  ${optimizerCall(ir, p)}`);
+  for (const p of ir.params) if (p.trainable && !p.customUpdate) emit(`  ${optimizerCall(ir, p)}`);
+  for (const layer of layers) methods.get(layer)!.update?.(ctx, layer);
   emit("  return loss;");
   emit("}");
 }

@@ -13,8 +13,13 @@ export interface ParamRequest {
   init: ParamInit;
   /** Weight decay applies (weights, not biases). */
   decay: boolean;
-  /** Updated by the optimizer; false for tensors computed otherwise (e.g. SVD factors). */
+  /** Has a gradient and is updated; false for tensors computed otherwise (e.g. SVD factors). */
   trainable: boolean;
+  /**
+   * The method updates it itself in its `update` hook (e.g. lazy weight decay) instead of
+   * the model's optimizer; it still gets a gradient region but no optimizer state.
+   */
+  customUpdate?: boolean;
 }
 
 export interface LowerContext {
@@ -53,6 +58,8 @@ export interface LayerMethod {
    * `sourceDelta` is given, writes (beta 0) or adds (beta 1) dL/d(input) into it.
    */
   backward(ctx: EmitContext, layer: IrLayer, sourceDelta: { addr: string; beta: number } | null): void;
+  /** Updates the parameters marked `customUpdate`, after the optimizer step; `lr` is in scope. */
+  update?(ctx: EmitContext, layer: IrLayer): void;
   /** Extra exported functions (e.g. estimator refresh, metrics). */
   exports?(ctx: EmitContext, layer: IrLayer): void;
 }
