@@ -28,7 +28,8 @@ export interface Region {
   bytes: number;
 }
 
-export type ParamInit = "glorot_uniform" | "zeros";
+/** `method`: zero-filled by the frame, then written by its method's `init` hook. */
+export type ParamInit = "glorot_uniform" | "zeros" | "method";
 
 /** A trainable tensor: named as in the checkpoint (`<layer>.weight`, `<layer>.bias`). */
 export interface IrParam {

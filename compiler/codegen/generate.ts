@@ -50,7 +50,7 @@ export function generateModule(ir: IrModule, header: string): GeneratedModule {
   emit("export function getStep(): i32 { return step; }");
   emit("export function setStep(value: i32): void { step = value; }");
   emit();
-  emitInit(ir, emit);
+  emitInit(ir, emit, (l) => methods.get(l)!.init?.(ctx, l));
   emit();
   emit("function forward(n: i32, training: bool): void {");
   for (const layer of layers) {
@@ -81,7 +81,7 @@ function emitAddresses(ir: IrModule, emit: (line?: string) => void): void {
   }
 }
 
-function emitInit(ir: IrModule, emit: (line?: string) => void): void {
+function emitInit(ir: IrModule, emit: (line?: string) => void, methodInit: (layer: IrLayer) => void): void {
   emit("/** Initialise parameters from the seed; zero gradients and optimizer state. */");
   emit("export function init(seed: u32): void {");
   for (const p of ir.params) {
@@ -99,6 +99,7 @@ function emitInit(ir: IrModule, emit: (line?: string) => void): void {
     const last = stateRegions[stateRegions.length - 1]!;
     emit(`  memory.fill(${addr(first.name)}, 0, ${last.offset + last.bytes - first.offset});`);
   }
+  for (const layer of ir.layers) methodInit(layer);
   emit("  step = 0;");
   emit("}");
 }

@@ -58,6 +58,11 @@ export interface LayerMethod {
    * `sourceDelta` is given, writes (beta 0) or adds (beta 1) dL/d(input) into it.
    */
   backward(ctx: EmitContext, layer: IrLayer, sourceDelta: { addr: string; beta: number } | null): void;
+  /**
+   * Extra lines of `init(seed)`, after the parameters (those with init `method` are zero
+   * there) and the gradients and optimizer state are set: the method's own initialisation.
+   */
+  init?(ctx: EmitContext, layer: IrLayer): void;
   /** Updates the parameters marked `customUpdate`, after the optimizer step; `lr` is in scope. */
   update?(ctx: EmitContext, layer: IrLayer): void;
   /** Extra exported functions (e.g. estimator refresh, metrics). */
