@@ -1,7 +1,7 @@
 // condc vs TensorFlow.js (tfjs-backend-wasm 4.22, XNNPACK, SIMD, 1 thread) on the MLP
 // 784-1000-1000-10 ReLU of bench/models/mlp.cond, measured side by side in one run.
 //
-//   npx tsc -p tsconfig.json && node bench/run.mjs [--json] [--reps 11] [--min-ms 60] [--no-profile]
+//   npx tsc -p tsconfig.json && node bench/run.mjs [--json] [--reps 15] [--min-ms 60] [--no-profile]
 //   (npm run bench = the same)
 //
 // Each case is measured interleaved: rep 1 of every variant (condc plain SIMD, condc relaxed
@@ -34,7 +34,7 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const JSON_OUT = args.includes("--json");
-const REPS = Math.max(1, Number(opt("reps", "11")));
+const REPS = Math.max(1, Number(opt("reps", "15")));
 const MIN_MS = Number(opt("min-ms", "60"));
 const PROFILE = !args.includes("--no-profile");
 const SEED = 1;
@@ -91,8 +91,8 @@ function benchInterleaved(variants, { warmup = 3, reps = REPS } = {}) {
   }
   const out = {};
   for (const n of names) {
-    const a = s[n].sort((x, y) => x - y);
-    out[n] = { med: a[a.length >> 1], min: a[0], max: a[a.length - 1], inner: inner[n], reps };
+    const raw = s[n].slice(), a = s[n].sort((x, y) => x - y);
+    out[n] = { med: a[a.length >> 1], min: a[0], max: a[a.length - 1], inner: inner[n], reps, raw };
   }
   return out;
 }
@@ -234,11 +234,14 @@ function addRow(name, shape, batch, r, { flops, examples }) {
     case: name, shape, batch,
     condcPlainMs: ms("condc plain"), condcRelaxedMs: ms("condc relaxed"), tfjsMs: ms("tfjs"),
   };
-  if (row.condcPlainMs) row.ratioPlain = row.tfjsMs / row.condcPlainMs;
-  if (row.condcRelaxedMs) row.ratioRelaxed = row.tfjsMs / row.condcRelaxedMs;
+  // ratio of medians, and the median of per-round ratios (samples of one round are adjacent in time)
+  const paired = (k) => { const t = r["tfjs"].raw, c = r[k].raw; const q = t.map((x, i) => x / c[i]).sort((x, y) => x - y); return q[q.length >> 1]; };
+  if (row.condcPlainMs) { row.ratioPlain = row.tfjsMs / row.condcPlainMs; row.pairedRatioPlain = paired("condc plain"); }
+  if (row.condcRelaxedMs) { row.ratioRelaxed = row.tfjsMs / row.condcRelaxedMs; row.pairedRatioRelaxed = paired("condc relaxed"); }
   if (examples) for (const [k, key] of [["condc plain", "exPerSecPlain"], ["condc relaxed", "exPerSecRelaxed"], ["tfjs", "exPerSecTfjs"]]) if (r[k]) row[key] = examples / r[k].med * 1e3;
   if (flops) for (const [k, key] of [["condc plain", "gflopsPlain"], ["condc relaxed", "gflopsRelaxed"], ["tfjs", "gflopsTfjs"]]) if (r[k]) row[key] = flops / r[k].med / 1e6;
-  row.samples = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { min: +v.min.toFixed(4), max: +v.max.toFixed(4), inner: v.inner, reps: v.reps }]));
+  if (flops) for (const [k, key] of [["condc plain", "bestGflopsPlain"], ["condc relaxed", "bestGflopsRelaxed"], ["tfjs", "bestGflopsTfjs"]]) if (r[k]) row[key] = flops / r[k].min / 1e6;
+  row.samples = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { min: +v.min.toFixed(4), max: +v.max.toFixed(4), inner: v.inner, reps: v.reps, ms: v.raw.map((x) => +x.toFixed(4)) }]));
   rows.push(row);
   if (!JSON_OUT) process.stderr.write(`  measured ${name} B=${batch} (${((performance.now() - tStart) / 1000).toFixed(0)} s)\n`);
   return row;
@@ -390,12 +393,15 @@ if (JSON_OUT) {
   }, null, 2));
 } else {
   const f = (x, d = 2) => (x == null ? "-" : x >= 1000 ? x.toFixed(0) : x.toFixed(d));
-  const head = ["case", "shape", "batch", "condc plain ms", "condc relaxed ms", "tfjs ms", "tfjs/plain", "tfjs/relaxed", "ex/s plain", "ex/s relaxed", "ex/s tfjs", "GFLOP/s plain", "GFLOP/s relaxed", "GFLOP/s tfjs"];
-  const body = rows.map((r) => [r.case, r.shape, String(r.batch), f(r.condcPlainMs, 3), f(r.condcRelaxedMs, 3), f(r.tfjsMs, 3), f(r.ratioPlain) + "x", f(r.ratioRelaxed) + "x", f(r.exPerSecPlain, 0), f(r.exPerSecRelaxed, 0), f(r.exPerSecTfjs, 0), f(r.gflopsPlain, 1), f(r.gflopsRelaxed, 1), f(r.gflopsTfjs, 1)]);
+  const head = ["case", "shape", "batch", "condc plain ms", "condc relaxed ms", "tfjs ms", "tfjs/plain", "tfjs/relaxed", "paired tfjs/plain", "paired tfjs/relaxed", "ex/s plain", "ex/s relaxed", "ex/s tfjs", "GFLOP/s plain", "GFLOP/s relaxed", "GFLOP/s tfjs"];
+  const body = rows.map((r) => [r.case, r.shape, String(r.batch), f(r.condcPlainMs, 3), f(r.condcRelaxedMs, 3), f(r.tfjsMs, 3), f(r.ratioPlain) + "x", f(r.ratioRelaxed) + "x", f(r.pairedRatioPlain) + "x", f(r.pairedRatioRelaxed) + "x", f(r.exPerSecPlain, 0), f(r.exPerSecRelaxed, 0), f(r.exPerSecTfjs, 0), f(r.gflopsPlain, 1), f(r.gflopsRelaxed, 1), f(r.gflopsTfjs, 1)]);
   console.log(`| ${head.join(" | ")} |`);
   console.log(`|${head.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`);
   for (const b of body) console.log(`| ${b.join(" | ")} |`);
-  console.log(`\nMedians of ${REPS} interleaved samples, each >= ${MIN_MS} ms of calibrated inner loop, after warm-up. Ratios: tfjs / condc (higher = condc faster).`);
+  console.log(`\nMedians of ${REPS} interleaved samples, each >= ${MIN_MS} ms of calibrated inner loop, after warm-up. Ratios: tfjs / condc (higher = condc faster):`);
+  console.log("ratio of the medians, and 'paired' = median over rounds of the ratio of the two samples taken back to back in that round.");
+  const g = rows[0];
+  console.log(`GEMM best sample: condc plain ${f(g.bestGflopsPlain, 1)}, relaxed ${f(g.bestGflopsRelaxed, 1)}, tfjs ${f(g.bestGflopsTfjs, 1)} GFLOP/s (the least-disturbed sample; medians above).`);
   console.log(`"tfjs" = tfjs-backend-wasm ${machine.tfjs} (SIMD ${machine.tfjsSimd}, threads ${machine.tfjsThreads}); training = hand-written backward with explicit transposes.`);
   console.log("\nTargets (reported, not asserted):");
   for (const [k, v] of Object.entries(targets)) console.log(`  ${k}: ${v == null ? "n/a" : v.toFixed(2)} ${v == null ? "" : targetMet[k](v) ? "MET" : "NOT MET"}`);
