@@ -1,0 +1,290 @@
+// Block-sparse products for block-dropout policies (condnet, methods.md 4.4): per example,
+// only the active output blocks are computed, and (ss) only over the active input blocks
+// of a block-masked source. Layout: W is [units, inputs] row-major (row j = unit j,
+// contiguous over the inputs), so an output block of B units is B contiguous rows and each
+// output is a dot product of contiguous segments: x[i, seg] . W[j, seg], SIMD over the
+// segment. Four rows share each load of x. Blocks are [xB, min(N, xB + B)): the last block
+// is shorter when N is not a multiple of B (the tail). Active-block lists: i32 [n, nb]
+// (row stride nb) with counts i32 [n]; a null list (0) means "all blocks" (dense side).
+import { reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
+
+/** Activation kinds of bsActivate / bsActivationBackward. */
+export const BS_LINEAR: i32 = 0;
+export const BS_RELU: i32 = 1;
+export const BS_TANH: i32 = 2;
+export const BS_SIGMOID: i32 = 3;
+
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+@inline function minI(a: i32, b: i32): i32 { return a < b ? a : b; }
+
+@inline function blockCount(n: i32, b: i32): i32 { return (n + b - 1) / b; }
+
+/**
+ * out[i, block] = x[i, active in] . W[block rows, active in]ᵀ + bias[block] for every active
+ * output block of example i; inactive output blocks are set to 0 (when outList != 0).
+ * outList/outCount = 0: all N outputs (sf, dense output). inList/inCount = 0: dense input
+ * (fs); otherwise only the input blocks of width bIn listed for example i are read (ss).
+ * x rows have stride K, out rows stride N, W rows stride K. bias may be 0 (none).
+ */
+export function bsForward(
+  n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
+  B: i32, outList: usize, outCount: usize, nbOut: i32,
+  inList: usize, inCount: usize, nbIn: i32, bIn: i32,
+): void {
+  const ldw = <usize>K << 2;
+  for (let i = 0; i < n; i++) {
+    const xi = x + ((<usize>i * <usize>K) << 2);
+    const oi = out + ((<usize>i * <usize>N) << 2);
+    const blocks = outList == 0 ? blockCount(N, B) : load<i32>(outCount + (<usize>i << 2));
+    if (outList != 0) memory.fill(oi, 0, <usize>N << 2);
+    const segs = inList == 0 ? 1 : load<i32>(inCount + (<usize>i << 2));
+    const inRow = inList + ((<usize>i * <usize>nbIn) << 2);
+    for (let q = 0; q < blocks; q++) {
+      const xb = outList == 0 ? q : load<i32>(outList + ((<usize>i * <usize>nbOut + <usize>q) << 2));
+      const j0 = xb * B;
+      const j1 = minI(N, j0 + B);
+      let j = j0;
+      for (; j + 4 <= j1; j += 4) {
+        const w0 = w + <usize>j * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+        for (let s = 0; s < segs; s++) {
+          let k0 = 0, k1 = K;
+          if (inList != 0) {
+            k0 = load<i32>(inRow + (<usize>s << 2)) * bIn;
+            k1 = minI(K, k0 + bIn);
+          }
+          let k = k0;
+          for (; k + 4 <= k1; k += 4) {
+            const o = <usize>k << 2;
+            const xv = v128.load(xi + o);
+            a0 = madd(xv, v128.load(w0 + o), a0);
+            a1 = madd(xv, v128.load(w1 + o), a1);
+            a2 = madd(xv, v128.load(w2 + o), a2);
+            a3 = madd(xv, v128.load(w3 + o), a3);
+          }
+          for (; k < k1; k++) {
+            const o = <usize>k << 2;
+            const xs = load<f32>(xi + o);
+            t0 += xs * load<f32>(w0 + o); t1 += xs * load<f32>(w1 + o);
+            t2 += xs * load<f32>(w2 + o); t3 += xs * load<f32>(w3 + o);
+          }
+        }
+        const oj = oi + (<usize>j << 2);
+        let r = f32x4(hsum(a0) + t0, hsum(a1) + t1, hsum(a2) + t2, hsum(a3) + t3);
+        if (bias != 0) r = f32x4.add(r, v128.load(bias + (<usize>j << 2)));
+        v128.store(oj, r);
+      }
+      for (; j < j1; j++) {
+        const w0 = w + <usize>j * ldw;
+        let a0 = f32x4.splat(0);
+        let t0: f32 = 0;
+        for (let s = 0; s < segs; s++) {
+          let k0 = 0, k1 = K;
+          if (inList != 0) {
+            k0 = load<i32>(inRow + (<usize>s << 2)) * bIn;
+            k1 = minI(K, k0 + bIn);
+          }
+          let k = k0;
+          for (; k + 4 <= k1; k += 4) {
+            const o = <usize>k << 2;
+            a0 = madd(v128.load(xi + o), v128.load(w0 + o), a0);
+          }
+          for (; k < k1; k++) {
+            const o = <usize>k << 2;
+            t0 += load<f32>(xi + o) * load<f32>(w0 + o);
+          }
+        }
+        let r = hsum(a0) + t0;
+        if (bias != 0) r += load<f32>(bias + (<usize>j << 2));
+        store<f32>(oi + (<usize>j << 2), r);
+      }
+    }
+  }
+}
+
+/**
+ * dx[i, active in] (beta 0: =, beta 1: +=) Σ over active output units j of g[i, j] W[j, active in]:
+ * dL/dX over active block pairs. g rows stride N; dx rows stride K. With beta 0 the whole dx
+ * row is zeroed first (inactive input blocks get 0). Lists as in bsForward.
+ */
+export function bsBackwardInput(
+  n: i32, N: i32, K: i32, g: usize, w: usize, dx: usize,
+  B: i32, outList: usize, outCount: usize, nbOut: i32,
+  inList: usize, inCount: usize, nbIn: i32, bIn: i32, beta: f32,
+): void {
+  const ldw = <usize>K << 2;
+  for (let i = 0; i < n; i++) {
+    const gi = g + ((<usize>i * <usize>N) << 2);
+    const di = dx + ((<usize>i * <usize>K) << 2);
+    if (beta == 0) memory.fill(di, 0, <usize>K << 2);
+    const blocks = outList == 0 ? blockCount(N, B) : load<i32>(outCount + (<usize>i << 2));
+    const segs = inList == 0 ? 1 : load<i32>(inCount + (<usize>i << 2));
+    const inRow = inList + ((<usize>i * <usize>nbIn) << 2);
+    for (let q = 0; q < blocks; q++) {
+      const xb = outList == 0 ? q : load<i32>(outList + ((<usize>i * <usize>nbOut + <usize>q) << 2));
+      const j0 = xb * B;
+      const j1 = minI(N, j0 + B);
+      let j = j0;
+      for (; j + 4 <= j1; j += 4) {
+        const s0 = load<f32>(gi + (<usize>j << 2)), s1 = load<f32>(gi + (<usize>j << 2), 4);
+        const s2 = load<f32>(gi + (<usize>j << 2), 8), s3 = load<f32>(gi + (<usize>j << 2), 12);
+        if (s0 == 0 && s1 == 0 && s2 == 0 && s3 == 0) continue;
+        const g0 = f32x4.splat(s0), g1 = f32x4.splat(s1), g2 = f32x4.splat(s2), g3 = f32x4.splat(s3);
+        const w0 = w + <usize>j * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+        for (let s = 0; s < segs; s++) {
+          let k0 = 0, k1 = K;
+          if (inList != 0) {
+            k0 = load<i32>(inRow + (<usize>s << 2)) * bIn;
+            k1 = minI(K, k0 + bIn);
+          }
+          let k = k0;
+          for (; k + 4 <= k1; k += 4) {
+            const o = <usize>k << 2;
+            let acc = v128.load(di + o);
+            acc = madd(g0, v128.load(w0 + o), acc);
+            acc = madd(g1, v128.load(w1 + o), acc);
+            acc = madd(g2, v128.load(w2 + o), acc);
+            acc = madd(g3, v128.load(w3 + o), acc);
+            v128.store(di + o, acc);
+          }
+          for (; k < k1; k++) {
+            const o = <usize>k << 2;
+            store<f32>(di + o, load<f32>(di + o) + s0 * load<f32>(w0 + o) + s1 * load<f32>(w1 + o) + s2 * load<f32>(w2 + o) + s3 * load<f32>(w3 + o));
+          }
+        }
+      }
+      for (; j < j1; j++) {
+        const s0 = load<f32>(gi + (<usize>j << 2));
+        if (s0 == 0) continue;
+        const g0 = f32x4.splat(s0);
+        const w0 = w + <usize>j * ldw;
+        for (let s = 0; s < segs; s++) {
+          let k0 = 0, k1 = K;
+          if (inList != 0) {
+            k0 = load<i32>(inRow + (<usize>s << 2)) * bIn;
+            k1 = minI(K, k0 + bIn);
+          }
+          let k = k0;
+          for (; k + 4 <= k1; k += 4) {
+            const o = <usize>k << 2;
+            v128.store(di + o, madd(g0, v128.load(w0 + o), v128.load(di + o)));
+          }
+          for (; k < k1; k++) {
+            const o = <usize>k << 2;
+            store<f32>(di + o, load<f32>(di + o) + s0 * load<f32>(w0 + o));
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * dW[j, active in] (beta 0: =, beta 1: +=) Σ_i g[i, j] x[i, active in] over the examples with
+ * j's block active: the block-pair-sparse weight gradient. beta 0 zeroes all of dW first.
+ */
+export function bsBackwardWeight(
+  n: i32, N: i32, K: i32, g: usize, x: usize, dw: usize,
+  B: i32, outList: usize, outCount: usize, nbOut: i32,
+  inList: usize, inCount: usize, nbIn: i32, bIn: i32, beta: f32,
+): void {
+  const ldw = <usize>K << 2;
+  if (beta == 0) memory.fill(dw, 0, (<usize>N * <usize>K) << 2);
+  for (let i = 0; i < n; i++) {
+    const gi = g + ((<usize>i * <usize>N) << 2);
+    const xi = x + ((<usize>i * <usize>K) << 2);
+    const blocks = outList == 0 ? blockCount(N, B) : load<i32>(outCount + (<usize>i << 2));
+    const segs = inList == 0 ? 1 : load<i32>(inCount + (<usize>i << 2));
+    const inRow = inList + ((<usize>i * <usize>nbIn) << 2);
+    for (let q = 0; q < blocks; q++) {
+      const xb = outList == 0 ? q : load<i32>(outList + ((<usize>i * <usize>nbOut + <usize>q) << 2));
+      const j1 = minI(N, xb * B + B);
+      for (let j = xb * B; j < j1; j++) {
+        const s0 = load<f32>(gi + (<usize>j << 2));
+        if (s0 == 0) continue;
+        const g0 = f32x4.splat(s0);
+        const wj = dw + <usize>j * ldw;
+        for (let s = 0; s < segs; s++) {
+          let k0 = 0, k1 = K;
+          if (inList != 0) {
+            k0 = load<i32>(inRow + (<usize>s << 2)) * bIn;
+            k1 = minI(K, k0 + bIn);
+          }
+          let k = k0;
+          for (; k + 4 <= k1; k += 4) {
+            const o = <usize>k << 2;
+            v128.store(wj + o, madd(g0, v128.load(xi + o), v128.load(wj + o)));
+          }
+          for (; k < k1; k++) {
+            const o = <usize>k << 2;
+            store<f32>(wj + o, load<f32>(wj + o) + s0 * load<f32>(xi + o));
+          }
+        }
+      }
+    }
+  }
+}
+
+function activateSegment(p: usize, count: i32, kind: i32): void {
+  if (kind == BS_RELU) reluForward(p, p, count);
+  else if (kind == BS_TANH) tanhForward(p, p, count);
+  else if (kind == BS_SIGMOID) sigmoidForward(p, p, count);
+}
+
+/** h = f(h) in place on the active blocks of each row (inactive blocks stay as they are: 0). */
+export function bsActivate(h: usize, n: i32, N: i32, B: i32, outList: usize, outCount: usize, nbOut: i32, kind: i32): void {
+  if (kind == BS_LINEAR) return;
+  for (let i = 0; i < n; i++) {
+    const hi = h + ((<usize>i * <usize>N) << 2);
+    const blocks = load<i32>(outCount + (<usize>i << 2));
+    for (let q = 0; q < blocks; q++) {
+      const j0 = load<i32>(outList + ((<usize>i * <usize>nbOut + <usize>q) << 2)) * B;
+      activateSegment(hi + (<usize>j0 << 2), minI(N, j0 + B) - j0, kind);
+    }
+  }
+}
+
+/**
+ * delta <- delta ⊙ f'(h) ⊙ M in place: the blocks with u[i, block] != 0 get the activation
+ * derivative (from the output h), the others are zeroed. u: f32 [n, nbOut].
+ */
+export function bsActivationBackward(delta: usize, h: usize, n: i32, N: i32, B: i32, u: usize, nbOut: i32, kind: i32): void {
+  for (let i = 0; i < n; i++) {
+    const di = delta + ((<usize>i * <usize>N) << 2);
+    const hi = h + ((<usize>i * <usize>N) << 2);
+    for (let b = 0; b < nbOut; b++) {
+      const j0 = b * B;
+      if (j0 >= N) break;
+      const len = minI(N, j0 + B) - j0;
+      const o = <usize>j0 << 2;
+      if (load<f32>(u + ((<usize>i * <usize>nbOut + <usize>b) << 2)) == 0) {
+        memory.fill(di + o, 0, <usize>len << 2);
+      } else if (kind == BS_RELU) reluBackward(di + o, hi + o, di + o, len);
+      else if (kind == BS_TANH) tanhBackward(di + o, hi + o, di + o, len);
+      else if (kind == BS_SIGMOID) sigmoidBackward(di + o, hi + o, di + o, len);
+    }
+  }
+}
+
+/** Builds active lists from a 0/1 mask u (f32 [n, nb]): list i32 [n, nb], count i32 [n]. */
+export function bsListsFromMask(u: usize, n: i32, nb: i32, list: usize, count: usize): void {
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (let b = 0; b < nb; b++) {
+      if (load<f32>(u + ((<usize>i * <usize>nb + <usize>b) << 2)) != 0) {
+        store<i32>(list + ((<usize>i * <usize>nb + <usize>c) << 2), b);
+        c++;
+      }
+    }
+    store<i32>(count + (<usize>i << 2), c);
+  }
+}
