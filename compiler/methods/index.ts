@@ -3,9 +3,10 @@
  * `build` with CD5001 ("cannot be built yet").
  */
 import { denseMethod } from "./dense.js";
+import { policyMethod } from "./policy.js";
 import { methodKey, type LayerMethod } from "./method.js";
 
-const METHODS: readonly LayerMethod[] = [denseMethod];
+const METHODS: readonly LayerMethod[] = [denseMethod, policyMethod];
 
 export function findMethod(layer: { op: string; gate: { kind: string } | null }): LayerMethod | undefined {
   const key = methodKey(layer);
