@@ -128,8 +128,19 @@ export class Model {
     return correct;
   }
 
+  /**
+   * Brings lazily updated parameters up to date: calls every `<layer>__flush` export
+   * (tree layers' lazy weight decay). Done before weights are read, saved or replaced.
+   */
+  flush(): void {
+    for (const [name, fn] of Object.entries(this.exports)) {
+      if (name.endsWith("__flush") && typeof fn === "function") (fn as () => void)();
+    }
+  }
+
   /** Accuracy and mean cross-entropy over a dataset. */
   evaluate(dataset: Dataset): Evaluation {
+    this.flush();
     const t0 = now();
     const width = this.manifest.input.width;
     const classes = this.manifest.classes;
@@ -159,6 +170,7 @@ export class Model {
 
   /** The parameters as a safetensors file (bit-identical for identical weights). */
   save(): Uint8Array {
+    this.flush();
     const tensors = this.manifest.params.map((p) => ({
       name: p.name,
       shape: p.shape,
@@ -180,6 +192,7 @@ export class Model {
       decoded,
       fileLabel,
     );
+    this.flush();
     for (const p of this.manifest.params) {
       this.f32(findRegion(this.manifest, p.region)).set(decoded.tensors.get(p.name)!.data);
     }
@@ -191,6 +204,7 @@ export class Model {
   parameter(name: string): Float32Array {
     const param = this.manifest.params.find((p) => p.name === name);
     if (!param) throw new Error(`model has no parameter '${name}'`);
+    this.flush();
     return this.f32(findRegion(this.manifest, param.region)).slice();
   }
 
@@ -198,6 +212,7 @@ export class Model {
   setParameter(name: string, values: Float32Array): void {
     const param = this.manifest.params.find((p) => p.name === name);
     if (!param) throw new Error(`model has no parameter '${name}'`);
+    this.flush();
     const view = this.f32(findRegion(this.manifest, param.region));
     if (values.length !== view.length) throw new RangeError(`${name}: ${values.length} values for ${view.length}`);
     view.set(values);

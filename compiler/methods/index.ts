@@ -4,9 +4,10 @@
  */
 import { denseMethod } from "./dense.js";
 import { policyMethod } from "./policy.js";
+import { treeMethod } from "./tree.js";
 import { methodKey, type LayerMethod } from "./method.js";
 
-const METHODS: readonly LayerMethod[] = [denseMethod, policyMethod];
+const METHODS: readonly LayerMethod[] = [denseMethod, policyMethod, treeMethod];
 
 export function findMethod(layer: { op: string; gate: { kind: string } | null }): LayerMethod | undefined {
   const key = methodKey(layer);

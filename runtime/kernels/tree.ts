@@ -1,0 +1,286 @@
+// Cho & Bengio tree-structured gated weights, layout L1 "shared path" (methods.md 3):
+// gater bits -> prefix codes -> examples bucketed by code (counting sort over the 2^k
+// leaves; the examples of a prefix of length l are one contiguous range of the sorted
+// order) -> one GEMM per non-empty (level, prefix) bucket (the GEMM's small-m path is the
+// GEMV path for tiny buckets). Node (l, p) has heap index 2^l - 1 + p; its weights are the
+// [units x inputs] slice `node` of the tree weight, its bias the [units] slice `node`.
+// Lazy, time-aware weight decay (3.3): every node keeps, as an f64, the value of the
+// decay log-product Lambda at which it is exact; catching up multiplies by
+// exp(Lambda_now - Lambda_node).
+
+import { gemmNN, gemmNT, gemmTN } from "./gemm";
+import { philox4x32 } from "./rng";
+
+const TREE_BLOCK: usize = memory.data(16, 16);
+
+// @ts-ignore: decorator
+@inline function u01(bits: u32): f64 {
+  return (<f64>(bits >>> 8) + 0.5) * (1.0 / 16777216.0);
+}
+
+/**
+ * Bits and prefix codes. gz [n x k] gater pre-activations; writes bits [n x k] (0/1 as f32)
+ * and codes [n] (i32, bit 1 most significant). mode 0: b = 1[g > 0]; 1 (REINFORCE, training):
+ * b ~ Bernoulli(sigm(g)); 2 (noisy rectifier, training): b = 1[g + sigma * N(0, 1) > 0].
+ * Random numbers: Philox keyed (seed, layer), counter (row * k + i, step, layer, "tree").
+ */
+export function treeBits(gz: usize, n: i32, k: i32, bits: usize, codes: usize, mode: i32, sigma: f32, seed: u32, step: i32, layer: u32): void {
+  for (let e = 0; e < n; e++) {
+    let code: i32 = 0;
+    for (let i = 0; i < k; i++) {
+      const o = (<usize>(e * k + i)) << 2;
+      const g = load<f32>(gz + o);
+      let b: i32 = 0;
+      if (mode == 0) {
+        b = g > 0 ? 1 : 0;
+      } else {
+        philox4x32(<u32>(e * k + i), <u32>step, layer, 0x74726565, seed, 0x5452 ^ layer, TREE_BLOCK);
+        const u1 = u01(load<u32>(TREE_BLOCK));
+        if (mode == 1) {
+          const p = 1.0 / (1.0 + Math.exp(-<f64>g));
+          b = u1 < p ? 1 : 0;
+        } else {
+          const u2 = u01(load<u32>(TREE_BLOCK, 4));
+          const z = Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(2.0 * Math.PI * u2);
+          b = <f64>g + <f64>sigma * z > 0 ? 1 : 0;
+        }
+      }
+      store<f32>(bits + o, <f32>b);
+      code = (code << 1) | b;
+    }
+    store<i32>(codes + (<usize>e << 2), code);
+  }
+}
+
+/**
+ * Stable counting sort of the n examples by their full code: perm [n] lists example rows
+ * in code order, leafStart [2^k + 1] the first sorted row of each leaf code.
+ */
+export function treeBucket(codes: usize, n: i32, k: i32, leafStart: usize, perm: usize): void {
+  const leaves = 1 << k;
+  memory.fill(leafStart, 0, (<usize>(leaves + 1)) << 2);
+  for (let e = 0; e < n; e++) {
+    const c = load<i32>(codes + (<usize>e << 2));
+    const at = leafStart + (<usize>(c + 1) << 2);
+    store<i32>(at, load<i32>(at) + 1);
+  }
+  for (let c = 1; c <= leaves; c++) {
+    const at = leafStart + (<usize>c << 2);
+    store<i32>(at, load<i32>(at) + load<i32>(at - 4));
+  }
+  // leafStart[c] = start of c; place, advancing leafStart[c] to the end of c ...
+  for (let e = 0; e < n; e++) {
+    const c = load<i32>(codes + (<usize>e << 2));
+    const at = leafStart + (<usize>c << 2);
+    const slot = load<i32>(at);
+    store<i32>(perm + (<usize>slot << 2), e);
+    store<i32>(at, slot + 1);
+  }
+  // ... then shift back so that leafStart[c] is again the start of c.
+  for (let c = leaves; c >= 1; c--) {
+    store<i32>(leafStart + (<usize>c << 2), load<i32>(leafStart + (<usize>(c - 1) << 2)));
+  }
+  store<i32>(leafStart, 0);
+}
+
+// @ts-ignore: decorator
+@inline function bucketStart(leafStart: usize, k: i32, l: i32, p: i32): i32 {
+  return load<i32>(leafStart + (<usize>(p << (k - l)) << 2));
+}
+
+/** dst[i] = src[perm[i]] for rows of `width` f32. */
+export function treeGatherRows(src: usize, perm: usize, n: i32, width: i32, dst: usize): void {
+  const rowBytes = <usize>width << 2;
+  for (let i = 0; i < n; i++) {
+    const e = load<i32>(perm + (<usize>i << 2));
+    memory.copy(dst + <usize>i * rowBytes, src + <usize>e * rowBytes, rowBytes);
+  }
+}
+
+/** dst[perm[i]] += src[i] for rows of `width` f32. */
+export function treeScatterAddRows(src: usize, perm: usize, n: i32, width: i32, dst: usize): void {
+  const rowBytes = <usize>width << 2;
+  for (let i = 0; i < n; i++) {
+    const e = load<i32>(perm + (<usize>i << 2));
+    addRow(dst + <usize>e * rowBytes, src + <usize>i * rowBytes, width);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function addRow(dst: usize, src: usize, width: i32): void {
+  let j = 0;
+  for (; j + 4 <= width; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+  }
+  for (; j < width; j++) {
+    const o = <usize>j << 2;
+    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
+
+// @ts-ignore: decorator
+@inline function scaleRange(p: usize, count: i32, f: f32): void {
+  const vf = f32x4.splat(f);
+  let j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(p + o, f32x4.mul(v128.load(p + o), vf));
+  }
+  for (; j < count; j++) {
+    const o = <usize>j << 2;
+    store<f32>(p + o, load<f32>(p + o) * f);
+  }
+}
+
+/**
+ * Lazy decay catch-up of the nodes the batch touches (buckets non-empty): weights times
+ * exp(lambda - last[node]) (f64 product, applied as one f32 factor); last[node] = lambda.
+ */
+export function treeCatchUp(weight: usize, last: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, lambda: f64): void {
+  if (n <= 0) return;
+  const slice = units * inputs;
+  for (let l = 0; l <= k; l++) {
+    for (let p = 0; p < (1 << l); p++) {
+      if (bucketStart(leafStart, k, l, p) == bucketStart(leafStart, k, l, p + 1)) continue;
+      const node = (1 << l) - 1 + p;
+      const at = last + (<usize>node << 3);
+      const d = lambda - load<f64>(at);
+      if (d != 0) scaleRange(weight + (<usize>node * <usize>slice << 2), slice, <f32>Math.exp(d));
+      store<f64>(at, lambda);
+    }
+  }
+}
+
+/** Every node exact at `lambda` (before evaluation, export, or reading the weights). */
+export function treeFlush(weight: usize, last: usize, nodes: i32, units: i32, inputs: i32, lambda: f64): void {
+  const slice = units * inputs;
+  for (let node = 0; node < nodes; node++) {
+    const at = last + (<usize>node << 3);
+    const d = lambda - load<f64>(at);
+    if (d != 0) scaleRange(weight + (<usize>node * <usize>slice << 2), slice, <f32>Math.exp(d));
+    store<f64>(at, lambda);
+  }
+}
+
+/**
+ * Levels 1..k of the forward pass over the sorted rows xs [n x inputs]: zs [n x units] =
+ * sum over l >= 1 of xs[S_p] . T_l[p]^T + c_l[p]. Returns the MACs performed.
+ */
+export function treeForwardLevels(xs: usize, n: i32, inputs: i32, units: i32, k: i32, leafStart: usize, weight: usize, bias: usize, zs: usize): f64 {
+  memory.fill(zs, 0, <usize>n * <usize>units << 2);
+  const slice = <usize>units * <usize>inputs;
+  let macs: f64 = 0;
+  for (let l = 1; l <= k; l++) {
+    for (let p = 0; p < (1 << l); p++) {
+      const s = bucketStart(leafStart, k, l, p);
+      const e = bucketStart(leafStart, k, l, p + 1);
+      if (s == e) continue;
+      const node = (1 << l) - 1 + p;
+      gemmNT(e - s, units, inputs, xs + (<usize>s * <usize>inputs << 2), inputs, weight + (<usize>node * slice << 2), inputs, zs + (<usize>s * <usize>units << 2), units, 1);
+      const b = bias + (<usize>node * <usize>units << 2);
+      for (let r = s; r < e; r++) addRow(zs + (<usize>r * <usize>units << 2), b, units);
+      macs += <f64>(e - s) * <f64>slice;
+    }
+  }
+  return macs;
+}
+
+/**
+ * Gradients of the touched nodes of levels 1..k (overwritten, beta 0): dT_l[p] =
+ * ds[S_p]^T xs[S_p], dc_l[p] = colsum ds[S_p]. Untouched nodes' gradients are not written.
+ */
+export function treeBackwardLevels(xs: usize, ds: usize, n: i32, inputs: i32, units: i32, k: i32, leafStart: usize, gradWeight: usize, gradBias: usize): void {
+  const slice = <usize>units * <usize>inputs;
+  for (let l = 1; l <= k; l++) {
+    for (let p = 0; p < (1 << l); p++) {
+      const s = bucketStart(leafStart, k, l, p);
+      const e = bucketStart(leafStart, k, l, p + 1);
+      if (s == e) continue;
+      const node = (1 << l) - 1 + p;
+      const d = ds + (<usize>s * <usize>units << 2);
+      gemmTN(units, inputs, e - s, d, units, xs + (<usize>s * <usize>inputs << 2), inputs, gradWeight + (<usize>node * slice << 2), inputs, 0);
+      const gb = gradBias + (<usize>node * <usize>units << 2);
+      memory.fill(gb, 0, <usize>units << 2);
+      for (let r = 0; r < e - s; r++) addRow(gb, d + (<usize>r * <usize>units << 2), units);
+    }
+  }
+}
+
+/** dxs [n x inputs] = sum over l >= 1 of ds[S_p] . T_l[p] (sorted rows). */
+export function treeBackwardInput(ds: usize, n: i32, inputs: i32, units: i32, k: i32, leafStart: usize, weight: usize, dxs: usize): void {
+  memory.fill(dxs, 0, <usize>n * <usize>inputs << 2);
+  const slice = <usize>units * <usize>inputs;
+  for (let l = 1; l <= k; l++) {
+    for (let p = 0; p < (1 << l); p++) {
+      const s = bucketStart(leafStart, k, l, p);
+      const e = bucketStart(leafStart, k, l, p + 1);
+      if (s == e) continue;
+      const node = (1 << l) - 1 + p;
+      gemmNN(e - s, inputs, units, ds + (<usize>s * <usize>units << 2), units, weight + (<usize>node * slice << 2), inputs, dxs + (<usize>s * <usize>inputs << 2), inputs, 1);
+    }
+  }
+}
+
+/**
+ * Plain SGD with L2 on the touched nodes after backward (the eager step of the exact lazy
+ * scheme): T = (1 - lr * decay) T - lr dT, c = c - lr dc; last[node] = lambda (the new
+ * Lambda, including this step's factor). The nodes were caught up to the previous step in
+ * the forward pass.
+ */
+export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, lr: f32, decay: f32, lambda: f64): void {
+  if (n <= 0) return;
+  const slice = units * inputs;
+  const f: f32 = <f32>(1.0 - <f64>lr * <f64>decay);
+  const vf = f32x4.splat(f), vlr = f32x4.splat(lr);
+  for (let l = 0; l <= k; l++) {
+    for (let p = 0; p < (1 << l); p++) {
+      if (bucketStart(leafStart, k, l, p) == bucketStart(leafStart, k, l, p + 1)) continue;
+      const node = (1 << l) - 1 + p;
+      const w = weight + (<usize>node * <usize>slice << 2);
+      const g = gradWeight + (<usize>node * <usize>slice << 2);
+      let j = 0;
+      for (; j + 4 <= slice; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(w + o, f32x4.sub(f32x4.mul(vf, v128.load(w + o)), f32x4.mul(vlr, v128.load(g + o))));
+      }
+      for (; j < slice; j++) {
+        const o = <usize>j << 2;
+        store<f32>(w + o, f * load<f32>(w + o) - lr * load<f32>(g + o));
+      }
+      const b = bias + (<usize>node * <usize>units << 2);
+      const gb = gradBias + (<usize>node * <usize>units << 2);
+      for (let u = 0; u < units; u++) {
+        const o = <usize>u << 2;
+        store<f32>(b + o, load<f32>(b + o) - lr * load<f32>(gb + o));
+      }
+      store<f64>(last + (<usize>node << 3), lambda);
+    }
+  }
+}
+
+/**
+ * REINFORCE on the gaters (methods.md 3.4): per-example loss L_e = -log probs[e, label_e],
+ * baseline = batch mean; a [n x k] = (L_e - baseline)(b - sigm(g)) / n, written over gz.
+ */
+export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, probs: usize, labels: usize, classes: i32): void {
+  let mean: f64 = 0;
+  for (let e = 0; e < n; e++) mean += perExampleLoss(probs, labels, classes, e);
+  mean /= <f64>n;
+  for (let e = 0; e < n; e++) {
+    const adv = (perExampleLoss(probs, labels, classes, e) - mean) / <f64>n;
+    for (let i = 0; i < k; i++) {
+      const o = (<usize>(e * k + i)) << 2;
+      const s = 1.0 / (1.0 + Math.exp(-<f64>load<f32>(gz + o)));
+      store<f32>(gz + o, <f32>(adv * (<f64>load<f32>(bits + o) - s)));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function perExampleLoss(probs: usize, labels: usize, classes: i32, e: i32): f64 {
+  const label = load<i32>(labels + (<usize>e << 2));
+  if (label < 0 || label >= classes) return 0;
+  const p = <f64>load<f32>(probs + (<usize>(e * classes + label) << 2));
+  return -Math.log(p > 1e-30 ? p : 1e-30);
+}
