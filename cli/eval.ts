@@ -7,10 +7,13 @@ import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, type CliIO } from "./io.js";
 import { compileAndLoad, loadData, parseDataOption, reportingRuntimeErrors } from "./session.js";
+import { getPolicyMode, hasPolicy, measuredMacs, readPolicyStats, resetPolicyStats, setPolicyMode, setPolicySeed } from "../runtime/policy.js";
 
 const USAGE = `usage: condc eval FILE --weights CKPT [--data mnist|fashion-mnist|idx:DIR] [--plain-simd] [--json]
+                 [--policy sample|threshold]
 
 Evaluates trained weights on the test split of a data set (default: the model file's).
+  --policy MODE  policy gates at test time: sample masks (the paper's) or threshold p > 0.5
   --json   print one JSON object (accuracy, loss, count, examples_per_second)`;
 
 async function runEval(args: string[], io: CliIO): Promise<number> {
@@ -19,7 +22,12 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
     data: { type: "string" },
     json: { type: "boolean", default: false },
     "plain-simd": { type: "boolean", default: false },
+    policy: { type: "string" },
   });
+  const policyMode = values.policy;
+  if (policyMode !== undefined && policyMode !== "sample" && policyMode !== "threshold") {
+    throw new CliError(`condc eval: --policy must be sample or threshold, got '${String(policyMode)}'\n${USAGE}`);
+  }
   if (positionals.length !== 1) throw new CliError(`condc eval: expected one model file\n${USAGE}`);
   if (typeof values.weights !== "string") throw new CliError(`condc eval: missing --weights CKPT\n${USAGE}`);
   const weights = values.weights;
@@ -30,7 +38,17 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
     const { model, result, simd } = await compileAndLoad(io, "eval", positionals[0]!, { plain: values["plain-simd"] === true });
     model.load(bytes, weights);
     const data = await loadData(dataOption ?? result.ir.train.data, result.manifest.input.width, result.manifest.classes);
+    const gated = hasPolicy(model);
+    if (gated) {
+      setPolicySeed(model, result.ir.train.seed);
+      if (policyMode !== undefined) setPolicyMode(model, policyMode);
+      resetPolicyStats(model);
+    } else if (policyMode !== undefined) {
+      throw new CliError(`condc eval: --policy: model '${result.manifest.model}' has no policy gates`);
+    }
     const evaluation = model.evaluate(data.test);
+    const policyStats = gated ? readPolicyStats(model, "eval") : [];
+    const macs = gated ? measuredMacs(model, policyStats) : null;
     if (values.json === true) {
       io.stdout(JSON.stringify({
         model: result.manifest.model,
@@ -40,9 +58,21 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
         loss: evaluation.loss,
         count: evaluation.count,
         examples_per_second: evaluation.examplesPerSecond,
+        ...(gated
+          ? {
+              policy: getPolicyMode(model),
+              mean_activation: Object.fromEntries(policyStats.map((p) => [p.layer, p.meanActivation])),
+              macs_per_example: macs!.conditional,
+              dense_macs_per_example: macs!.dense,
+              mac_ratio: macs!.dense / macs!.conditional,
+            }
+          : {}),
       }));
     } else {
       io.stdout(`${result.manifest.model} on ${data.test.name} (${evaluation.count} examples): accuracy ${(100 * evaluation.accuracy).toFixed(2)}%, loss ${evaluation.loss.toFixed(4)}, ${Math.round(evaluation.examplesPerSecond)} examples/s`);
+      if (gated) {
+        io.stdout(`policy ${getPolicyMode(model)}: ${policyStats.map((p) => `${p.layer} ${(100 * p.meanActivation).toFixed(1)}% active`).join(", ")}; ${Math.round(macs!.conditional)} MACs/example vs ${macs!.dense} dense (${(macs!.dense / macs!.conditional).toFixed(2)}x)`);
+      }
     }
     return ExitCode.ok;
   });
