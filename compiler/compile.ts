@@ -21,6 +21,11 @@ export interface CompileOptions {
   maxBatch?: number;
   /** Which builds to produce. Default "both". */
   simd?: "both" | "plain" | "relaxed";
+  /**
+   * Compile the dense equivalent: every gate removed, so each gated layer runs as a plain
+   * dense layer (the baseline `condc bench` measures a conditional model against).
+   */
+  denseEquivalent?: boolean;
 }
 
 export interface CompileSuccess {
@@ -65,7 +70,8 @@ export async function compile(text: string, options: CompileOptions = {}): Promi
   if (!front.model) return { ok: false, diagnostics: front.diagnostics, source: front.source };
 
   const bag = new DiagnosticBag(file);
-  const lowered = lowerModel(front.model, { maxBatch });
+  const checked = options.denseEquivalent ? { ...front.model, layers: front.model.layers.map((l) => ({ ...l, gate: null })) } : front.model;
+  const lowered = lowerModel(checked, { maxBatch });
   if (!lowered.ok) {
     for (const u of lowered.unsupported) bag.report("notYetSupported", u.span, { what: u.what, layer: u.layer });
     return { ok: false, diagnostics: sortDiagnostics([...front.diagnostics, ...bag.items]), source: front.source };

@@ -10,3 +10,5 @@ export type { Manifest } from "./manifest.js";
 export { manifestProblems } from "./manifest.js";
 export type { Dataset, DataSplit } from "./data/dataset.js";
 export { pickWasm } from "./simd.js";
+export { refreshEstimators, setEstimatorsEnabled, measureLowRank, truncatedSvd, lowrankLayers } from "./lowrank.js";
+export type { LowRankMetrics, LowRankLayerMetrics } from "./lowrank.js";

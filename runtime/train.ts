@@ -5,6 +5,7 @@
 import type { Model, Evaluation } from "./model.js";
 import type { Dataset } from "./data/dataset.js";
 import { shuffledIndices } from "./random.js";
+import { hasLowRank, lowrankLayers, refreshEstimators } from "./lowrank.js";
 
 export interface TrainProgress {
   epoch: number;
@@ -65,6 +66,11 @@ export function trainModel(model: Model, train: Dataset, test: Dataset, options:
   let trainSeconds = 0;
   let trainExamples = 0;
   const every = options.progressEvery ?? 10;
+  // Low-rank gates: factors from the initial weights (in_loop trains through them), then
+  // refreshed each epoch (refresh: epoch) and always after the last one.
+  const lowrank = hasLowRank(model);
+  const refreshEachEpoch = lowrank && lowrankLayers(model).some((l) => l.gate.refresh === "epoch");
+  if (lowrank) refreshEstimators(model);
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     const order = shuffledIndices(train.count, options.seed, epoch);
     const lr = learningRate(options.lr, options.schedule, epoch);
@@ -92,6 +98,7 @@ export function trainModel(model: Model, train: Dataset, test: Dataset, options:
       }
     }
     const seconds = (now() - t0) / 1000;
+    if (lowrank && (refreshEachEpoch || epoch === options.epochs - 1)) refreshEstimators(model);
     trainSeconds += seconds;
     trainExamples += train.count;
     const report: EpochReport = {
