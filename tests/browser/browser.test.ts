@@ -129,6 +129,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`runtime in headless Chromium${SKIP_REASON}`, ()
       if (message.type() === "error") pageErrors.push(`console.error: ${message.text()}`);
     });
     page.on("pageerror", (error) => pageErrors.push(`page error: ${error.message}`));
+    page.on("crash", () => pageErrors.push("the page crashed"));
     page.on("requestfailed", (request) => pageErrors.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ""}`));
     await page.goto(server.url + "/", { timeout: TIMEOUT });
   }, 2 * TIMEOUT);
@@ -149,7 +150,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`runtime in headless Chromium${SKIP_REASON}`, ()
     } catch (error) {
       thrown = error;
     }
-    const problems = [...pageErrors, ...server!.misses.map((m) => `404: ${m}`)];
+    // Taken (and cleared) per call, so each test reports only its own errors.
+    const problems = [...pageErrors.splice(0), ...server!.misses.splice(0).map((m) => `404: ${m}`)];
     if (thrown !== undefined || problems.length > 0) {
       throw new Error(`the page failed (${variant}): ${thrown instanceof Error ? thrown.message : String(thrown ?? "")}\n  ${problems.join("\n  ")}`);
     }
