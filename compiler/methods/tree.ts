@@ -169,7 +169,7 @@ export const treeMethod: LayerMethod = {
     ctx.emit(`  // ${layer.name}: plain SGD on the touched tree nodes, lazy L2 ${decay} (methods.md 3.3)`);
     if (decay !== 0) ctx.emit(`  ${lambda} += Math.log(1.0 - <f64>lr * <f64>${decay});`);
     ctx.emit(
-      `  treeUpdate(${ctx.addr(wp.region)}, ${ctx.addr(bp.region)}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)}, ${region(ctx, layer, "last")}, ${tree.depth}, ${layer.units}, ${layer.inputs}, ${region(ctx, layer, "leafstart")}, n, lr, ${f32Literal(decay)}, ${lambda});`,
+      `  treeUpdate(${ctx.addr(wp.region)}, ${ctx.addr(bp.region)}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)}, ${region(ctx, layer, "last")}, ${tree.depth}, ${layer.units}, ${layer.inputs}, ${region(ctx, layer, "leafstart")}, n, lr, <f64>${decay});`,
     );
   },
   exports(ctx, layer) {

@@ -144,10 +144,7 @@ export function treeCatchUp(weight: usize, last: usize, k: i32, units: i32, inpu
     for (let p = 0; p < (1 << l); p++) {
       if (bucketStart(leafStart, k, l, p) == bucketStart(leafStart, k, l, p + 1)) continue;
       const node = (1 << l) - 1 + p;
-      const at = last + (<usize>node << 3);
-      const d = lambda - load<f64>(at);
-      if (d != 0) scaleRange(weight + (<usize>node * <usize>slice << 2), slice, <f32>Math.exp(d));
-      store<f64>(at, lambda);
+      catchUpNode(weight + (<usize>node * <usize>slice << 2), slice, last + (<usize>node << 3), lambda);
     }
   }
 }
@@ -156,11 +153,22 @@ export function treeCatchUp(weight: usize, last: usize, k: i32, units: i32, inpu
 export function treeFlush(weight: usize, last: usize, nodes: i32, units: i32, inputs: i32, lambda: f64): void {
   const slice = units * inputs;
   for (let node = 0; node < nodes; node++) {
-    const at = last + (<usize>node << 3);
-    const d = lambda - load<f64>(at);
-    if (d != 0) scaleRange(weight + (<usize>node * <usize>slice << 2), slice, <f32>Math.exp(d));
-    store<f64>(at, lambda);
+    catchUpNode(weight + (<usize>node * <usize>slice << 2), slice, last + (<usize>node << 3), lambda);
   }
+}
+
+/**
+ * The node's true value is its stored value times exp(lambda - last). Scale by the f32
+ * factor F nearest exp(lambda - last) and advance last by log(F), not to lambda: the f32
+ * rounding of F stays pending (below one ulp) instead of accumulating over catch-ups.
+ */
+// @ts-ignore: decorator
+@inline function catchUpNode(w: usize, slice: i32, at: usize, lambda: f64): void {
+  const old = load<f64>(at);
+  const f = <f32>Math.exp(lambda - old);
+  if (f == 1) return;
+  scaleRange(w, slice, f);
+  store<f64>(at, old + Math.log(<f64>f));
 }
 
 /**
@@ -224,14 +232,16 @@ export function treeBackwardInput(ds: usize, n: i32, inputs: i32, units: i32, k:
 
 /**
  * Plain SGD with L2 on the touched nodes after backward (the eager step of the exact lazy
- * scheme): T = (1 - lr * decay) T - lr dT, c = c - lr dc; last[node] = lambda (the new
- * Lambda, including this step's factor). The nodes were caught up to the previous step in
- * the forward pass.
+ * scheme): T = F T - lr dT with F = f32(1 - lr * decay), c = c - lr dc. The nodes were
+ * caught up to the previous step in the forward pass; last[node] += log(F), so that the
+ * rounding of F stays pending (see catchUpNode) and last tracks Lambda, which the caller
+ * advanced by log(1 - lr * decay) in f64.
  */
-export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, lr: f32, decay: f32, lambda: f64): void {
+export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, lr: f32, decay: f64): void {
   if (n <= 0) return;
   const slice = units * inputs;
-  const f: f32 = <f32>(1.0 - <f64>lr * <f64>decay);
+  const f: f32 = <f32>(1.0 - <f64>lr * decay);
+  const logF: f64 = Math.log(<f64>f);
   const vf = f32x4.splat(f), vlr = f32x4.splat(lr);
   for (let l = 0; l <= k; l++) {
     for (let p = 0; p < (1 << l); p++) {
@@ -254,7 +264,8 @@ export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBi
         const o = <usize>u << 2;
         store<f32>(b + o, load<f32>(b + o) - lr * load<f32>(gb + o));
       }
-      store<f64>(last + (<usize>node << 3), lambda);
+      const at = last + (<usize>node << 3);
+      store<f64>(at, load<f64>(at) + logF);
     }
   }
 }
