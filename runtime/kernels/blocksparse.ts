@@ -19,6 +19,12 @@ export const BS_SIGMOID: i32 = 3;
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+// The forward dots keep mul + add split even in the relaxed build: four accumulator chains
+// are latency-bound, and FMA's longer latency made them slower (as in gemm's GEMV).
+@inline function maddDot(a: v128, b: v128, c: v128): v128 {
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
 @inline function hsum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
@@ -66,10 +72,10 @@ export function bsForward(
           for (; k + 4 <= k1; k += 4) {
             const o = <usize>k << 2;
             const xv = v128.load(xi + o);
-            a0 = madd(xv, v128.load(w0 + o), a0);
-            a1 = madd(xv, v128.load(w1 + o), a1);
-            a2 = madd(xv, v128.load(w2 + o), a2);
-            a3 = madd(xv, v128.load(w3 + o), a3);
+            a0 = maddDot(xv, v128.load(w0 + o), a0);
+            a1 = maddDot(xv, v128.load(w1 + o), a1);
+            a2 = maddDot(xv, v128.load(w2 + o), a2);
+            a3 = maddDot(xv, v128.load(w3 + o), a3);
           }
           for (; k < k1; k++) {
             const o = <usize>k << 2;
@@ -96,7 +102,7 @@ export function bsForward(
           let k = k0;
           for (; k + 4 <= k1; k += 4) {
             const o = <usize>k << 2;
-            a0 = madd(v128.load(xi + o), v128.load(w0 + o), a0);
+            a0 = maddDot(v128.load(xi + o), v128.load(w0 + o), a0);
           }
           for (; k < k1; k++) {
             const o = <usize>k << 2;
