@@ -5,6 +5,7 @@
  */
 import { compile, type CompileSuccess } from "../compiler/compile.js";
 import { formatDiagnostics } from "../compiler/diagnostics.js";
+import { checkSource } from "../compiler/frontend.js";
 import type { DatasetSpec } from "../compiler/model.js";
 import { CheckpointError } from "../runtime/checkpoint/errors.js";
 import { DataError } from "../runtime/data/errors.js";
@@ -22,9 +23,15 @@ export interface CompiledFile {
 }
 
 /** Reads and compiles `file`; on errors prints the diagnostics and throws (exit 1). */
-export async function compileFile(io: CliIO, command: string, file: string, options: { maxBatch?: number; simd?: "both" | "plain" | "relaxed" } = {}): Promise<CompileSuccess> {
+export async function compileFile(io: CliIO, command: string, file: string, options: { maxBatch?: number; simd?: "both" | "plain" | "relaxed"; fitTrainBatch?: boolean } = {}): Promise<CompileSuccess> {
   const text = readSource(io, file);
-  const result = await compile(text, { file, maxBatch: options.maxBatch, simd: options.simd });
+  let maxBatch = options.maxBatch;
+  if (maxBatch === undefined && options.fitTrainBatch) {
+    // The build must hold the file's own `batch` when it is above compile()'s default (128).
+    const batch = checkSource(text, file).model?.train.batch;
+    if (batch !== undefined && batch > 128) maxBatch = batch;
+  }
+  const result = await compile(text, { file, maxBatch, simd: options.simd });
   if (result.diagnostics.length > 0) io.stderr(formatDiagnostics(result.diagnostics, result.source));
   if (!result.ok) throw new CliError(`condc ${command}: ${file} has errors`, ExitCode.sourceErrors);
   return result;
@@ -32,7 +39,7 @@ export async function compileFile(io: CliIO, command: string, file: string, opti
 
 /** Compiles `file` and instantiates the relaxed-SIMD build where the engine validates it. */
 export async function compileAndLoad(io: CliIO, command: string, file: string, options: { maxBatch?: number; plain?: boolean } = {}): Promise<CompiledFile> {
-  const result = await compileFile(io, command, file, { maxBatch: options.maxBatch, simd: options.plain ? "plain" : "both" });
+  const result = await compileFile(io, command, file, { maxBatch: options.maxBatch, simd: options.plain ? "plain" : "both", fitTrainBatch: true });
   const chosen = options.plain ? { wasm: result.wasm, simd: "plain" as const } : pickWasm(result.wasm, result.relaxedWasm);
   const model = await loadModel(chosen.wasm, result.manifest);
   return { result, model, simd: chosen.simd };

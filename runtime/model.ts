@@ -104,6 +104,7 @@ export class Model {
   /** One step on examples `indices[start .. start+n)` of a dataset, gathered in place. */
   trainStepOn(dataset: Dataset, indices: ArrayLike<number>, start: number, n: number, lr?: number): { loss: number; correct: number } {
     const width = this.manifest.input.width;
+    if (n > this.maxBatch) throw new RangeError(`trainStepOn: n = ${n} exceeds the model's max batch ${this.maxBatch}`);
     const view = this.f32(this.input, n * width);
     for (let i = 0; i < n; i++) {
       const row = indices[start + i]!;

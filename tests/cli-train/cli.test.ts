@@ -163,6 +163,15 @@ describe("condc train failures", () => {
     expect(r.stderr()).toBe("condc: cannot read 'nope.cond': no such file");
   });
 
+  it("a model file whose batch is above the default max batch trains without --batch", async () => {
+    const file = join(tmp, "big-batch.cond");
+    writeFileSync(file, `${SMALL}train { batch = 200 epochs = 1 }\n`);
+    const r = await run(["train", file, "--json", "--plain-simd"]);
+    expect(r.stderr()).toBe("");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout())["test_accuracy"]).toBeGreaterThan(0.8);
+  });
+
   it("--data idx:/nonexistent: exit 1, names the files looked for", async () => {
     const r = await run(["train", join(tmp, "small.cond"), "--data", "idx:/nonexistent", "--plain-simd"]);
     expect(r.code).toBe(1);

@@ -184,6 +184,24 @@ describe("determinism", () => {
   });
 });
 
+describe("argument checks", () => {
+  it("trainStep and trainStepOn refuse more rows than the max batch (no silent overrun)", async () => {
+    const model = await fresh();
+    model.init(0);
+    const before = model.save();
+    const ds: Dataset = { name: "synthetic", count: COUNT, width: 20, classes: 4, images: data.x, labels: Uint8Array.from(data.labels) };
+    const order = Array.from({ length: COUNT }, (_, i) => i);
+    expect(() => model.trainStep(data.x, data.labels, 11)).toThrow("trainStep: n = 11 exceeds the model's max batch 10");
+    expect(() => model.trainStepOn(ds, order, 0, 11)).toThrow("trainStepOn: n = 11 exceeds the model's max batch 10");
+    expect(model.step).toBe(0);
+    expect(model.save()).toEqual(before);
+    // Labels outside the classes are refused before anything runs.
+    expect(() => model.trainStep(data.x, Int32Array.from([0, 1, 4]), 3)).toThrow("label 4 of example 2 is not a class in [0, 4)");
+    expect(() => model.trainStep(data.x, data.labels, 3.5)).toThrow("n must be a non-negative integer, got 3.5");
+    expect(model.step).toBe(0);
+  });
+});
+
 describe("divergence", () => {
   it("an absurd learning rate throws NonFiniteError naming the step and a layer", async () => {
     const model = await fresh();
