@@ -7,6 +7,7 @@ import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, type CliIO } from "./io.js";
 import { compileAndLoad, loadData, parseDataOption, reportingRuntimeErrors } from "./session.js";
+import { measuredMacsPerExample, resetTreeCounters, treeCounters, treeLayers } from "../runtime/tree.js";
 import { getPolicyMode, hasPolicy, measuredMacs, readPolicyStats, resetPolicyStats, setPolicyMode, setPolicySeed } from "../runtime/policy.js";
 
 const USAGE = `usage: condc eval FILE --weights CKPT [--data mnist|fashion-mnist|idx:DIR] [--plain-simd] [--json]
@@ -46,7 +47,11 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
     } else if (policyMode !== undefined) {
       throw new CliError(`condc eval: --policy: model '${result.manifest.model}' has no policy gates`);
     }
+    const trees = treeLayers(model).length > 0;
+    if (trees) resetTreeCounters(model);
     const evaluation = model.evaluate(data.test);
+    // Tree layers: MACs counted inside the module (gaters + executed bucket GEMMs).
+    const treeStats = trees ? treeCounters(model) : [];
     const policyStats = gated ? readPolicyStats(model, "eval") : [];
     const macs = gated ? measuredMacs(model, policyStats) : null;
     if (values.json === true) {
@@ -67,9 +72,19 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
               mac_ratio: macs!.dense / macs!.conditional,
             }
           : {}),
+        ...(trees
+          ? {
+              tree_macs_per_example: Object.fromEntries(treeStats.map((t) => [t.layer, t.macsPerExample])),
+              model_macs_per_example: measuredMacsPerExample(model),
+              seconds_per_example: 1 / evaluation.examplesPerSecond,
+            }
+          : {}),
       }));
     } else {
       io.stdout(`${result.manifest.model} on ${data.test.name} (${evaluation.count} examples): accuracy ${(100 * evaluation.accuracy).toFixed(2)}%, loss ${evaluation.loss.toFixed(4)}, ${Math.round(evaluation.examplesPerSecond)} examples/s`);
+      for (const t of treeStats) {
+        io.stdout(`tree ${t.layer}: depth ${t.depth}, ${t.nodes} nodes, ${Math.round(t.macsPerExample)} MACs/example measured; ${(1e6 / evaluation.examplesPerSecond).toFixed(1)} µs/example`);
+      }
       if (gated) {
         io.stdout(`policy ${getPolicyMode(model)}: ${policyStats.map((p) => `${p.layer} ${(100 * p.meanActivation).toFixed(1)}% active`).join(", ")}; ${Math.round(macs!.conditional)} MACs/example vs ${macs!.dense} dense (${(macs!.dense / macs!.conditional).toFixed(2)}x)`);
       }
