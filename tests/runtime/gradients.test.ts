@@ -45,7 +45,22 @@ model GradWide {
 }
 train { optimizer = sgd(lr: 1, momentum: 0) batch = 17 }`;
 
-const MODELS = { branchy: BRANCHY, wide: WIDE } as const;
+// Edge cases of the backward pass: a penalised layer that reads the input and feeds
+// nothing ('p'), logits with an activation and their own penalty, and a layer that consumes
+// the logits ('z'), so the output delta gets a second contribution on top of softmax's.
+const EDGES = `
+model GradEdges {
+  input  x: f32[5]
+  target y: class[3]
+  layer p   = dense(x, 3) tanh
+  layer h   = dense(x, 6) relu
+  layer out = dense(h, 3) tanh
+  layer z   = dense(out, 2) sigmoid
+  loss = softmax_cross_entropy(out, y) + 0.1 * l1(p) + 0.2 * l1(z) + 0.05 * l1(out)
+}
+train { optimizer = sgd(lr: 1) batch = 17 }`;
+
+const MODELS = { branchy: BRANCHY, wide: WIDE, edges: EDGES } as const;
 const built = new Map<string, CompileSuccess>();
 
 beforeAll(async () => {
@@ -86,9 +101,12 @@ function maxAbs(grads: Params): number {
   return m;
 }
 
-const cases = (["branchy", "wide"] as const).flatMap((name) =>
-  (["plain", "relaxed"] as const).flatMap((simd) => [1, 3, 17].map((n) => ({ name, simd, n }))),
-);
+const cases = [
+  ...(["branchy", "wide"] as const).flatMap((name) =>
+    (["plain", "relaxed"] as const).flatMap((simd) => [1, 3, 17].map((n) => ({ name, simd, n }))),
+  ),
+  ...(["plain", "relaxed"] as const).map((simd) => ({ name: "edges" as const, simd, n: 9 })),
+];
 
 describe("whole-model gradients against a float64 reference", () => {
   it.each(cases)("$name, $simd SIMD, batch $n", async ({ name, simd, n }) => {

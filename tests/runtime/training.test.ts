@@ -15,7 +15,7 @@ import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
 import { loadModel, type Model } from "../../runtime/model.js";
 import { FASHION_MNIST_DIR, loadDataset } from "../../runtime/node/data.js";
-import { trainModel, type EpochReport } from "../../runtime/train.js";
+import { learningRate, trainModel, type EpochReport } from "../../runtime/train.js";
 
 const MNIST_DENSE = readFileSync("examples/mnist-dense.cond", "utf8");
 
@@ -24,6 +24,14 @@ async function build(text: string, file: string, simd: "plain" | "relaxed"): Pro
   if (!result.ok) throw new Error(`${file}: ${result.diagnostics.map((d) => d.message).join("; ")}`);
   return loadModel(result.relaxedWasm ?? result.wasm, result.manifest);
 }
+
+describe("learning-rate schedule", () => {
+  it("constant, and step(every, factor) by 0-based epoch", () => {
+    expect([0, 1, 5].map((e) => learningRate(0.1, { kind: "constant" }, e))).toEqual([0.1, 0.1, 0.1]);
+    const step = { kind: "step", every: 2, factor: 0.5 };
+    expect([0, 1, 2, 3, 4].map((e) => learningRate(0.1, step, e))).toEqual([0.1, 0.1, 0.05, 0.05, 0.025]);
+  });
+});
 
 describe("training on the bundled MNIST digits", () => {
   it("examples/mnist-dense.cond, 2 epochs (file settings): >= 0.90 test accuracy, loss decreasing", async () => {
