@@ -8,6 +8,7 @@ import { inspectCommand } from "./inspect.js";
 import { buildCommand } from "./build.js";
 import { trainCommand } from "./train.js";
 import { evalCommand } from "./eval.js";
+import { benchCommand } from "./bench.js";
 
 export const COMMANDS: readonly Command[] = [
   checkCommand,
@@ -15,4 +16,5 @@ export const COMMANDS: readonly Command[] = [
   buildCommand,
   trainCommand,
   evalCommand,
+  benchCommand,
 ];

@@ -7,6 +7,7 @@ import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, type CliIO } from "./io.js";
 import { compileAndLoad, loadData, parseDataOption, reportingRuntimeErrors } from "./session.js";
+import { hasLowRank, measureLowRank, metricsJson } from "../runtime/lowrank.js";
 import { measuredMacsPerExample, resetTreeCounters, treeCounters, treeLayers } from "../runtime/tree.js";
 import { getPolicyMode, hasPolicy, measuredMacs, readPolicyStats, resetPolicyStats, setPolicyMode, setPolicySeed } from "../runtime/policy.js";
 
@@ -54,6 +55,8 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
     const treeStats = trees ? treeCounters(model) : [];
     const policyStats = gated ? readPolicyStats(model, "eval") : [];
     const macs = gated ? measuredMacs(model, policyStats) : null;
+    // Low-rank gates: per-layer sign agreement, false negatives, alpha, MACs; accuracy without the estimators.
+    const lowrank = hasLowRank(model) ? measureLowRank(model, data.test) : null;
     if (values.json === true) {
       io.stdout(JSON.stringify({
         model: result.manifest.model,
@@ -72,6 +75,7 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
               mac_ratio: macs!.dense / macs!.conditional,
             }
           : {}),
+        ...(lowrank ? { ...metricsJson(lowrank), accuracy: evaluation.accuracy } : {}),
         ...(trees
           ? {
               tree_macs_per_example: Object.fromEntries(treeStats.map((t) => [t.layer, t.macsPerExample])),
@@ -87,6 +91,13 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
       }
       if (gated) {
         io.stdout(`policy ${getPolicyMode(model)}: ${policyStats.map((p) => `${p.layer} ${(100 * p.meanActivation).toFixed(1)}% active`).join(", ")}; ${Math.round(macs!.conditional)} MACs/example vs ${macs!.dense} dense (${(macs!.dense / macs!.conditional).toFixed(2)}x)`);
+      }
+      if (lowrank) {
+        io.stdout(`without the low-rank estimators (dense): accuracy ${(100 * lowrank.accuracyDense).toFixed(2)}%`);
+        for (const l of lowrank.layers) {
+          io.stdout(`${l.name} (rank ${l.rank}): sign agreement ${l.signAgreement.toFixed(3)}, false negatives ${l.falseNegativeRate.toFixed(3)}, alpha ${l.alpha.toFixed(3)}, ${Math.round(l.macsPerExample)} MACs/example (dense ${l.inputs * l.units})`);
+        }
+        io.stdout(`whole model: ${Math.round(lowrank.conditionalMacsPerExample)} MACs/example (cost model) vs ${lowrank.denseMacsPerExample} dense (${(lowrank.denseMacsPerExample / lowrank.conditionalMacsPerExample).toFixed(2)}x)`);
       }
     }
     return ExitCode.ok;

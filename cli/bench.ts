@@ -1,0 +1,178 @@
+/**
+ * @fileoverview `condc bench FILE [--weights CKPT] [--batch 1,50,128] [--json]`: inference
+ * time of a conditional model against the same model compiled dense (every gate removed,
+ * `compile(text, { denseEquivalent: true })`), with the same weights, in one run:
+ * interleaved timings, medians. Method-specific parts (preparing untrained weights, the
+ * active fraction) are the small `BenchMethodHooks` table below.
+ */
+import { compile } from "../compiler/compile.js";
+import { formatDiagnostics } from "../compiler/diagnostics.js";
+import { loadModel, type Model } from "../runtime/model.js";
+import { hasLowRank, lowrankLayers, readCounters, refreshEstimators, resetCounters } from "../runtime/lowrank.js";
+import { readFileOrExplain } from "../runtime/node/files.js";
+import { pickWasm } from "../runtime/simd.js";
+import { parseCommandArgs } from "./args.js";
+import type { Command } from "./command.js";
+import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
+import { loadData, positiveInteger, reportingRuntimeErrors } from "./session.js";
+
+const USAGE = `usage: condc bench FILE [--weights CKPT] [--batch 1,50,128] [--reps N] [--seed N] [--plain-simd] [--json]
+
+Times inference (predict) of the conditional model in FILE against the same model compiled
+dense (gates removed), with the same weights, interleaved, medians of --reps (default 15).
+Inputs are the first examples of the model's test set (random pixels if it is unavailable).
+  --weights CKPT  trained weights (safetensors); without it: init(seed) and fresh estimators,
+                  whose active fractions say nothing about a trained model
+  --batch LIST    batch sizes, comma-separated (default 1,50,128)
+  --json          {"model", "cases": [{"batch", "dense_ms", "conditional_ms", "speedup", "active_fraction"}]}`;
+
+/** What bench needs from a conditional method beyond the common runtime. */
+interface BenchMethodHooks {
+  applies(model: Model): boolean;
+  /** Make untrained weights usable (e.g. compute estimator factors). */
+  prepare(model: Model): void;
+  /** Start counting, and the fraction of gated units computed since. */
+  resetActivity(model: Model): void;
+  activeFraction(model: Model): number | null;
+}
+
+const HOOKS: BenchMethodHooks[] = [
+  {
+    applies: hasLowRank,
+    prepare: (model) => refreshEstimators(model),
+    resetActivity: resetCounters,
+    activeFraction(model) {
+      let computed = 0, total = 0;
+      for (const { layer } of lowrankLayers(model)) {
+        const [examples, active] = readCounters(model, layer.name) as [number, number];
+        computed += active;
+        total += examples * layer.units;
+      }
+      return total > 0 ? computed / total : null;
+    },
+  },
+];
+
+export interface BenchCase {
+  batch: number;
+  dense_ms: number;
+  conditional_ms: number;
+  speedup: number;
+  active_fraction: number | null;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Times `predict` of both models on the same rows, interleaved; ms per call (medians). */
+export function timeCase(dense: Model, conditional: Model, x: Float32Array, batch: number, reps: number, hooks: BenchMethodHooks[]): BenchCase {
+  const call = (m: Model): number => {
+    const t0 = performance.now();
+    m.predict(x, batch);
+    return performance.now() - t0;
+  };
+  // Calls per sample so that one sample lasts >= ~5 ms (batch 1 is tens of microseconds).
+  for (let w = 0; w < 3; w++) { call(dense); call(conditional); }
+  const once = Math.max(call(dense), 1e-3);
+  const inner = Math.max(1, Math.min(1000, Math.ceil(5 / once)));
+  const sample = (m: Model): number => {
+    const t0 = performance.now();
+    for (let k = 0; k < inner; k++) m.predict(x, batch);
+    return (performance.now() - t0) / inner;
+  };
+  const d: number[] = [], c: number[] = [];
+  hooks.forEach((h) => h.resetActivity(conditional));
+  for (let rep = 0; rep < reps; rep++) {
+    if (rep % 2 === 0) { d.push(sample(dense)); c.push(sample(conditional)); }
+    else { c.push(sample(conditional)); d.push(sample(dense)); }
+  }
+  const fractions = hooks.map((h) => h.activeFraction(conditional)).filter((f): f is number => f !== null);
+  const denseMs = median(d), condMs = median(c);
+  return {
+    batch,
+    dense_ms: denseMs,
+    conditional_ms: condMs,
+    speedup: denseMs / condMs,
+    active_fraction: fractions.length > 0 ? fractions[0]! : null,
+  };
+}
+
+async function runBench(args: string[], io: CliIO): Promise<number> {
+  const { positionals, values } = parseCommandArgs("bench", args, {
+    weights: { type: "string", short: "w" },
+    batch: { type: "string" },
+    reps: { type: "string" },
+    seed: { type: "string" },
+    json: { type: "boolean", default: false },
+    "plain-simd": { type: "boolean", default: false },
+  });
+  if (positionals.length !== 1) throw new CliError(`condc bench: expected one model file\n${USAGE}`);
+  const file = positionals[0]!;
+  const batches = (typeof values.batch === "string" ? values.batch : "1,50,128").split(",").map((s) => positiveInteger("bench", "batch", s.trim())!);
+  const reps = positiveInteger("bench", "reps", values.reps) ?? 15;
+  const seed = values.seed === undefined ? 0 : Number(values.seed);
+  const json = values.json === true;
+  const maxBatch = Math.max(...batches);
+
+  return reportingRuntimeErrors("bench", async () => {
+    const text = readSource(io, file);
+    const simd = values["plain-simd"] === true ? "plain" : "both";
+    const [cond, dense] = await Promise.all([
+      compile(text, { file, maxBatch, simd }),
+      compile(text, { file, maxBatch, simd, denseEquivalent: true }),
+    ]);
+    if (cond.diagnostics.length > 0) io.stderr(formatDiagnostics(cond.diagnostics, cond.source));
+    if (!cond.ok || !dense.ok) throw new CliError(`condc bench: ${file} has errors`, ExitCode.sourceErrors);
+    const pick = (r: typeof cond & { ok: true }) => (simd === "plain" ? { wasm: r.wasm, simd: "plain" as const } : pickWasm(r.wasm, r.relaxedWasm));
+    const chosen = pick(cond);
+    const conditional = await loadModel(chosen.wasm, cond.manifest);
+    const baseline = await loadModel(pick(dense).wasm, dense.manifest);
+    const hooks = HOOKS.filter((h) => h.applies(conditional));
+    const notes: string[] = [];
+    if (typeof values.weights === "string") {
+      conditional.load(await readFileOrExplain(values.weights, "checkpoint"), values.weights);
+    } else {
+      conditional.init(seed);
+      hooks.forEach((h) => h.prepare(conditional));
+      notes.push("no --weights: untrained weights (init + fresh estimators); active fractions and speedups say nothing about a trained model");
+    }
+    // The dense build gets the same weights, by name.
+    for (const p of baseline.manifest.params) baseline.setParameter(p.name, conditional.parameter(p.name));
+
+    const width = cond.manifest.input.width;
+    let x: Float32Array;
+    let inputs: string;
+    try {
+      const data = await loadData(cond.ir.train.data, width, cond.manifest.classes);
+      x = data.test.images.slice(0, maxBatch * width);
+      inputs = `${data.test.name} test examples`;
+    } catch {
+      let s = 12345;
+      x = new Float32Array(maxBatch * width).map(() => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296));
+      inputs = "uniform random inputs (the test set is unavailable)";
+      notes.push("the model's data set is unavailable: random inputs, active fractions are not representative");
+    }
+    const cases = batches.map((b) => timeCase(baseline, conditional, x, b, reps, hooks));
+    if (json) {
+      io.stdout(JSON.stringify({ model: cond.manifest.model, file, simd: chosen.simd, inputs, weights: typeof values.weights === "string" ? values.weights : null, reps, notes, cases }));
+    } else {
+      io.stdout(`${cond.manifest.model}: conditional vs dense build, same weights, ${chosen.simd} SIMD, ${inputs}, medians of ${reps}`);
+      for (const n of notes) io.stdout(`note: ${n}`);
+      io.stdout("batch   dense ms   conditional ms   speedup   active fraction");
+      for (const c of cases) {
+        io.stdout(`${String(c.batch).padStart(5)}   ${c.dense_ms.toFixed(4).padStart(8)}   ${c.conditional_ms.toFixed(4).padStart(14)}   ${(c.speedup.toFixed(2) + "x").padStart(7)}   ${c.active_fraction === null ? "-" : c.active_fraction.toFixed(4)}`);
+      }
+    }
+    return ExitCode.ok;
+  });
+}
+
+export const benchCommand: Command = {
+  name: "bench",
+  summary: "time a conditional model against the same model compiled dense",
+  usage: USAGE,
+  run: runBench,
+};
