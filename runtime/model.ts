@@ -21,7 +21,7 @@ interface ModuleExports {
 /** Training produced NaN or Inf: names the step and the first layer where it appeared. */
 export class NonFiniteError extends Error {
   constructor(readonly step: number, readonly layer: string, readonly loss: number) {
-    super(`training diverged at step ${step}: ${Number.isNaN(loss) ? "NaN" : "Inf"} loss; first non-finite values in layer '${layer}'`);
+    super(`training diverged at step ${step}: ${Number.isNaN(loss) ? "NaN" : loss > 0 ? "Inf" : "-Inf"} loss; first non-finite values in layer '${layer}'`);
     this.name = "NonFiniteError";
   }
 }
@@ -246,9 +246,10 @@ export class Model {
     const view = new Int32Array(this.exports.memory.buffer, this.labels.offset, n);
     const classes = this.manifest.classes;
     for (let i = 0; i < n; i++) {
-      const label = labels[row(start + i)]!;
+      const example = row(start + i);
+      const label = labels[example]!;
       if (!(label >= 0 && label < classes) || !Number.isInteger(label)) {
-        throw new RangeError(`label ${label} of example ${start + i} is not a class in [0, ${classes})`);
+        throw new RangeError(`label ${label} of example ${example} is not a class in [0, ${classes})`);
       }
       view[i] = label;
     }

@@ -139,7 +139,9 @@ function emitTrainStep(ctx: EmitContext, layers: IrLayer[], methods: Map<IrLayer
     methods.get(layer)!.backward(ctx, layer, sourceDelta);
   }
   emit("  // update");
-  for (const p of ir.params) if (p.trainable && !p.customUpdate) emit(`  ${optimizerCall(ir, p)}`);
+  // Parameters of layers the loss does not depend on get no gradient: leave them alone.
+  const live = new Set(layers.map((l) => l.name));
+  for (const p of ir.params) if (p.trainable && !p.customUpdate && live.has(p.layer)) emit(`  ${optimizerCall(ir, p)}`);
   for (const layer of layers) methods.get(layer)!.update?.(ctx, layer);
   emit("  return loss;");
   emit("}");
