@@ -58,13 +58,10 @@ export const treeMethod: LayerMethod = {
     `import { gemmNN, gemmNT, gemmTN } from "./kernels/gemm";`,
     `import { addBias, columnSums, reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./kernels/elementwise";`,
     `import { glorotUniform } from "./kernels/rng";`,
-    `import { treeBits, treeBucket, treeGatherRows, treeScatterAddRows, treeCatchUp, treeFlush, treeForwardLevels, treeBackwardLevels, treeBackwardInput, treeUpdate, treeReinforceSignal } from "./kernels/tree";`,
+    `import { treeBits, treeBucket, treeGatherRows, treeScatterAddRows, treeCatchUp, treeFlush, treeForwardLevels, treeBackwardLevels, treeBackwardInput, treeUpdate, treeReinforceSignal, treeUnitOrders, treeUnitPaths, treeUnitCatchUp, treeUnitCatchUpRoot, treeUnitFlush, treeUnitForward, treeUnitBackward, treeUnitUpdate } from "./kernels/tree";`,
   ],
   params(layer: CheckedLayer) {
     const tree = options(layer);
-    if (tree.layout !== "shared") {
-      throw new Error(`layer '${layer.name}': tree layout '${tree.layout}' is not implemented yet (only 'shared')`);
-    }
     const nodes = nodesOf(tree.depth);
     return [
       { suffix: "tree_weight", shape: [nodes, layer.units, layer.inputs], init: "method", decay: true, trainable: true, customUpdate: true },
@@ -81,6 +78,15 @@ export const treeMethod: LayerMethod = {
     place("gz", [m, k]);
     place("bits", [m, k]);
     place("codes", [m]);
+    if (tree.layout === "per_unit") {
+      // i32: each (example, unit)'s nodes of levels 1..k; each unit's gater order; row marks.
+      place("path", [m, layer.units * k]);
+      place("order", [layer.units, k]);
+      place("mark", [nodesOf(k), layer.units]);
+      // f64 per (node, unit) row: the decay log-product Lambda at which the row is exact.
+      place("last", [nodesOf(k) * layer.units, 2]);
+      return;
+    }
     place("perm", [m]);
     place("leafstart", [2 ** k + 1]);
     place("xs", [m, layer.inputs]);
@@ -97,7 +103,14 @@ export const treeMethod: LayerMethod = {
     ctx.emit(`  // ${layer.name}: root Glorot-uniform over (inputs, units), deeper nodes 0; gaters Glorot over (inputs, k).`);
     ctx.emit(`  glorotUniform(${w}, ${layer.inputs}, ${layer.units}, ${layer.inputs * layer.units}, seed, ${layer.index});`);
     ctx.emit(`  glorotUniform(${g}, ${layer.inputs}, ${tree.depth}, ${layer.inputs * tree.depth}, seed, ${GATER_STREAM_OFFSET + layer.index});`);
-    ctx.emit(`  memory.fill(${region(ctx, layer, "last")}, 0, ${nodesOf(tree.depth) * 8});`);
+    if (tree.layout === "per_unit") {
+      ctx.emit(`  treeUnitOrders(${region(ctx, layer, "order")}, ${layer.units}, ${tree.depth});`);
+      ctx.emit(`  memory.fill(${region(ctx, layer, "mark")}, 0, ${nodesOf(tree.depth) * layer.units * 4});`);
+      ctx.emit(`  memory.fill(${region(ctx, layer, "last")}, 0, ${nodesOf(tree.depth) * layer.units * 8});`);
+      ctx.emit(`  ${global(layer, "GEN")} = 0;`);
+    } else {
+      ctx.emit(`  memory.fill(${region(ctx, layer, "last")}, 0, ${nodesOf(tree.depth) * 8});`);
+    }
     ctx.emit(`  ${global(layer, "LAMBDA")} = 0;`);
     ctx.emit(`  ${global(layer, "SEED")} = seed;`);
   },
@@ -116,6 +129,20 @@ export const treeMethod: LayerMethod = {
     e(`  gemmNT(n, ${k}, ${inputs}, ${x}, ${inputs}, ${ctx.addr(ctx.param(layer, "gater_weight").region)}, ${inputs}, ${gz}, ${k}, 0);`);
     e(`  addBias(${gz}, ${ctx.addr(ctx.param(layer, "gater_bias").region)}, n, ${k});`);
     e(`  treeBits(${gz}, n, ${k}, ${region(ctx, layer, "bits")}, ${region(ctx, layer, "codes")}, ${modeExpr}, ${f32Literal(tree.sigma)}, ${global(layer, "SEED")}, step, ${layer.index});`);
+    if (tree.layout === "per_unit") {
+      const path = region(ctx, layer, "path");
+      const last = region(ctx, layer, "last");
+      const lambda = global(layer, "LAMBDA");
+      e(`  treeUnitPaths(${region(ctx, layer, "bits")}, n, ${k}, ${units}, ${region(ctx, layer, "order")}, ${path});`);
+      e(`  treeUnitCatchUpRoot(${w}, ${last}, n, ${units}, ${inputs}, ${lambda});`);
+      e(`  treeUnitCatchUp(${w}, ${last}, ${path}, n, ${k}, ${units}, ${inputs}, ${lambda});`);
+      e(`  gemmNT(n, ${units}, ${inputs}, ${x}, ${inputs}, ${w}, ${inputs}, ${h}, ${units}, 0);`);
+      e(`  addBias(${h}, ${b}, n, ${units});`);
+      e(`  ${global(layer, "MACS")} += <f64>n * <f64>${inputs * (units + k)} + treeUnitForward(${x}, n, ${inputs}, ${units}, ${k}, ${path}, ${w}, ${b}, ${h});`);
+      e(`  ${global(layer, "EXAMPLES")} += <f64>n;`);
+      emitActivationForward(ctx, layer);
+      return;
+    }
     e(`  treeBucket(${region(ctx, layer, "codes")}, n, ${k}, ${region(ctx, layer, "leafstart")}, ${region(ctx, layer, "perm")});`);
     e(`  treeCatchUp(${w}, ${region(ctx, layer, "last")}, ${k}, ${units}, ${inputs}, ${region(ctx, layer, "leafstart")}, n, ${global(layer, "LAMBDA")});`);
     // Root: exactly the dense layer's calls (bit-identical when the other nodes are 0).
@@ -151,6 +178,12 @@ export const treeMethod: LayerMethod = {
     // Root: all rows, original order.
     e(`  gemmTN(${units}, ${inputs}, n, ${delta}, ${units}, ${x}, ${inputs}, ${ctx.addr(wp.grad)}, ${inputs}, 0);`);
     e(`  columnSums(${delta}, n, ${units}, ${ctx.addr(bp.grad)});`);
+    if (tree.layout === "per_unit") {
+      if (sourceDelta) e(`  gemmNN(n, ${inputs}, ${units}, ${delta}, ${units}, ${w}, ${inputs}, ${sourceDelta.addr}, ${inputs}, ${sourceDelta.beta});`);
+      e(`  ${global(layer, "GEN")} += 1;`);
+      e(`  treeUnitBackward(${x}, ${delta}, n, ${inputs}, ${units}, ${k}, ${region(ctx, layer, "path")}, ${w}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)}, ${region(ctx, layer, "mark")}, ${global(layer, "GEN")}, ${sourceDelta ? sourceDelta.addr : "0"});`);
+      return;
+    }
     e(`  treeGatherRows(${delta}, ${perm}, n, ${units}, ${ds});`);
     e(`  treeBackwardLevels(${region(ctx, layer, "xs")}, ${ds}, n, ${inputs}, ${units}, ${k}, ${leaf}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)});`);
     if (sourceDelta) {
@@ -168,6 +201,13 @@ export const treeMethod: LayerMethod = {
     const bp = ctx.param(layer, "tree_bias");
     ctx.emit(`  // ${layer.name}: plain SGD on the touched tree nodes, lazy L2 ${decay} (methods.md 3.3)`);
     if (decay !== 0) ctx.emit(`  ${lambda} += Math.log(1.0 - <f64>lr * <f64>${decay});`);
+    if (tree.layout === "per_unit") {
+      ctx.emit(`  ${global(layer, "GEN")} += 1;`);
+      ctx.emit(
+        `  treeUnitUpdate(${ctx.addr(wp.region)}, ${ctx.addr(bp.region)}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)}, ${region(ctx, layer, "last")}, ${region(ctx, layer, "path")}, n, ${tree.depth}, ${layer.units}, ${layer.inputs}, ${region(ctx, layer, "mark")}, ${global(layer, "GEN")}, lr, <f64>${decay});`,
+      );
+      return;
+    }
     ctx.emit(
       `  treeUpdate(${ctx.addr(wp.region)}, ${ctx.addr(bp.region)}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)}, ${region(ctx, layer, "last")}, ${tree.depth}, ${layer.units}, ${layer.inputs}, ${region(ctx, layer, "leafstart")}, n, lr, <f64>${decay});`,
     );
@@ -181,9 +221,14 @@ export const treeMethod: LayerMethod = {
     e(`let ${global(layer, "SEED")}: u32 = 0;`);
     e(`let ${global(layer, "MACS")}: f64 = 0;`);
     e(`let ${global(layer, "EXAMPLES")}: f64 = 0;`);
+    e(`let ${global(layer, "GEN")}: i32 = 0;`);
     e(`/** Brings every node of '${layer.name}' up to date (lazy decay); call before reading or saving weights. */`);
     e(`export function ${treeExportName(layer.name, "Flush")}(): void {`);
-    e(`  treeFlush(${ctx.addr(ctx.param(layer, "tree_weight").region)}, ${region(ctx, layer, "last")}, ${nodesOf(tree.depth)}, ${layer.units}, ${layer.inputs}, ${global(layer, "LAMBDA")});`);
+    if (tree.layout === "per_unit") {
+      e(`  treeUnitFlush(${ctx.addr(ctx.param(layer, "tree_weight").region)}, ${region(ctx, layer, "last")}, ${nodesOf(tree.depth) * layer.units}, ${layer.inputs}, ${global(layer, "LAMBDA")});`);
+    } else {
+      e(`  treeFlush(${ctx.addr(ctx.param(layer, "tree_weight").region)}, ${region(ctx, layer, "last")}, ${nodesOf(tree.depth)}, ${layer.units}, ${layer.inputs}, ${global(layer, "LAMBDA")});`);
+    }
     e("}");
     e(`export function ${treeExportName(layer.name, "Lambda")}(): f64 { return ${global(layer, "LAMBDA")}; }`);
     e(`/** MACs performed by '${layer.name}''s forward passes (gaters + every executed bucket GEMM). */`);

@@ -295,3 +295,188 @@ export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, prob
   const p = <f64>load<f32>(probs + (<usize>(e * classes + label) << 2));
   return -Math.log(p > 1e-30 ? p : 1e-30);
 }
+
+// ---------------------------------------------------------------------------------------
+// Layout L2 "per-unit path" (methods.md 3.1): unit j reads the k gater bits in its own
+// fixed order order[j] (a permutation of 0..k-1), so each (example, unit) has its own path.
+// The root (node 0, shared by every unit) runs as the dense GEMM; levels 1..k gather the
+// unit's row T(node, j) [inputs] and dot it with x. Gradients, the lazy-decay timestamps
+// (f64 per (node, unit) row) and the SGD step are per row; `mark` (i32 per row) dedups rows
+// touched by several examples within a pass.
+// ---------------------------------------------------------------------------------------
+
+/** order [units x k]: unit j's gater order, a Fisher-Yates permutation from xorshift32(j). */
+export function treeUnitOrders(order: usize, units: i32, k: i32): void {
+  for (let j = 0; j < units; j++) {
+    const row = order + (<usize>(j * k) << 2);
+    for (let i = 0; i < k; i++) store<i32>(row + (<usize>i << 2), i);
+    let s: u32 = <u32>j * 0x9E3779B9 + 0x7F4A7C15;
+    for (let i = k - 1; i >= 1; i--) {
+      s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+      const r = <i32>(s % <u32>(i + 1));
+      const a = load<i32>(row + (<usize>i << 2));
+      store<i32>(row + (<usize>i << 2), load<i32>(row + (<usize>r << 2)));
+      store<i32>(row + (<usize>r << 2), a);
+    }
+  }
+}
+
+/** path [n x units x k]: the node of levels 1..k for each (example, unit). */
+export function treeUnitPaths(bits: usize, n: i32, k: i32, units: i32, order: usize, path: usize): void {
+  for (let e = 0; e < n; e++) {
+    const b = bits + (<usize>(e * k) << 2);
+    for (let j = 0; j < units; j++) {
+      const o = order + (<usize>(j * k) << 2);
+      const out = path + (<usize>((e * units + j) * k) << 2);
+      let p = 0;
+      for (let l = 1; l <= k; l++) {
+        p = (p << 1) | (load<f32>(b + (<usize>load<i32>(o + (<usize>(l - 1) << 2)) << 2)) > 0 ? 1 : 0);
+        store<i32>(out + (<usize>(l - 1) << 2), (1 << l) - 1 + p);
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function dot(a: usize, b: usize, count: i32): f32 {
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const o = <usize>j << 2;
+    acc = f32x4.add(acc, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  }
+  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (; j < count; j++) s += load<f32>(a + (<usize>j << 2)) * load<f32>(b + (<usize>j << 2));
+  return s;
+}
+
+// @ts-ignore: decorator
+@inline function axpy(y: usize, a: f32, x: usize, count: i32): void {
+  const va = f32x4.splat(a);
+  let j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(va, v128.load(x + o))));
+  }
+  for (; j < count; j++) {
+    const o = <usize>j << 2;
+    store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
+  }
+}
+
+/** Lazy catch-up of every row (node, j) a path of the batch touches, levels 1..k (the root rows via treeCatchUpRoot). */
+export function treeUnitCatchUp(weight: usize, last: usize, path: usize, n: i32, k: i32, units: i32, inputs: i32, lambda: f64): void {
+  for (let e = 0; e < n; e++) {
+    for (let j = 0; j < units; j++) {
+      const pr = path + (<usize>((e * units + j) * k) << 2);
+      for (let l = 0; l < k; l++) {
+        const row = load<i32>(pr + (<usize>l << 2)) * units + j;
+        catchUpNode(weight + (<usize>row * <usize>inputs << 2), inputs, last + (<usize>row << 3), lambda);
+      }
+    }
+  }
+}
+
+/** Root rows (node 0, every unit): all touched when n > 0. */
+export function treeUnitCatchUpRoot(weight: usize, last: usize, n: i32, units: i32, inputs: i32, lambda: f64): void {
+  if (n <= 0) return;
+  for (let j = 0; j < units; j++) catchUpNode(weight + (<usize>(j * inputs) << 2), inputs, last + (<usize>j << 3), lambda);
+}
+
+/** Every row exact at `lambda` (layout L2 flush). */
+export function treeUnitFlush(weight: usize, last: usize, rows: i32, inputs: i32, lambda: f64): void {
+  for (let r = 0; r < rows; r++) catchUpNode(weight + (<usize>r * <usize>inputs << 2), inputs, last + (<usize>r << 3), lambda);
+}
+
+/** z [n x units] += Σ_{l=1..k} x_e · T(node_l(e, j), j) + c(node_l(e, j), j). Returns the MACs performed. */
+export function treeUnitForward(x: usize, n: i32, inputs: i32, units: i32, k: i32, path: usize, weight: usize, bias: usize, z: usize): f64 {
+  for (let e = 0; e < n; e++) {
+    const xe = x + (<usize>(e * inputs) << 2);
+    for (let j = 0; j < units; j++) {
+      const pr = path + (<usize>((e * units + j) * k) << 2);
+      let s: f32 = 0;
+      for (let l = 0; l < k; l++) {
+        const row = load<i32>(pr + (<usize>l << 2)) * units + j;
+        s += dot(weight + (<usize>row * <usize>inputs << 2), xe, inputs) + load<f32>(bias + (<usize>row << 2));
+      }
+      const at = z + (<usize>(e * units + j) << 2);
+      store<f32>(at, load<f32>(at) + s);
+    }
+  }
+  return <f64>n * <f64>units * <f64>k * <f64>inputs;
+}
+
+/**
+ * Gradients of the touched rows of levels 1..k: zeroed once (mark = gen), then
+ * dT(node, j) += δ_ej x_e, dc(node, j) += δ_ej; and, when dx != 0, dx_e += Σ δ_ej T(node, j).
+ */
+export function treeUnitBackward(x: usize, delta: usize, n: i32, inputs: i32, units: i32, k: i32, path: usize, weight: usize, gradWeight: usize, gradBias: usize, mark: usize, gen: i32, dx: usize): void {
+  for (let e = 0; e < n; e++) {
+    for (let j = 0; j < units; j++) {
+      const pr = path + (<usize>((e * units + j) * k) << 2);
+      for (let l = 0; l < k; l++) {
+        const row = load<i32>(pr + (<usize>l << 2)) * units + j;
+        const m = mark + (<usize>row << 2);
+        if (load<i32>(m) == gen) continue;
+        store<i32>(m, gen);
+        memory.fill(gradWeight + (<usize>row * <usize>inputs << 2), 0, <usize>inputs << 2);
+        store<f32>(gradBias + (<usize>row << 2), 0);
+      }
+    }
+  }
+  for (let e = 0; e < n; e++) {
+    const xe = x + (<usize>(e * inputs) << 2);
+    for (let j = 0; j < units; j++) {
+      const d = load<f32>(delta + (<usize>(e * units + j) << 2));
+      if (d == 0) continue;
+      const pr = path + (<usize>((e * units + j) * k) << 2);
+      for (let l = 0; l < k; l++) {
+        const row = load<i32>(pr + (<usize>l << 2)) * units + j;
+        axpy(gradWeight + (<usize>row * <usize>inputs << 2), d, xe, inputs);
+        const gb = gradBias + (<usize>row << 2);
+        store<f32>(gb, load<f32>(gb) + d);
+        if (dx != 0) axpy(dx + (<usize>(e * inputs) << 2), d, weight + (<usize>row * <usize>inputs << 2), inputs);
+      }
+    }
+  }
+}
+
+/** Plain SGD + lazy L2 step on every touched row, once per row (mark = gen); root rows included. */
+export function treeUnitUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, path: usize, n: i32, k: i32, units: i32, inputs: i32, mark: usize, gen: i32, lr: f32, decay: f64): void {
+  if (n <= 0) return;
+  const f: f32 = <f32>(1.0 - <f64>lr * decay);
+  const logF: f64 = Math.log(<f64>f);
+  for (let j = 0; j < units; j++) sgdRow(weight, bias, gradWeight, gradBias, last, j, inputs, f, lr, logF);
+  for (let e = 0; e < n; e++) {
+    for (let j = 0; j < units; j++) {
+      const pr = path + (<usize>((e * units + j) * k) << 2);
+      for (let l = 0; l < k; l++) {
+        const row = load<i32>(pr + (<usize>l << 2)) * units + j;
+        const m = mark + (<usize>row << 2);
+        if (load<i32>(m) == gen) continue;
+        store<i32>(m, gen);
+        sgdRow(weight, bias, gradWeight, gradBias, last, row, inputs, f, lr, logF);
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function sgdRow(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, row: i32, inputs: i32, f: f32, lr: f32, logF: f64): void {
+  const w = weight + (<usize>row * <usize>inputs << 2);
+  const g = gradWeight + (<usize>row * <usize>inputs << 2);
+  const vf = f32x4.splat(f), vlr = f32x4.splat(lr);
+  let j = 0;
+  for (; j + 4 <= inputs; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(w + o, f32x4.sub(f32x4.mul(vf, v128.load(w + o)), f32x4.mul(vlr, v128.load(g + o))));
+  }
+  for (; j < inputs; j++) {
+    const o = <usize>j << 2;
+    store<f32>(w + o, f * load<f32>(w + o) - lr * load<f32>(g + o));
+  }
+  const b = bias + (<usize>row << 2);
+  store<f32>(b, load<f32>(b) - lr * load<f32>(gradBias + (<usize>row << 2)));
+  const at = last + (<usize>row << 3);
+  store<f64>(at, load<f64>(at) + logF);
+}

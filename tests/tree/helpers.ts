@@ -67,14 +67,27 @@ export function prefix(bits: ArrayLike<number>, offset: number, l: number): numb
   return p;
 }
 
+/**
+ * The node of level l on unit j's path for example e: 2^l - 1 + prefix code, the bits read
+ * in the unit's gater order (layout per_unit: order [units x k]) or in gater order (shared).
+ */
+export function nodeOf(bits: ArrayLike<number>, e: number, j: number, l: number, depth: number, order?: Int32Array): number {
+  let p = 0;
+  for (let i = 0; i < l; i++) {
+    const gater = order ? order[j * depth + i]! : i;
+    p = (p << 1) | (bits[e * depth + gater]! > 0 ? 1 : 0);
+  }
+  return 2 ** l - 1 + p;
+}
+
 /** Naive pre-activation of the tree layer, f64: z[e, j] = x_e · Σ_l T(j, p_l) + Σ_l c(j, p_l). */
-export function naiveTree(x: Float32Array, bits: ArrayLike<number>, n: number, inputs: number, units: number, depth: number, weight: Float32Array, bias: Float32Array): Float64Array {
+export function naiveTree(x: Float32Array, bits: ArrayLike<number>, n: number, inputs: number, units: number, depth: number, weight: Float32Array, bias: Float32Array, order?: Int32Array): Float64Array {
   const z = new Float64Array(n * units);
   for (let e = 0; e < n; e++) {
     for (let j = 0; j < units; j++) {
       let s = 0;
       for (let l = 0; l <= depth; l++) {
-        const node = 2 ** l - 1 + prefix(bits, e * depth, l);
+        const node = nodeOf(bits, e, j, l, depth, order);
         const w = (node * units + j) * inputs;
         for (let i = 0; i < inputs; i++) s += x[e * inputs + i]! * weight[w + i]!;
         s += bias[node * units + j]!;

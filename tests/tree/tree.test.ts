@@ -9,15 +9,24 @@ import { describe, expect, it } from "vitest";
 import { checkSource } from "../../compiler/frontend.js";
 import { layerCost, treeNodeCount } from "../../compiler/cost.js";
 import { resetTreeCounters, treeCounters, treeLayers } from "../../runtime/tree.js";
-import { compileText, instantiate, naiveTree, prefix, randomArray, rng, treeSource } from "./helpers.js";
+import type { Model } from "../../runtime/model.js";
+import { compileText, instantiate, naiveTree, nodeOf, prefix, randomArray, rng, treeSource } from "./helpers.js";
 
 const BUILDS = ["plain", "relaxed"] as const;
+const LAYOUTS = ["shared", "per_unit"] as const;
+
+/** Layout per_unit: each unit's gater order [units x k], from the module; shared: none. */
+function orderOf(model: Model, layout: string): Int32Array | undefined {
+  if (layout !== "per_unit") return undefined;
+  const view = model.regionView("h.tree_order");
+  return new Int32Array(view.buffer, view.byteOffset, view.length).slice();
+}
 
 describe("tree layer = dense layer when every non-root node is zero", () => {
-  for (const simd of BUILDS) {
-    it(`bit for bit, ${simd} SIMD`, async () => {
+  for (const simd of BUILDS) for (const layout of LAYOUTS) {
+    it(`bit for bit, ${simd} SIMD, layout ${layout}`, async () => {
       const inputs = 37, units = 24, depth = 3, n = 29;
-      const tree = await instantiate(await compileText(treeSource({ inputs, units, depth }), 32), simd);
+      const tree = await instantiate(await compileText(treeSource({ inputs, units, depth, options: `layout: ${layout}` }), 32), simd);
       const denseText = `
 model DenseTest {
   input  x: f32[${inputs}]
@@ -61,11 +70,11 @@ train { optimizer = sgd(lr: 0.1) batch = 16 }`;
 });
 
 describe("path sum against a naive implementation", () => {
-  for (const simd of BUILDS) {
+  for (const simd of BUILDS) for (const layout of LAYOUTS) {
     for (const depth of [1, 4]) {
-      it(`random nodes and bits, depth ${depth}, ${simd} SIMD: within 1e-5 relative`, async () => {
+      it(`random nodes and bits, depth ${depth}, ${simd} SIMD, layout ${layout}: within 1e-5 relative`, async () => {
         const inputs = 53, units = 19, n = 61;
-        const model = await instantiate(await compileText(treeSource({ inputs, units, depth, activation: "linear" }), 64), simd);
+        const model = await instantiate(await compileText(treeSource({ inputs, units, depth, activation: "linear", options: `layout: ${layout}` }), 64), simd);
         model.init(5);
         const next = rng(100 + depth);
         const nodes = treeNodeCount(depth);
@@ -82,7 +91,13 @@ describe("path sum against a naive implementation", () => {
         const gz = model.regionView("h.tree_gz").slice(0, n * depth);
         for (let i = 0; i < n * depth; i++) expect(bits[i]).toBe(gz[i]! > 0 ? 1 : 0);
         expect(new Set(Array.from({ length: n }, (_, e) => prefix(bits, e * depth, depth))).size).toBeGreaterThan(Math.min(2 ** depth, 6) - 1);
-        const z = naiveTree(x, bits, n, inputs, units, depth, weight, bias);
+        const order = orderOf(model, layout);
+        if (order) {
+          // Every unit's order is a permutation of the k gaters, and they are not all equal.
+          for (let j = 0; j < units; j++) expect(Array.from(order.slice(j * depth, (j + 1) * depth)).sort()).toEqual(Array.from({ length: depth }, (_, i) => i));
+          if (depth > 2) expect(new Set(Array.from({ length: units }, (_, j) => order.slice(j * depth, (j + 1) * depth).join())).size).toBeGreaterThan(1);
+        }
+        const z = naiveTree(x, bits, n, inputs, units, depth, weight, bias, order);
         const h = model.regionView("h.output");
         let worst = 0;
         for (let e = 0; e < n; e++) {
@@ -131,10 +146,10 @@ describe("parameter and MAC counts", () => {
 });
 
 describe("one SGD step without decay", () => {
-  for (const simd of BUILDS) {
-    it(`changes only the touched nodes, by -lr Σ δ x over the examples sharing the prefix (${simd})`, async () => {
+  for (const simd of BUILDS) for (const layout of LAYOUTS) {
+    it(`changes only the touched nodes, by -lr Σ δ x over the examples sharing the prefix (${simd}, layout ${layout})`, async () => {
       const inputs = 23, units = 11, depth = 3, n = 13, lr = 0.1;
-      const model = await instantiate(await compileText(treeSource({ inputs, units, depth, optimizer: `sgd(lr: ${lr})` }), 16), simd);
+      const model = await instantiate(await compileText(treeSource({ inputs, units, depth, optimizer: `sgd(lr: ${lr})`, options: `layout: ${layout}` }), 16), simd);
       model.init(2);
       const next = rng(7);
       const nodes = treeNodeCount(depth);
@@ -153,32 +168,29 @@ describe("one SGD step without decay", () => {
       const biasAfter = model.parameter("h.tree_bias");
       const expected = Float64Array.from(before);
       const expectedBias = Float64Array.from(biasBefore);
+      const order = orderOf(model, layout);
+      // Rows (node, unit): a path touches one row per level and unit.
       const touched = new Set<number>();
       for (let e = 0; e < n; e++) {
         for (let l = 0; l <= depth; l++) {
-          const node = 2 ** l - 1 + prefix(bits, e * depth, l);
-          touched.add(node);
           for (let j = 0; j < units; j++) {
+            const row = nodeOf(bits, e, j, l, depth, order) * units + j;
+            touched.add(row);
             const d = delta[e * units + j]!;
-            expectedBias[node * units + j]! -= lr * d;
-            for (let i = 0; i < inputs; i++) expected[(node * units + j) * inputs + i]! -= lr * d * x[e * inputs + i]!;
+            expectedBias[row]! -= lr * d;
+            for (let i = 0; i < inputs; i++) expected[row * inputs + i]! -= lr * d * x[e * inputs + i]!;
           }
         }
       }
-      expect(touched.size).toBeLessThan(nodes);
-      for (let node = 0; node < nodes; node++) {
-        const slice = (a: ArrayLike<number>) => Array.from({ length: units * inputs }, (_, i) => a[node * units * inputs + i]!);
-        if (!touched.has(node)) {
+      expect(touched.size).toBeLessThan(nodes * units);
+      for (let row = 0; row < nodes * units; row++) {
+        const slice = (a: ArrayLike<number>) => Array.from({ length: inputs }, (_, i) => a[row * inputs + i]!);
+        if (!touched.has(row)) {
           expect(slice(after)).toEqual(slice(before));
           continue;
         }
-        const got = slice(after), want = slice(expected), was = slice(before);
-        let change = 0;
-        for (let i = 0; i < got.length; i++) {
-          expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-6);
-          change += Math.abs(got[i]! - was[i]!);
-        }
-        expect(change).toBeGreaterThan(0);
+        const got = slice(after), want = slice(expected);
+        for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-6);
       }
       for (let i = 0; i < biasAfter.length; i++) expect(Math.abs(biasAfter[i]! - expectedBias[i]!)).toBeLessThan(1e-6);
       // Deterministic bits: the gaters get no gradient.
@@ -189,14 +201,14 @@ describe("one SGD step without decay", () => {
 });
 
 describe("lazy, time-aware weight decay = eager decay", () => {
-  for (const schedule of ["constant", "step"] as const) {
-    it(`1,000 random steps, ${schedule} learning rate: within 1e-6 relative after the flush`, async () => {
+  for (const [schedule, layout] of [["constant", "shared"], ["step", "shared"], ["constant", "per_unit"], ["step", "per_unit"]] as const) {
+    it(`1,000 random steps, ${schedule} learning rate, layout ${layout}: within 1e-6 relative after the flush`, async () => {
       // Strong decay (lr * wd = 0.05 per step, then 0.1 halving every 250 steps) keeps the
       // f32 rounding noise of the SGD steps (a random walk over ~1 / (lr wd) steps, the same
       // in an eager f32 implementation) below the 1e-6 being tested; a decay off by one
       // step would be off by 2.5-10% here.
       const inputs = 9, units = 6, depth = 3, wd = 0.25, maxBatch = 4;
-      const model = await instantiate(await compileText(treeSource({ inputs, units, depth, classes: 3, optimizer: `sgd(lr: 0.2, weight_decay: ${wd})` }), maxBatch), "plain");
+      const model = await instantiate(await compileText(treeSource({ inputs, units, depth, classes: 3, optimizer: `sgd(lr: 0.2, weight_decay: ${wd})`, options: `layout: ${layout}` }), maxBatch), "plain");
       model.init(9);
       const next = rng(schedule === "constant" ? 21 : 22);
       const nodes = treeNodeCount(depth);
@@ -205,6 +217,7 @@ describe("lazy, time-aware weight decay = eager decay", () => {
       model.setParameter("h.gater_weight", randomArray(depth * inputs, next, 2));
       const reference = Float64Array.from(model.parameter("h.tree_weight"));
       const grad = model.regionView("h.tree_weight.grad");
+      const order = orderOf(model, layout);
       const staleNodes = new Set<number>();
       for (let s = 1; s <= 1000; s++) {
         const lr = schedule === "constant" ? 0.2 : 0.4 * 0.5 ** Math.floor((s - 1) / 250);
@@ -213,13 +226,13 @@ describe("lazy, time-aware weight decay = eager decay", () => {
         const labels = Int32Array.from({ length: n }, () => Math.floor(next() * 3));
         model.trainStep(x, labels, n, { lr });
         const bits = model.regionView("h.tree_bits");
-        const touched = new Set<number>();
-        for (let e = 0; e < n; e++) for (let l = 0; l <= depth; l++) touched.add(2 ** l - 1 + prefix(bits, e * depth, l));
+        const touched = new Set<number>(); // rows (node, unit)
+        for (let e = 0; e < n; e++) for (let l = 0; l <= depth; l++) for (let j = 0; j < units; j++) touched.add(nodeOf(bits, e, j, l, depth, order) * units + j);
         const f = 1 - Math.fround(lr) * wd;
-        for (let node = 0; node < nodes; node++) {
-          const t = touched.has(node);
-          if (!t) staleNodes.add(node);
-          for (let i = node * slice; i < (node + 1) * slice; i++) reference[i] = f * reference[i]! - (t ? Math.fround(lr) * grad[i]! : 0);
+        for (let row = 0; row < nodes * units; row++) {
+          const t = touched.has(row);
+          if (!t) staleNodes.add(row);
+          for (let i = row * inputs; i < (row + 1) * inputs; i++) reference[i] = f * reference[i]! - (t ? Math.fround(lr) * grad[i]! : 0);
         }
       }
       expect(staleNodes.size).toBeGreaterThan(0);
@@ -334,4 +347,55 @@ describe("gater gradient rules", () => {
     for (let s = 0; s < 30; s++) loss = model.trainStep(x, labels, n).loss;
     expect(loss).toBeLessThan(loss0);
   });
+});
+
+describe("dX through the effective weights", () => {
+  for (const layout of LAYOUTS) {
+    it(`the source layer's delta is Σ_j δ_j Σ_l T(node_l, j) ⊙ f' (layout ${layout})`, async () => {
+      const inputs = 17, width = 13, units = 9, depth = 3, n = 21;
+      const text = `
+model TreeMid {
+  input  x: f32[${inputs}]
+  target y: class[5]
+  layer a   = dense(x, ${width}) tanh
+  layer h   = tree(a, ${units}, depth: ${depth}, layout: ${layout}) relu
+  layer out = dense(h, 5)
+  loss = softmax_cross_entropy(out, y)
+}
+train { optimizer = sgd(lr: 0.1) batch = 16 }`;
+      const model = await instantiate(await compileText(text, 32), "plain");
+      model.init(6);
+      const next = rng(31);
+      const nodes = treeNodeCount(depth);
+      const weight = randomArray(nodes * units * width, next, 0.4);
+      model.setParameter("h.tree_weight", weight);
+      model.setParameter("h.gater_weight", randomArray(depth * width, next, 1));
+      const x = randomArray(n * inputs, next);
+      const labels = Int32Array.from({ length: n }, () => Math.floor(next() * 5));
+      model.trainStep(x, labels, n, { lr: 0 });
+      const order = orderOf(model, layout);
+      const bits = model.regionView("h.tree_bits").slice(0, n * depth);
+      const delta = model.regionView("h.delta").slice(0, n * units);
+      const a = model.regionView("a.output").slice(0, n * width);
+      const got = model.regionView("a.delta").slice(0, n * width);
+      let worst = 0, scale = 0;
+      for (let e = 0; e < n; e++) {
+        const dx = new Float64Array(width);
+        for (let j = 0; j < units; j++) {
+          const d = delta[e * units + j]!;
+          for (let l = 0; l <= depth; l++) {
+            const row = nodeOf(bits, e, j, l, depth, order) * units + j;
+            for (let i = 0; i < width; i++) dx[i]! += d * weight[row * width + i]!;
+          }
+        }
+        for (let i = 0; i < width; i++) {
+          const want = dx[i]! * (1 - a[e * width + i]! ** 2);
+          scale = Math.max(scale, Math.abs(want));
+          worst = Math.max(worst, Math.abs(got[e * width + i]! - want));
+        }
+      }
+      expect(scale).toBeGreaterThan(0);
+      expect(worst / scale).toBeLessThan(1e-5);
+    });
+  }
 });
