@@ -16,7 +16,7 @@ import { emitActivationBackward, emitDenseBackward, emitDenseForward } from "./d
 import type { EmitContext, LayerMethod } from "./method.js";
 
 /** Scratch region suffixes, `<layer>.lowrank_<suffix>`. */
-export const LOWRANK_REGIONS = ["t", "zhat", "active", "count", "nzidx", "nzval", "stats", "ztrue"] as const;
+export const LOWRANK_REGIONS = ["t", "zhat", "active", "count", "nzidx", "nzval", "stats", "ztrue", "units", "ustart"] as const;
 
 function gateOf(layer: { gate: unknown }): LowRankGate {
   return layer.gate as LowRankGate;
@@ -58,6 +58,8 @@ export const lowrankMethod: LayerMethod = {
     ctx.place(at("nzval"), "scratch", [layer.inputs]);
     ctx.place(at("stats"), "scratch", [16]);
     ctx.place(at("ztrue"), "scratch", [m, layer.units]);
+    ctx.place(at("units"), "scratch", [m * layer.units]);
+    ctx.place(at("ustart"), "scratch", [layer.units + 1]);
   },
   forward(ctx, layer) {
     const gate = gateOf(layer);
@@ -104,7 +106,7 @@ export const lowrankMethod: LayerMethod = {
 function forwardCall(ctx: EmitContext, layer: IrLayer): string {
   const gate = gateOf(layer);
   const a = (s: (typeof LOWRANK_REGIONS)[number]): string => ctx.addr(region(layer, s));
-  return `lowrankForward(n, ${layer.inputs}, ${layer.units}, ${gate.rank}, ${ctx.sourceAddress(layer)}, ${ctx.addr(layer.weight)}, ${ctx.addr(layer.bias)}, ${ctx.addr(`${layer.name}.lowrank_u`)}, ${ctx.addr(`${layer.name}.lowrank_v`)}, ${f32(gate.threshold)}, ${ctx.addr(layer.output)}, ${a("t")}, ${a("zhat")}, ${a("active")}, ${a("count")}, ${a("nzidx")}, ${a("nzval")}, ${a("stats")});`;
+  return `lowrankForward(n, ${layer.inputs}, ${layer.units}, ${gate.rank}, ${ctx.sourceAddress(layer)}, ${ctx.addr(layer.weight)}, ${ctx.addr(layer.bias)}, ${ctx.addr(`${layer.name}.lowrank_u`)}, ${ctx.addr(`${layer.name}.lowrank_v`)}, ${f32(gate.threshold)}, ${ctx.addr(layer.output)}, ${a("t")}, ${a("zhat")}, ${a("active")}, ${a("count")}, ${a("nzidx")}, ${a("nzval")}, ${a("stats")}, ${a("units")}, ${a("ustart")});`;
 }
 
 function indented(ctx: EmitContext): EmitContext {

@@ -151,6 +151,83 @@ function compact(zhat: usize, nout: i32, theta: f32, active: usize): i32 {
   return count;
 }
 
+/**
+ * Exact part, unit-major: transposes the per-example active lists into per-unit example
+ * lists (unitStart [nout + 1], unitLists [n * nout]), then for each unit dots its weight row
+ * with the examples that selected it, four examples per pass over the row.
+ */
+function exactByUnit(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, active: usize, counts: usize, unitLists: usize, unitStart: usize): void {
+  memory.fill(unitStart, 0, <usize>(nout + 1) * 4);
+  for (let i = 0; i < n; i++) {
+    const list = active + <usize>i * <usize>nout * 4;
+    const c = load<i32>(counts + (<usize>i << 2));
+    for (let q = 0; q < c; q++) {
+      const p = unitStart + (<usize>(load<i32>(list + (<usize>q << 2)) + 1) << 2);
+      store<i32>(p, load<i32>(p) + 1);
+    }
+  }
+  for (let j = 0; j < nout; j++) {
+    const p = unitStart + (<usize>(j + 1) << 2);
+    store<i32>(p, load<i32>(p) + load<i32>(p - 4));
+  }
+  // Fill (examples in increasing order per unit), using unitStart[j] as a cursor, then shift back.
+  for (let i = 0; i < n; i++) {
+    const list = active + <usize>i * <usize>nout * 4;
+    const c = load<i32>(counts + (<usize>i << 2));
+    for (let q = 0; q < c; q++) {
+      const p = unitStart + (<usize>load<i32>(list + (<usize>q << 2)) << 2);
+      const at = load<i32>(p);
+      store<i32>(unitLists + (<usize>at << 2), i);
+      store<i32>(p, at + 1);
+    }
+  }
+  for (let j = nout; j > 0; j--) store<i32>(unitStart + (<usize>j << 2), load<i32>(unitStart + (<usize>(j - 1) << 2)));
+  store<i32>(unitStart, 0);
+  const rowBytes = <usize>nin * 4;
+  for (let j = 0; j < nout; j++) {
+    const begin = load<i32>(unitStart + (<usize>j << 2));
+    const end = load<i32>(unitStart + (<usize>(j + 1) << 2));
+    if (begin == end) continue;
+    const wj = w + <usize>j * rowBytes;
+    const bj = load<f32>(b + (<usize>j << 2));
+    let q = begin;
+    for (; q + 4 <= end; q += 4) {
+      const i0 = load<i32>(unitLists + (<usize>q << 2));
+      const i1 = load<i32>(unitLists + (<usize>(q + 1) << 2));
+      const i2 = load<i32>(unitLists + (<usize>(q + 2) << 2));
+      const i3 = load<i32>(unitLists + (<usize>(q + 3) << 2));
+      const x0 = x + <usize>i0 * rowBytes, x1 = x + <usize>i1 * rowBytes, x2 = x + <usize>i2 * rowBytes, x3 = x + <usize>i3 * rowBytes;
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      let k = 0;
+      for (; k + 4 <= nin; k += 4) {
+        const o = <usize>k << 2;
+        const wv = v128.load(wj + o);
+        s0 = fma4(wv, v128.load(x0 + o), s0);
+        s1 = fma4(wv, v128.load(x1 + o), s1);
+        s2 = fma4(wv, v128.load(x2 + o), s2);
+        s3 = fma4(wv, v128.load(x3 + o), s3);
+      }
+      let z0 = hsum(s0), z1 = hsum(s1), z2 = hsum(s2), z3 = hsum(s3);
+      for (; k < nin; k++) {
+        const o = <usize>k << 2;
+        const wk = load<f32>(wj + o);
+        z0 += wk * load<f32>(x0 + o); z1 += wk * load<f32>(x1 + o);
+        z2 += wk * load<f32>(x2 + o); z3 += wk * load<f32>(x3 + o);
+      }
+      z0 += bj; z1 += bj; z2 += bj; z3 += bj;
+      store<f32>(h + (<usize>i0 * <usize>nout + <usize>j) * 4, z0 > 0 ? z0 : <f32>0);
+      store<f32>(h + (<usize>i1 * <usize>nout + <usize>j) * 4, z1 > 0 ? z1 : <f32>0);
+      store<f32>(h + (<usize>i2 * <usize>nout + <usize>j) * 4, z2 > 0 ? z2 : <f32>0);
+      store<f32>(h + (<usize>i3 * <usize>nout + <usize>j) * 4, z3 > 0 ? z3 : <f32>0);
+    }
+    for (; q < end; q++) {
+      const i0 = load<i32>(unitLists + (<usize>q << 2));
+      const z = bj + dotDense(wj, x + <usize>i0 * rowBytes, nin);
+      store<f32>(h + (<usize>i0 * <usize>nout + <usize>j) * 4, z > 0 ? z : <f32>0);
+    }
+  }
+}
+
 /** Computed pairs above which the batch runs the dense GEMM and masks it instead. */
 const DENSE_SWITCH: f64 = 0.4;
 
@@ -163,7 +240,7 @@ export function lowrankForward(
   n: i32, nin: i32, nout: i32, r: i32,
   x: usize, w: usize, b: usize, u: usize, v: usize, theta: f32,
   h: usize, t: usize, zhat: usize, active: usize, counts: usize,
-  nzIdx: usize, nzVal: usize, stats: usize,
+  nzIdx: usize, nzVal: usize, stats: usize, unitLists: usize, unitStart: usize,
 ): void {
   if (n <= 0) return;
   let macs: f64 = 0;
@@ -217,6 +294,12 @@ export function lowrankForward(
       if (!(load<f32>(zhat + o) > theta)) store<f32>(h + o, 0);
     }
     macs += <f64>n * <f64>nin * <f64>nout;
+  } else if (n >= 4 && <f64>nnzTotal * 8 > <f64>n * <f64>nin) {
+    // Dense-ish input, several examples: unit-major, so each active weight row is loaded
+    // once per batch and shared by the examples that need it (4 at a time).
+    memory.fill(h, 0, <usize>n * <usize>nout * 4);
+    exactByUnit(n, nin, nout, x, w, b, h, active, counts, unitLists, unitStart);
+    macs += <f64>computed * <f64>nin;
   } else {
     memory.fill(h, 0, <usize>n * <usize>nout * 4);
     for (let i = 0; i < n; i++) {
@@ -226,7 +309,7 @@ export function lowrankForward(
       const c = load<i32>(counts + (<usize>i << 2));
       if (c == 0) continue;
       const nnz = lowrankGatherNonzeros(xi, nin, nzIdx, nzVal);
-      if (nnz * 3 > nin) {
+      if (nnz * 8 > nin) {
         for (let q = 0; q < c; q++) {
           const j = load<i32>(list + (<usize>q << 2));
           const z = load<f32>(b + (<usize>j << 2)) + dotDense(w + <usize>j * <usize>nin * 4, xi, nin);
