@@ -399,3 +399,25 @@ train { optimizer = sgd(lr: 0.1) batch = 16 }`;
     });
   }
 });
+
+describe("memory limits", () => {
+  it("weights within 4 GiB but weights + gradients + state over it: the back end's CD5002", async () => {
+    const { compile } = await import("../../compiler/compile.js");
+    // 1023 nodes x 1000 units x 784 inputs x 4 B = 3.21 GB of weights (the checker's CD3010
+    // passes), twice that with the gradients: the memory plan is refused.
+    const result = await compile(treeSource({ inputs: 784, units: 1000, depth: 9 }), { file: "big.cond", maxBatch: 8 });
+    expect(result.ok).toBe(false);
+    expect(result.diagnostics.map((d) => d.code)).toEqual(["CD5002"]);
+    expect(result.diagnostics[0]!.message).toMatch(/bytes/);
+  });
+
+  it("weights over 4 GiB: the checker's CD3010 with the bytes and the largest depth that fits", async () => {
+    const { compile } = await import("../../compiler/compile.js");
+    const result = await compile(treeSource({ inputs: 784, units: 1000, depth: 10 }), { file: "big.cond", maxBatch: 8 });
+    expect(result.ok).toBe(false);
+    expect(result.diagnostics.map((d) => d.code)).toContain("CD3010");
+    const message = result.diagnostics.find((d) => d.code === "CD3010")!.message;
+    expect(message).toMatch(/6,41\d,\d{3},\d{3}|bytes/);
+    expect(message).toMatch(/9/);
+  });
+});
