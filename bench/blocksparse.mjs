@@ -14,7 +14,7 @@ const nb = Math.ceil(N / B);
 const { compileAssemblyScript } = await import("../dist/compiler/codegen/asc.js");
 const ENTRY = `
 export { gemmNT } from "./kernels/gemm";
-export { bsForward, bsBackwardInput } from "./kernels/blocksparse";
+export { bsForward, bsForwardGrouped, bsBackwardInput } from "./kernels/blocksparse";
 export function heapBase(): usize { return __heap_base; }
 `;
 
@@ -43,11 +43,14 @@ async function build(relaxed) {
     return [list, count];
   };
   const [ol, oc] = mkLists(2), [il, ic] = mkLists(3);
+  const groups = alloc((nb + nb * m) * 4);
+  const dx = f32(m * K, () => 0);
   return {
     dense: () => e.gemmNT(m, N, K, x, K, w, K, out, N, 0),
     fs: () => e.bsForward(m, N, K, x, w, bias, out, B, ol, oc, nb, 0, 0, nb, B),
+    "fs grouped": () => e.bsForwardGrouped(m, N, K, x, w, bias, out, B, ol, oc, nb, groups),
     ss: () => e.bsForward(m, N, K, x, w, bias, out, B, ol, oc, nb, il, ic, nb, B),
-    "fs backward dX": () => e.bsBackwardInput(m, N, K, out, w, x, B, ol, oc, nb, 0, 0, nb, B, 0),
+    "fs backward dX": () => e.bsBackwardInput(m, N, K, out, w, dx, B, ol, oc, nb, 0, 0, nb, B, 0),
     activeFraction: k / nb,
   };
 }
@@ -56,7 +59,7 @@ const median = (a) => { const s = [...a].sort((p, q) => p - q); return s[s.lengt
 const results = [];
 for (const variant of ["plain", "relaxed"]) {
   const b = await build(variant === "relaxed");
-  const names = ["dense", "fs", "ss", "fs backward dX"];
+  const names = ["dense", "fs", "fs grouped", "ss", "fs backward dX"];
   const times = Object.fromEntries(names.map((n) => [n, []]));
   for (const n of names) for (let i = 0; i < 3; i++) b[n]();
   for (let r = 0; r < runs; r++) for (const n of names) { const t0 = performance.now(); b[n](); times[n].push(performance.now() - t0); }

@@ -9,7 +9,8 @@
 // POLICY_TRAIN (examples, 60000), POLICY_LR (network SGD lr, 0.05, momentum 0.9),
 // POLICY_PLR (policy lr, 0.05), POLICY_LS (lambda_s, 0.2), POLICY_LV (lambda_v, 0.2),
 // POLICY_BASELINE (batch_mean), POLICY_REG (paper|code), POLICY_TAU (0.0625),
-// POLICY_BATCH (64), POLICY_TIMING_RUNS (5), POLICY_SKIP_UNIFORM (1 to skip bdNN), POLICY_JSON (path).
+// POLICY_BATCH (64), POLICY_TIMING_RUNS (5), POLICY_SKIP_UNIFORM (1 to skip bdNN), POLICY_JSON (path),
+// POLICY_CKPT_DIR (write the trained weights there). Time it alone: the machine has 2 cores.
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { writeFileSync } from "node:fs";
@@ -112,6 +113,8 @@ const gate = `gate policy(blocks: 10, tau: ${tau})`;
 const learned = await build("FashionPolicy", source("FashionPolicy", gate, gate));
 result.learned = trainIt(learned, "policy");
 result.learned.eval = [evalMode(learned, "sample"), evalMode(learned, "threshold")];
+const ckptDir = env("POLICY_CKPT_DIR", "");
+if (ckptDir) writeFileSync(`${ckptDir}/fashion-policy-learned.safetensors`, learned.save());
 const last = result.learned.perEpoch[result.learned.perEpoch.length - 1];
 result.learned.block_mean_range = last.policy.map((p) => ({ layer: p.layer, min: Math.min(...p.block_mean), max: Math.max(...p.block_mean) }));
 for (const mode of ["sample", "threshold"]) {
@@ -129,6 +132,7 @@ if (env("POLICY_SKIP_UNIFORM", "0") !== "1") {
   const uniform = await build("FashionBdNN", source("FashionBdNN", ug("h1"), ug("h2")));
   result.uniform = trainIt(uniform, "bdNN");
   result.uniform.eval = [evalMode(uniform, "sample")];
+  if (ckptDir) writeFileSync(`${ckptDir}/fashion-policy-bdnn.safetensors`, uniform.save());
   const e = result.uniform.eval[0];
   const tDense = timePass(dense), tCond = timePass(uniform), tDense2 = timePass(dense);
   e.seconds = tCond; e.dense_seconds = (tDense + tDense2) / 2; e.speedup = e.dense_seconds / tCond;

@@ -35,6 +35,7 @@ export function policyRegions(layer: string) {
     mu: `${layer}.policy_mu`,
     trainStats: `${layer}.policy_train_stats`,
     evalStats: `${layer}.policy_eval_stats`,
+    groups: `${layer}.policy_groups`,
   };
 }
 
@@ -48,6 +49,11 @@ function blockSize(layer: { units: number; gate: unknown }): number {
 
 function policyLayers(ir: IrModule): IrLayer[] {
   return ir.layers.filter((l) => l.gate?.kind === "policy" && l.delta !== null);
+}
+
+function sourceIsGated(ctx: EmitContext, layer: IrLayer): boolean {
+  const source = layer.source === null ? null : ctx.ir.layers.find((l) => l.name === layer.source)!;
+  return source?.gate?.kind === "policy";
 }
 
 /** The source's active lists when it is policy-gated (ss), else nulls (fs). */
@@ -66,7 +72,7 @@ export const policyMethod: LayerMethod = {
   key: "policy",
   imports: [
     ...denseMethod.imports,
-    `import { bsForward, bsBackwardInput, bsActivate, bsActivationBackward } from "./kernels/blocksparse";`,
+    `import { bsForward, bsForwardGrouped, bsBackwardInput, bsActivate, bsActivationBackward } from "./kernels/blocksparse";`,
     `import { policyStream, policySample, policyCosts, policyBaseline, policyMeanCost, policyGradient, policyStep } from "./kernels/policy";`,
   ],
   params(layer) {
@@ -91,6 +97,7 @@ export const policyMethod: LayerMethod = {
     ctx.place(r.mu, "scratch", [nb]);
     ctx.place(r.trainStats, "scratch", [2 * nb + 2]);
     ctx.place(r.evalStats, "scratch", [2 * nb + 2]);
+    ctx.place(r.groups, "scratch", [nb + nb * ctx.maxBatch]);
   },
   forward(ctx, layer) {
     const { emit, addr } = ctx;
@@ -107,7 +114,12 @@ export const policyMethod: LayerMethod = {
     const rate = gate.uniform ? f32(gate.tau) : "<f32>-1.0";
     const stream = `policyStream(training ? <u32>step : (<u32>0x2000000 + policyEvalCalls), ${layer.index})`;
     emit(`  policySample(${addr(r.sigma)}, ${addr(r.u)}, ${addr(r.list)}, ${addr(r.count)}, n, ${nb}, ${f32(gate.squash)}, ${rate}, training ? 0 : policyMode, policySeed, ${stream}, training ? ${addr(r.trainStats)} : ${addr(r.evalStats)});`);
-    emit(`  bsForward(n, ${layer.units}, ${layer.inputs}, ${src}, ${addr(layer.weight)}, ${addr(layer.bias)}, ${h}, ${blockSize(layer)}, ${addr(r.list)}, ${addr(r.count)}, ${nb}, ${sourceLists(ctx, layer)});`);
+    if (sourceIsGated(ctx, layer)) {
+      emit(`  bsForward(n, ${layer.units}, ${layer.inputs}, ${src}, ${addr(layer.weight)}, ${addr(layer.bias)}, ${h}, ${blockSize(layer)}, ${addr(r.list)}, ${addr(r.count)}, ${nb}, ${sourceLists(ctx, layer)});`);
+    } else {
+      // dense input: examples grouped by active block share each weight load
+      emit(`  bsForwardGrouped(n, ${layer.units}, ${layer.inputs}, ${src}, ${addr(layer.weight)}, ${addr(layer.bias)}, ${h}, ${blockSize(layer)}, ${addr(r.list)}, ${addr(r.count)}, ${nb}, ${addr(r.groups)});`);
+    }
     emit(`  bsActivate(${h}, n, ${layer.units}, ${blockSize(layer)}, ${addr(r.list)}, ${addr(r.count)}, ${nb}, ${ACTIVATION_KIND[layer.activation]});`);
     const all = policyLayers(ctx.ir);
     if (all[all.length - 1] === layer) emit(`  if (!training) policyEvalCalls++;`);

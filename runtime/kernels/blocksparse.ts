@@ -294,3 +294,102 @@ export function bsListsFromMask(u: usize, n: i32, nb: i32, list: usize, count: u
     store<i32>(count + (<usize>i << 2), c);
   }
 }
+
+/**
+ * fs forward with weight reuse across examples: the examples are grouped by active output
+ * block (groups: i32 scratch of nbOut + nbOut·n), and each block's rows are multiplied
+ * with two examples at a time (4 rows × 2 examples register tile), so every weight load
+ * serves two examples. Dense input; same result as bsForward with null input lists.
+ */
+export function bsForwardGrouped(
+  n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
+  B: i32, outList: usize, outCount: usize, nbOut: i32, groups: usize,
+): void {
+  const ldw = <usize>K << 2;
+  const ldx = <usize>K << 2;
+  const members = groups + (<usize>nbOut << 2);
+  memory.fill(groups, 0, <usize>nbOut << 2);
+  for (let i = 0; i < n; i++) {
+    const c = load<i32>(outCount + (<usize>i << 2));
+    for (let q = 0; q < c; q++) {
+      const xb = load<i32>(outList + ((<usize>i * <usize>nbOut + <usize>q) << 2));
+      const at = groups + (<usize>xb << 2);
+      const m = load<i32>(at);
+      store<i32>(members + ((<usize>xb * <usize>n + <usize>m) << 2), i);
+      store<i32>(at, m + 1);
+    }
+  }
+  memory.fill(out, 0, (<usize>n * <usize>N) << 2);
+  for (let xb = 0; xb < nbOut; xb++) {
+    const m = load<i32>(groups + (<usize>xb << 2));
+    if (m == 0) continue;
+    const list = members + ((<usize>xb * <usize>n) << 2);
+    const j0 = xb * B;
+    const j1 = minI(N, j0 + B);
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      const w0 = w + <usize>j * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+      const bv = bias != 0 ? v128.load(bias + (<usize>j << 2)) : f32x4.splat(0);
+      let e = 0;
+      for (; e + 2 <= m; e += 2) {
+        const ia = load<i32>(list + (<usize>e << 2)), ib = load<i32>(list + (<usize>e << 2), 4);
+        const xa = x + <usize>ia * ldx, xbp = x + <usize>ib * ldx;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+        let k = 0;
+        for (; k + 4 <= K; k += 4) {
+          const o = <usize>k << 2;
+          const va = v128.load(xa + o), vb = v128.load(xbp + o);
+          const v0 = v128.load(w0 + o), v1 = v128.load(w1 + o), v2 = v128.load(w2 + o), v3 = v128.load(w3 + o);
+          a0 = madd(va, v0, a0); b0 = madd(vb, v0, b0);
+          a1 = madd(va, v1, a1); b1 = madd(vb, v1, b1);
+          a2 = madd(va, v2, a2); b2 = madd(vb, v2, b2);
+          a3 = madd(va, v3, a3); b3 = madd(vb, v3, b3);
+        }
+        let ta0: f32 = 0, ta1: f32 = 0, ta2: f32 = 0, ta3: f32 = 0, tb0: f32 = 0, tb1: f32 = 0, tb2: f32 = 0, tb3: f32 = 0;
+        for (; k < K; k++) {
+          const o = <usize>k << 2;
+          const sa = load<f32>(xa + o), sb = load<f32>(xbp + o);
+          const s0 = load<f32>(w0 + o), s1 = load<f32>(w1 + o), s2 = load<f32>(w2 + o), s3 = load<f32>(w3 + o);
+          ta0 += sa * s0; ta1 += sa * s1; ta2 += sa * s2; ta3 += sa * s3;
+          tb0 += sb * s0; tb1 += sb * s1; tb2 += sb * s2; tb3 += sb * s3;
+        }
+        v128.store(out + ((<usize>ia * <usize>N + <usize>j) << 2), f32x4.add(bv, f32x4(hsum(a0) + ta0, hsum(a1) + ta1, hsum(a2) + ta2, hsum(a3) + ta3)));
+        v128.store(out + ((<usize>ib * <usize>N + <usize>j) << 2), f32x4.add(bv, f32x4(hsum(b0) + tb0, hsum(b1) + tb1, hsum(b2) + tb2, hsum(b3) + tb3)));
+      }
+      if (e < m) {
+        const ia = load<i32>(list + (<usize>e << 2));
+        const xa = x + <usize>ia * ldx;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let k = 0;
+        for (; k + 4 <= K; k += 4) {
+          const o = <usize>k << 2;
+          const va = v128.load(xa + o);
+          a0 = maddDot(va, v128.load(w0 + o), a0); a1 = maddDot(va, v128.load(w1 + o), a1);
+          a2 = maddDot(va, v128.load(w2 + o), a2); a3 = maddDot(va, v128.load(w3 + o), a3);
+        }
+        let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+        for (; k < K; k++) {
+          const o = <usize>k << 2;
+          const sa = load<f32>(xa + o);
+          t0 += sa * load<f32>(w0 + o); t1 += sa * load<f32>(w1 + o); t2 += sa * load<f32>(w2 + o); t3 += sa * load<f32>(w3 + o);
+        }
+        v128.store(out + ((<usize>ia * <usize>N + <usize>j) << 2), f32x4.add(bv, f32x4(hsum(a0) + t0, hsum(a1) + t1, hsum(a2) + t2, hsum(a3) + t3)));
+      }
+    }
+    for (; j < j1; j++) {
+      const w0 = w + <usize>j * ldw;
+      const bj: f32 = bias != 0 ? load<f32>(bias + (<usize>j << 2)) : 0;
+      for (let e = 0; e < m; e++) {
+        const ia = load<i32>(list + (<usize>e << 2));
+        const xa = x + <usize>ia * ldx;
+        let a0 = f32x4.splat(0);
+        let k = 0;
+        for (; k + 4 <= K; k += 4) a0 = maddDot(v128.load(xa + (<usize>k << 2)), v128.load(w0 + (<usize>k << 2)), a0);
+        let t0: f32 = 0;
+        for (; k < K; k++) t0 += load<f32>(xa + (<usize>k << 2)) * load<f32>(w0 + (<usize>k << 2));
+        store<f32>(out + ((<usize>ia * <usize>N + <usize>j) << 2), bj + hsum(a0) + t0);
+      }
+    }
+  }
+}

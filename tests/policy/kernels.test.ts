@@ -70,6 +70,13 @@ function runCase(mod: KernelModule, c: Case, seed: number) {
   const outArgs = c.outMasked ? [pOl, pOc, nbOut] : [0, 0, nbOut];
   const inArgs = c.inMasked ? [pIl, pIc, nbIn, bIn] : [0, 0, nbIn, bIn];
   e.bsForward(n, N, K, pA, pW, pb, pO, B, ...outArgs, ...inArgs);
+  let grouped = 0;
+  if (!c.inMasked) {
+    const pO2 = mod.putF32(new Float32Array(n * N).fill(NaN));
+    const groups = mod.alloc((nbOut + nbOut * n) * 4);
+    e.bsForwardGrouped(n, N, K, pA, pW, pb, pO2, B, ...outArgs, groups);
+    grouped = meanAbs(mod.f32(pO2, n * N), O) + (maxAbs(mod.f32(pO2, n * N), O) > 1e-3 ? 1 : 0);
+  }
   // G ⊙ Om (linear activation) then colsum; dA over active pairs; dW block-pair-sparse
   e.bsActivationBackward(pG, pO, n, N, B, pU, nbOut, 0);
   const pdc = mod.alloc(N * 4);
@@ -86,7 +93,7 @@ function runCase(mod: KernelModule, c: Case, seed: number) {
   const pdW2 = mod.alloc(N * K * 4);
   e.gemmTN(N, K, n, pG, N, pAm, K, pdW2, K, 0);
   return {
-    O: meanAbs(mod.f32(pO, n * N), O), Omax: maxAbs(mod.f32(pO, n * N), O),
+    grouped, O: meanAbs(mod.f32(pO, n * N), O), Omax: maxAbs(mod.f32(pO, n * N), O),
     dA: meanAbs(gotA, dA), dW: meanAbs(mod.f32(pdW, N * K), dW), dWgemm: meanAbs(mod.f32(pdW2, N * K), dW),
     dc: meanAbs(mod.f32(pdc, N), dc),
   };
@@ -111,6 +118,7 @@ for (const variant of VARIANTS) {
       it(`${name}: forward and gradients (A, W, c) equal dense-then-mask`, () => {
         const r = runCase(mod, c, c.N + c.K + c.n);
         expect(r.O, "O mean abs").toBeLessThan(1e-4);
+        expect(r.grouped, "fs grouped by output block").toBeLessThan(1e-4);
         expect(r.Omax, "O max abs").toBeLessThan(1e-3);
         expect(r.dA, "dA").toBeLessThan(1e-4);
         expect(r.dW, "dW block-sparse").toBeLessThan(1e-4);
