@@ -5,12 +5,12 @@
 // speedup of the compiled conditional model against the same model compiled dense.
 //
 //   npm run experiment:lowrank            (builds dist/ first)
-//   node experiments/lowrank.mjs [--ranks 10,30,50] [--epochs 6] [--runs A,B] [--out DIR]
+//   node experiments/lowrank.mjs [--ranks 10,30,50] [--epochs 6] [--runs A,B] [--out DIR] [--reuse]
 //
 // CONDC_DIST=path/to/dist overrides where the compiled condc is imported from.
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     runs: { type: "string", default: "A,B" },
     out: { type: "string", default: "build/lowrank-experiment" },
     reps: { type: "string", default: "11" },
+    // Reuse OUT/runX.safetensors from an earlier run instead of training again.
+    reuse: { type: "boolean", default: false },
   },
 });
 const ranks = values.ranks.split(",").map(Number);
@@ -74,13 +76,19 @@ for (const run of values.runs.split(",")) {
   const t0 = performance.now();
   const { model: trained, simd } = await build(modelText(run, 30), `run${run}.cond`);
   const settings = { epochs, batch: 128, seed: 0, lr: 0.05, schedule: { kind: "constant" } };
-  trained.init(0);
-  const training = trainModel(trained, data.train, data.test, {
-    ...settings,
-    onEpoch: (e) => console.error(`run ${run} epoch ${e.epoch}: test acc (with estimator) ${(100 * e.test.accuracy).toFixed(2)}%, ${Math.round(e.examplesPerSecond)} ex/s`),
-  });
   const ckpt = join(outDir, `run${run}.safetensors`);
-  writeFileSync(ckpt, trained.save());
+  let training = null;
+  if (values.reuse && existsSync(ckpt)) {
+    trained.load(new Uint8Array(readFileSync(ckpt)), ckpt);
+    console.error(`run ${run}: reusing ${ckpt}`);
+  } else {
+    trained.init(0);
+    training = trainModel(trained, data.train, data.test, {
+      ...settings,
+      onEpoch: (e) => console.error(`run ${run} epoch ${e.epoch}: test acc (with estimator) ${(100 * e.test.accuracy).toFixed(2)}%, ${Math.round(e.examplesPerSecond)} ex/s`),
+    });
+    writeFileSync(ckpt, trained.save());
+  }
   console.error(`run ${run}: trained in ${((performance.now() - t0) / 1000).toFixed(0)} s (${simd} SIMD), weights in ${ckpt}`);
   const { model: dense } = await build(modelText(run, 30), `run${run}-dense.cond`, { denseEquivalent: true });
   for (const p of dense.manifest.params) dense.setParameter(p.name, trained.parameter(p.name));
@@ -96,7 +104,7 @@ for (const run of values.runs.split(",")) {
       m.layers.map((l) => `${l.name} agree ${l.signAgreement.toFixed(3)} FN ${l.falseNegativeRate.toFixed(3)} alpha ${l.alpha.toFixed(3)}`).join(", ") +
       `, MAC speedup ${(m.denseMacsPerExample / m.conditionalMacsPerExample).toFixed(2)}x, measured ${timings.map((t) => `b${t.batch} ${t.speedup.toFixed(2)}x`).join(" ")}`);
   }
-  results.runs.push({ run, l1: run === "B" ? 1e-3 : 0, trainSeconds: (performance.now() - t0) / 1000, testAccuracyTraining: training.testAccuracy, checkpoint: ckpt, rows });
+  results.runs.push({ run, l1: run === "B" ? 1e-3 : 0, trainSeconds: (performance.now() - t0) / 1000, testAccuracyTraining: training ? training.testAccuracy : null, checkpoint: ckpt, rows });
 }
 writeFileSync(join(outDir, "results.json"), JSON.stringify(results, null, 2));
 
