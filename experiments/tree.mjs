@@ -6,7 +6,7 @@
 // Run with `npm run experiment:tree` (builds dist first). Environment: TREE_UNITS (64),
 // TREE_TRAIN (examples, default all 60000), TREE_EPOCHS (3), TREE_DEPTHS ("2,4,6,8"), TREE_LR (0.1),
 // TREE_BATCH (64), TREE_ONLY ("tree" or "dense" to run one kind), TREE_LAYOUT ("shared" or
-// "per_unit"). TREE_EPOCHS=0 measures time only (untrained weights; deterministic gaters do
+// "per_unit"), TREE_OPTIONS (more tree options). TREE_EPOCHS=0 measures time only (untrained weights; deterministic gaters do
 // not train, so the buckets are those of a trained model).
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
@@ -25,6 +25,8 @@ const lr = Number(process.env.TREE_LR ?? 0.1);
 const batch = Number(process.env.TREE_BATCH ?? 64);
 const only = process.env.TREE_ONLY ?? "";
 const layout = process.env.TREE_LAYOUT ?? "shared";
+// Extra tree options, e.g. "gater_training: reinforce" or "gater_training: noisy, sigma: 0.5".
+const extra = process.env.TREE_OPTIONS ? `, ${process.env.TREE_OPTIONS}` : "";
 
 const source = (name, layer) => `
 model ${name} {
@@ -55,12 +57,12 @@ function now() {
 
 const runs = [];
 for (const k of depths) {
-  if (only !== "dense") runs.push({ kind: "tree", k, layer: `tree(x, ${units}, depth: ${k}, layout: ${layout})`, name: `Tree${k}` });
+  if (only !== "dense") runs.push({ kind: "tree", k, layer: `tree(x, ${units}, depth: ${k}, layout: ${layout}${extra})`, name: `Tree${k}` });
   if (only !== "tree") runs.push({ kind: "dense", k, layer: `dense(x, ${(k + 1) * units})`, name: `Dense${k}` });
 }
 
 const rows = [];
-console.log(`Fashion-MNIST: ${train.count} training examples, ${test.count} test; units ${units}, layout ${layout}; ${epochs} epochs, batch ${batch}, sgd lr ${lr}, L2 1e-4`);
+console.log(`Fashion-MNIST: ${train.count} training examples, ${test.count} test; units ${units}, layout ${layout}${extra}; ${epochs} epochs, batch ${batch}, sgd lr ${lr}, L2 1e-4`);
 console.log("| model | k | hidden | parameters | MACs/example (layer h, measured) | final train loss | test accuracy | batch-1 µs/example | batch-128 µs/example | train µs/example (batch " + batch + ") |");
 console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const run of runs) {
