@@ -169,7 +169,8 @@ export function decodeSafetensors(bytes: Uint8Array, fileLabel: string): Decoded
     const at = header.dataStart + begin;
     let data: Float32Array;
     if (LITTLE_ENDIAN) {
-      data = new Float32Array(bytes.slice(at, header.dataStart + end).buffer);
+      // Uint8Array's slice copies; a Node Buffer's `slice` would be a view over the whole file.
+      data = new Float32Array(Uint8Array.prototype.slice.call(bytes, at, header.dataStart + end).buffer);
     } else {
       data = new Float32Array((end - begin) / 4);
       for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(at + 4 * i, true);

@@ -235,3 +235,17 @@ describe("checkTensorsAgainst", () => {
     expect(() => checkTensorsAgainst(model.slice(0, 1), decoded, FILE)).not.toThrow();
   });
 });
+
+describe("decodeSafetensors on a Node Buffer", () => {
+  it("copies each tensor out of a Buffer whose slice would be a view", async () => {
+    const { encodeSafetensors, decodeSafetensors } = await import("../../runtime/checkpoint/safetensors.js");
+    const bytes = encodeSafetensors([
+      { name: "a", shape: [2], data: new Float32Array([1, 2]) },
+      { name: "b", shape: [3], data: new Float32Array([3, 4, 5]) },
+    ]);
+    const buffer = Buffer.from(bytes);
+    const decoded = decodeSafetensors(buffer, "buffer.safetensors");
+    expect(Array.from(decoded.tensors.get("a")!.data)).toEqual([1, 2]);
+    expect(Array.from(decoded.tensors.get("b")!.data)).toEqual([3, 4, 5]);
+  });
+});
