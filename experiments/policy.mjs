@@ -108,6 +108,36 @@ const result = { settings: { epochs, trainCount, lr, plr, lambdaS, lambdaV, base
 const dense = await build("FashionDense640", source("FashionDense640", "", ""));
 dense.init(seed);
 
+// POLICY_TIME_ONLY=DIR: load the checkpoints of an earlier run (POLICY_CKPT_DIR) and time
+// the dense build, the learned policy (sample, threshold) and bdNN interleaved, medians.
+const timeOnly = env("POLICY_TIME_ONLY", "");
+if (timeOnly) {
+  const { readFileSync } = await import("node:fs");
+  const prev = JSON.parse(readFileSync(`${timeOnly}/result.json`, "utf8"));
+  const gate = `gate policy(blocks: 10, tau: ${tau})`;
+  const learned = await build("FashionPolicy", source("FashionPolicy", gate, gate));
+  learned.load(new Uint8Array(readFileSync(`${timeOnly}/fashion-policy-learned.safetensors`)));
+  const act = prev.learned.eval[0].mean_activation;
+  const ug = (l) => `gate policy(blocks: 10, tau: ${Math.max(0.001, Math.min(1, act[l])).toFixed(4)}, uniform: true)`;
+  const uniform = await build("FashionBdNN", source("FashionBdNN", ug("h1"), ug("h2")));
+  uniform.load(new Uint8Array(readFileSync(`${timeOnly}/fashion-policy-bdnn.safetensors`)));
+  const contenders = {
+    dense: () => dense.predict(test.images, test.count),
+    "policy sample": () => { policy.setPolicyMode(learned, "sample"); learned.predict(test.images, test.count); },
+    "policy threshold": () => { policy.setPolicyMode(learned, "threshold"); learned.predict(test.images, test.count); },
+    bdNN: () => uniform.predict(test.images, test.count),
+  };
+  const times = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+  for (const f of Object.values(contenders)) f();
+  for (let r = 0; r < timingRuns; r++) for (const [k, f] of Object.entries(contenders)) { const t0 = performance.now(); f(); times[k].push((performance.now() - t0) / 1000); }
+  const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+  const d = med(times.dense);
+  const rows = Object.entries(times).map(([k, t]) => ({ model: k, seconds: med(t), min: Math.min(...t), speedup: d / med(t), speedup_min: Math.min(...times.dense) / Math.min(...t) }));
+  for (const r of rows) log(`${r.model}: median ${r.seconds.toFixed(3)} s (min ${r.min.toFixed(3)}) per 10k-image test pass, ${r.speedup.toFixed(2)}x vs dense (${r.speedup_min.toFixed(2)}x on minima)`);
+  log(JSON.stringify({ timing_runs: timingRuns, rows }));
+  process.exit(0);
+}
+
 // learned policy
 const gate = `gate policy(blocks: 10, tau: ${tau})`;
 const learned = await build("FashionPolicy", source("FashionPolicy", gate, gate));
@@ -140,4 +170,5 @@ if (env("POLICY_SKIP_UNIFORM", "0") !== "1") {
 }
 const out = env("POLICY_JSON", "");
 if (out) writeFileSync(out, JSON.stringify(result, null, 1));
+if (ckptDir) writeFileSync(`${ckptDir}/result.json`, JSON.stringify(result));
 log(JSON.stringify({ learned: result.learned.eval, block_mean_range: result.learned.block_mean_range, uniform: result.uniform?.eval ?? null }));
