@@ -10,6 +10,7 @@ import { formatDiagnostics } from "../compiler/diagnostics.js";
 import { loadModel, type Model } from "../runtime/model.js";
 import { hasLowRank, lowrankLayers, readCounters, refreshEstimators, resetCounters } from "../runtime/lowrank.js";
 import { readFileOrExplain } from "../runtime/node/files.js";
+import { hasPolicy, readPolicyStats, setPolicySeed } from "../runtime/policy.js";
 import { pickWasm } from "../runtime/simd.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
@@ -49,6 +50,17 @@ const HOOKS: BenchMethodHooks[] = [
         total += examples * layer.units;
       }
       return total > 0 ? computed / total : null;
+    },
+  },
+  {
+    // Policy gates (docs/policy.md): masks sampled at test time (the model's test mode);
+    // the active fraction is the mean over gated layers of the blocks computed.
+    applies: hasPolicy,
+    prepare: (model) => setPolicySeed(model, 0),
+    resetActivity: (model) => void readPolicyStats(model, "eval"),
+    activeFraction(model) {
+      const stats = readPolicyStats(model, "eval", false).filter((s) => s.examples > 0);
+      return stats.length > 0 ? stats.reduce((a, s) => a + s.meanActivation, 0) / stats.length : null;
     },
   },
 ];
