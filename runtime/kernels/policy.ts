@@ -1,7 +1,10 @@
 // Block-dropout policies (condnet, methods.md 4.1-4.3): Bernoulli sampling from the
 // counter RNG, per-example costs, baselines, the REINFORCE + regularizer gradient E with
 // respect to the policy logits Q, and the policy parameter step.
-import { uniform } from "./rng";
+import { philox4x32 } from "./rng";
+
+// The last Philox block (4 words): one call serves 4 consecutive mask elements.
+const WORDS: usize = memory.data(16, 16);
 
 /** RNG stream of (step, layer): step * 64 + layer (wraps after 2^26 steps). */
 @inline export function policyStream(step: u32, layer: u32): u32 {
@@ -20,14 +23,20 @@ export function policySample(
 ): void {
   const scale: f32 = 1 - 2 * squash;
   let active: f32 = 0;
+  const random = !(mode == 1 && rate < 0);
   for (let i = 0; i < n; i++) {
     let c = 0;
     for (let j = 0; j < nb; j++) {
       const at = <usize>i * <usize>nb + <usize>j;
       const p: f32 = rate >= 0 ? rate : scale * load<f32>(sigma + (at << 2)) + squash;
       let on: bool;
-      if (mode == 1 && rate < 0) on = p > <f32>0.5;
-      else on = uniform(seed, stream, <u32>at) < p;
+      if (!random) on = p > <f32>0.5;
+      else {
+        // = uniform(seed, stream, at) of rng.ts: word at & 3 of Philox block at >>> 2
+        if ((at & 3) == 0 || (i == 0 && j == 0)) philox4x32(<u32>(at >>> 2), 0, 0, 0, seed, stream, WORDS);
+        const bits = load<u32>(WORDS + ((at & 3) << 2));
+        on = <f32>(bits >>> 8) * (<f32>1.0 / <f32>16777216.0) < p;
+      }
       store<f32>(u + (at << 2), on ? <f32>1 : <f32>0);
       if (on) {
         store<i32>(list + ((<usize>i * <usize>nb + <usize>c) << 2), j);

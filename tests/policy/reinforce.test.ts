@@ -35,7 +35,7 @@ function exactGradient(s: number): number[] {
 for (const variant of VARIANTS) {
   describe(`REINFORCE kernels (${variant})`, () => {
     let mod: KernelModule;
-    beforeAll(async () => { mod = await compileKernels(["policy"], variant); }, 120_000);
+    beforeAll(async () => { mod = await compileKernels(["policy", "rng"], variant); }, 120_000);
 
     for (const [s, beta] of [[0, 0], [0.01, 0], [0.01, 2.0]] as const) {
       it(`mean of 10^4 estimates within 3 s.e. of the exact gradient (squash ${s}, baseline ${beta})`, () => {
@@ -75,6 +75,26 @@ for (const variant of VARIANTS) {
         }
       });
     }
+
+    it("masks are 1[uniform(seed, stream, i·nb + j) < p] of the counter RNG (keyed by seed, step·64 + layer, example, block)", () => {
+      mod.reset();
+      const n = 13, nb = 7, s = 0.01, seed = 99, stream = 5 * 64 + 2;
+      const sig = Float32Array.from({ length: n * nb }, (_, i) => (Math.sin(i) + 1) / 2);
+      const sigma = mod.putF32(sig), u = mod.alloc(n * nb * 4), list = mod.alloc(n * nb * 4), count = mod.alloc(n * 4);
+      mod.exports.policySample(sigma, u, list, count, n, nb, s, -1, 0, seed, stream, 0);
+      const U = mod.f32(u, n * nb), L = mod.i32(list, n * nb), C = mod.i32(count, n);
+      for (let i = 0; i < n; i++) {
+        const on: number[] = [];
+        for (let j = 0; j < nb; j++) {
+          const p = Math.fround(Math.fround(0.98) * sig[i * nb + j]! + 0.01);
+          const expected = mod.exports.uniform(seed, stream, i * nb + j) < p ? 1 : 0;
+          expect(U[i * nb + j]).toBe(expected);
+          if (expected) on.push(j);
+        }
+        expect(C[i]).toBe(on.length);
+        expect(Array.from(L.subarray(i * nb, i * nb + on.length))).toEqual(on);
+      }
+    });
 
     for (const form of [0, 1] as const) {
       it(`regularizer gradient (${form === 0 ? "paper" : "code"} form) = finite differences`, () => {
