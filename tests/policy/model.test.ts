@@ -141,6 +141,47 @@ for (const simd of ["plain", "relaxed"] as const) {
       }, 120_000);
     }
 
+    it("network gradients through the sampled masks (masks constant) = finite differences of the f64 loss", async () => {
+      const model = await build(source(0.01), simd);
+      randomize(model, 21);
+      const before = new Map(model.manifest.params.map((p) => [p.name, Float64Array.from(model.parameter(p.name))]));
+      const { x, y } = batch(22);
+      model.trainStep(x, y, N);
+      const m1 = model.regionView("h1.policy_u").slice(0, N * 4), m2 = model.regionView("h2.policy_u").slice(0, N * 3);
+      const P = before;
+      const loss = (): number => {
+        const W1 = P.get("h1.weight")!, b1 = P.get("h1.bias")!, W2 = P.get("h2.weight")!, b2 = P.get("h2.bias")!, Wo = P.get("out.weight")!, bo = P.get("out.bias")!;
+        let total = 0;
+        for (let i = 0; i < N; i++) {
+          const h1 = Array.from({ length: 16 }, (_, j) => {
+            if (!m1[i * 4 + Math.floor(j / 4)]) return 0;
+            let z = b1[j]!; for (let k = 0; k < 13; k++) z += x[i * 13 + k]! * W1[j * 13 + k]!; return sigm(z);
+          });
+          const h2 = Array.from({ length: 15 }, (_, j) => {
+            if (!m2[i * 3 + Math.floor(j / 5)]) return 0;
+            let z = b2[j]!; for (let k = 0; k < 16; k++) z += h1[k]! * W2[j * 16 + k]!; return Math.tanh(z);
+          });
+          const logits = Array.from({ length: 3 }, (_, j) => { let z = bo[j]!; for (let k = 0; k < 15; k++) z += h2[k]! * Wo[j * 15 + k]!; return z; });
+          const mx = Math.max(...logits);
+          const lse = Math.log(logits.reduce((a, v) => a + Math.exp(v - mx), 0)) + mx;
+          total += lse - logits[y[i]!]!;
+        }
+        return total / N;
+      };
+      let worst = 0, scale = 1e-3;
+      for (const name of ["h1.weight", "h1.bias", "h2.weight", "h2.bias", "out.weight", "out.bias"]) {
+        const arr = P.get(name)!, grad = model.regionView(`${name}.grad`);
+        for (let idx = 0; idx < arr.length; idx++) {
+          const v = arr[idx]!, h = 1e-6;
+          arr[idx] = v + h; const fp = loss(); arr[idx] = v - h; const fm = loss(); arr[idx] = v;
+          const fd = (fp - fm) / (2 * h);
+          scale = Math.max(scale, Math.abs(fd));
+          worst = Math.max(worst, Math.abs(fd - grad[idx]!));
+        }
+      }
+      expect(worst / scale).toBeLessThan(1e-4);
+    }, 120_000);
+
     it("threshold mode at test time: u = 1[p > 0.5], deterministic; statistics count the active blocks", async () => {
       const model = await build(source(0.01), simd);
       randomize(model, 5);
