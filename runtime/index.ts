@@ -12,3 +12,5 @@ export type { Dataset, DataSplit } from "./data/dataset.js";
 export { pickWasm } from "./simd.js";
 export { refreshEstimators, setEstimatorsEnabled, measureLowRank, truncatedSvd, lowrankLayers } from "./lowrank.js";
 export type { LowRankMetrics, LowRankLayerMetrics } from "./lowrank.js";
+export { setPolicyMode, getPolicyMode, setPolicySeed, setPolicyLearningRate, getPolicyLearningRate, readPolicyStats, resetPolicyStats, measuredMacs, hasPolicy } from "./policy.js";
+export type { PolicyTestMode, PolicyLayerStats } from "./policy.js";
