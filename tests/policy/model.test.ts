@@ -182,6 +182,23 @@ for (const simd of ["plain", "relaxed"] as const) {
       expect(worst / scale).toBeLessThan(1e-4);
     }, 120_000);
 
+    it("uniform block dropout (bdNN): no policy parameters, keep rate tau on the same kernels", async () => {
+      const text = source(0.01).replace("gate policy(blocks: 4, tau: 0.25, squash: 0.01)", "gate policy(blocks: 4, tau: 0.3, uniform: true)")
+        .replace("gate policy(blocks: 3, tau: 0.5, squash: 0.01)", "gate policy(blocks: 3, tau: 0.6, uniform: true)");
+      const model = await build(text, simd);
+      expect(model.manifest.params.map((p) => p.name)).toEqual(["h1.weight", "h1.bias", "h2.weight", "h2.bias", "out.weight", "out.bias"]);
+      model.init(1);
+      const { x, y } = batch(3);
+      readPolicyStats(model, "train");
+      for (let s = 0; s < 300; s++) model.trainStep(x, y, N);
+      const stats = readPolicyStats(model, "train");
+      expect(stats[0]!.examples).toBe(300 * N);
+      expect(Math.abs(stats[0]!.meanActivation - 0.3)).toBeLessThan(4 * Math.sqrt(0.3 * 0.7 / (300 * N * 4)));
+      expect(Math.abs(stats[1]!.meanActivation - 0.6)).toBeLessThan(4 * Math.sqrt(0.6 * 0.4 / (300 * N * 3)));
+      const h1 = model.regionView("h1.output"), u = model.regionView("h1.policy_u");
+      for (let i = 0; i < N; i++) for (let j = 0; j < 16; j++) if (!u[i * 4 + Math.floor(j / 4)]) expect(h1[i * 16 + j]).toBe(0);
+    }, 120_000);
+
     it("threshold mode at test time: u = 1[p > 0.5], deterministic; statistics count the active blocks", async () => {
       const model = await build(source(0.01), simd);
       randomize(model, 5);
