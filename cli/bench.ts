@@ -12,6 +12,7 @@ import { hasLowRank, lowrankLayers, readCounters, refreshEstimators, resetCounte
 import { readFileOrExplain } from "../runtime/node/files.js";
 import { hasPolicy, readPolicyStats, setPolicySeed } from "../runtime/policy.js";
 import { pickWasm } from "../runtime/simd.js";
+import { measuredMacsPerExample, resetTreeCounters, treeLayers } from "../runtime/tree.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
@@ -35,6 +36,8 @@ interface BenchMethodHooks {
   /** Start counting, and the fraction of gated units computed since. */
   resetActivity(model: Model): void;
   activeFraction(model: Model): number | null;
+  /** MACs per example the module counted since `resetActivity`, when it counts them. */
+  macsPerExample?(model: Model): number;
 }
 
 const HOOKS: BenchMethodHooks[] = [
@@ -63,6 +66,15 @@ const HOOKS: BenchMethodHooks[] = [
       return stats.length > 0 ? stats.reduce((a, s) => a + s.meanActivation, 0) / stats.length : null;
     },
   },
+  {
+    // Tree layers (docs/tree.md): the dense build has a dense layer of the same shape, so
+    // the "speedup" is below 1 by about k + 1; the counted MACs show what ran.
+    applies: (model) => treeLayers(model).length > 0,
+    prepare: () => {},
+    resetActivity: resetTreeCounters,
+    activeFraction: () => null,
+    macsPerExample: measuredMacsPerExample,
+  },
 ];
 
 export interface BenchCase {
@@ -71,6 +83,9 @@ export interface BenchCase {
   conditional_ms: number;
   speedup: number;
   active_fraction: number | null;
+  /** MACs per example: the dense build's (cost model) and the conditional one's as counted, when counted. */
+  dense_macs_per_example: number;
+  conditional_macs_per_example: number | null;
 }
 
 function median(values: number[]): number {
@@ -102,6 +117,7 @@ export function timeCase(dense: Model, conditional: Model, x: Float32Array, batc
     else { c.push(sample(conditional)); d.push(sample(dense)); }
   }
   const fractions = hooks.map((h) => h.activeFraction(conditional)).filter((f): f is number => f !== null);
+  const counted = hooks.find((h) => h.macsPerExample)?.macsPerExample?.(conditional) ?? null;
   const denseMs = median(d), condMs = median(c);
   return {
     batch,
@@ -109,6 +125,8 @@ export function timeCase(dense: Model, conditional: Model, x: Float32Array, batc
     conditional_ms: condMs,
     speedup: denseMs / condMs,
     active_fraction: fractions.length > 0 ? fractions[0]! : null,
+    dense_macs_per_example: dense.manifest.cost.macsPerExample,
+    conditional_macs_per_example: counted,
   };
 }
 
@@ -151,8 +169,12 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
       hooks.forEach((h) => h.prepare(conditional));
       notes.push("no --weights: untrained weights (init + fresh estimators); active fractions and speedups say nothing about a trained model");
     }
-    // The dense build gets the same weights, by name.
-    for (const p of baseline.manifest.params) baseline.setParameter(p.name, conditional.parameter(p.name));
+    // The dense build gets the same weights, by name; a tree layer's dense stand-in keeps
+    // its own initial weights (no tensor of the tree has its shape).
+    baseline.init(seed);
+    const shared = new Set(conditional.manifest.params.map((p) => p.name));
+    for (const p of baseline.manifest.params) if (shared.has(p.name)) baseline.setParameter(p.name, conditional.parameter(p.name));
+    if (treeLayers(conditional).length > 0) notes.push("tree layers run against a dense layer of the same shape: expect the tree to be about k + 1 times slower");
 
     const width = cond.manifest.input.width;
     let x: Float32Array;
@@ -173,9 +195,10 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
     } else {
       io.stdout(`${cond.manifest.model}: conditional vs dense build, same weights, ${chosen.simd} SIMD, ${inputs}, medians of ${reps}`);
       for (const n of notes) io.stdout(`note: ${n}`);
-      io.stdout("batch   dense ms   conditional ms   speedup   active fraction");
+      io.stdout("batch   dense ms   conditional ms   speedup   active fraction   MACs/example dense -> conditional");
       for (const c of cases) {
-        io.stdout(`${String(c.batch).padStart(5)}   ${c.dense_ms.toFixed(4).padStart(8)}   ${c.conditional_ms.toFixed(4).padStart(14)}   ${(c.speedup.toFixed(2) + "x").padStart(7)}   ${c.active_fraction === null ? "-" : c.active_fraction.toFixed(4)}`);
+        const macs = `${c.dense_macs_per_example} -> ${c.conditional_macs_per_example === null ? "-" : Math.round(c.conditional_macs_per_example)}`;
+        io.stdout(`${String(c.batch).padStart(5)}   ${c.dense_ms.toFixed(4).padStart(8)}   ${c.conditional_ms.toFixed(4).padStart(14)}   ${(c.speedup.toFixed(2) + "x").padStart(7)}   ${(c.active_fraction === null ? "-" : c.active_fraction.toFixed(4)).padStart(15)}   ${macs}`);
       }
     }
     return ExitCode.ok;

@@ -22,8 +22,9 @@ export interface CompileOptions {
   /** Which builds to produce. Default "both". */
   simd?: "both" | "plain" | "relaxed";
   /**
-   * Compile the dense equivalent: every gate removed, so each gated layer runs as a plain
-   * dense layer (the baseline `condc bench` measures a conditional model against).
+   * Compile the dense equivalent: every gate removed and every tree layer replaced by a
+   * dense layer of the same shape, so each layer runs as a plain dense layer (the baseline
+   * `condc bench` measures a conditional model against).
    */
   denseEquivalent?: boolean;
 }
@@ -70,7 +71,9 @@ export async function compile(text: string, options: CompileOptions = {}): Promi
   if (!front.model) return { ok: false, diagnostics: front.diagnostics, source: front.source };
 
   const bag = new DiagnosticBag(file);
-  const checked = options.denseEquivalent ? { ...front.model, layers: front.model.layers.map((l) => ({ ...l, gate: null })) } : front.model;
+  const checked = options.denseEquivalent
+    ? { ...front.model, layers: front.model.layers.map((l) => ({ ...l, op: "dense" as const, gate: null, tree: null })) }
+    : front.model;
   const lowered = lowerModel(checked, { maxBatch });
   if (!lowered.ok) {
     for (const u of lowered.unsupported) bag.report("notYetSupported", u.span, { what: u.what, layer: u.layer });

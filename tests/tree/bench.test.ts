@@ -1,0 +1,34 @@
+// `condc bench` on a tree model: the dense build is a dense layer of the same shape, and the
+// conditional build reports the MACs its module counted: (k+1)·q·n + k·q per tree layer.
+import v8 from "node:v8";
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { CliIO } from "../../cli/io.js";
+import { main } from "../../cli/main.js";
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIO = { stdout: (l) => void out.push(l), stderr: (l) => void err.push(l), readFile: (p) => readFileSync(p, "utf8") };
+  const code = await main(argv, io);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describe("condc bench on tree layers", () => {
+  it("compares against a dense layer of the same shape and reports counted MACs", async () => {
+    const { code, out, err } = await run(["bench", "examples/mnist-tree.cond", "--batch", "1,7", "--reps", "2", "--json"]);
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as { cases: { batch: number; dense_macs_per_example: number; conditional_macs_per_example: number; speedup: number }[]; notes: string[] };
+    // examples/mnist-tree.cond: tree(x, 256, depth: 6) then dense(h1, 10).
+    const dense = 784 * 256 + 256 * 10;
+    const tree = 7 * 784 * 256 + 6 * 784 + 256 * 10;
+    for (const c of report.cases) {
+      expect(c.dense_macs_per_example).toBe(dense);
+      expect(c.conditional_macs_per_example).toBe(tree);
+      expect(c.speedup).toBeGreaterThan(0);
+    }
+    expect(report.notes.some((n) => n.includes("k + 1 times slower"))).toBe(true);
+  });
+});
