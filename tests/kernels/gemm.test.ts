@@ -11,6 +11,8 @@ const SHAPES: [number, number, number][] = [
   [1, 1, 1], [1, 3, 5], [1, 1000, 784], [1, 17, 1001], [2, 9, 7], [2, 33, 300], [3, 5, 17], [3, 64, 64], [7, 19, 23], [8, 40, 9], [9, 12, 11],
   [4, 8, 1], [4, 8, 4], [5, 7, 3], [5, 13, 17], [8, 16, 32], [17, 33, 65], [31, 9, 257],
   [64, 1025, 20], [129, 24, 513], [130, 70, 600], [13, 1030, 40], [128, 10, 1000], [10, 784, 128],
+  // packed path edges of the pre-splatted A panels: m % 4 in 1..3, k % 4 in 1..3, tiny and odd n
+  [1001, 3, 5], [17, 1001, 3], [12, 5, 1001], [11, 1, 17], [21, 17, 1],
 ];
 
 function run(mod: KernelModule, op: Op, m: number, n: number, k: number, beta: number, pad: number, seed: number): number {
