@@ -104,6 +104,8 @@ export function buildTree(facts: LayerFacts): TreeOptions | null {
     layout: choiceOption(values, "layout", TREE_DEFAULTS.layout),
     gaterTraining: choiceOption(values, "gater_training", TREE_DEFAULTS.gaterTraining),
     sigma: numberOption(values, "sigma", TREE_DEFAULTS.sigma),
+    levelLr: choiceOption(values, "level_lr", TREE_DEFAULTS.levelLr),
+    levelLrMax: numberOption(values, "level_lr_max", TREE_DEFAULTS.levelLrMax),
   };
 }
 

@@ -28,10 +28,12 @@ export const LAYER_OPTIONS: Record<LayerKind, OptionSpec[]> = {
     { name: "layout", kind: "choice", choices: ["shared", "per_unit"] },
     { name: "gater_training", kind: "choice", choices: ["deterministic", "reinforce", "noisy"] },
     { name: "sigma", kind: "number", min: 0, minInclusive: false },
+    { name: "level_lr", kind: "choice", choices: ["uniform", "scaled", "bucket"] },
+    { name: "level_lr_max", kind: "number", min: 1 },
   ],
 };
 
-export const TREE_DEFAULTS = { layout: "shared", gaterTraining: "deterministic", sigma: 0.1 } as const;
+export const TREE_DEFAULTS = { layout: "shared", gaterTraining: "deterministic", sigma: 0.1, levelLr: "uniform", levelLrMax: 16 } as const;
 
 export const GATES = ["lowrank", "policy"] as const;
 export type GateName = (typeof GATES)[number];

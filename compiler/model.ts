@@ -45,6 +45,12 @@ export interface TreeOptions {
   gaterTraining: "deterministic" | "reinforce" | "noisy";
   /** Noise level for `gaterTraining: "noisy"`. */
   sigma: number;
+  /**
+   * Learning-rate multiplier of the tree nodes' gradient step: "uniform" 1; "scaled"
+   * min(2^level, levelLrMax); "bucket" min(batch / examples at the node, levelLrMax).
+   */
+  levelLr: "uniform" | "scaled" | "bucket";
+  levelLrMax: number;
 }
 
 export interface CheckedLayer {

@@ -47,6 +47,10 @@ function modeOf(tree: TreeOptions): number {
   return tree.gaterTraining === "reinforce" ? 1 : tree.gaterTraining === "noisy" ? 2 : 0;
 }
 
+function levelModeOf(tree: TreeOptions): number {
+  return tree.levelLr === "scaled" ? 1 : tree.levelLr === "bucket" ? 2 : 0;
+}
+
 function f32Literal(value: number): string {
   const text = String(value);
   return /[.eE]/.test(text) ? `<f32>${text}` : `<f32>${text}.0`;
@@ -83,6 +87,8 @@ export const treeMethod: LayerMethod = {
       place("path", [m, layer.units * k]);
       place("order", [layer.units, k]);
       place("mark", [nodesOf(k), layer.units]);
+      // i32 per (node, unit) row: the batch's examples at the row (level_lr: bucket).
+      place("count", [nodesOf(k), layer.units]);
       // f64 per (node, unit) row: the decay log-product Lambda at which the row is exact.
       place("last", [nodesOf(k) * layer.units, 2]);
       return;
@@ -204,12 +210,12 @@ export const treeMethod: LayerMethod = {
     if (tree.layout === "per_unit") {
       ctx.emit(`  ${global(layer, "GEN")} += 1;`);
       ctx.emit(
-        `  treeUnitUpdate(${ctx.addr(wp.region)}, ${ctx.addr(bp.region)}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)}, ${region(ctx, layer, "last")}, ${region(ctx, layer, "path")}, n, ${tree.depth}, ${layer.units}, ${layer.inputs}, ${region(ctx, layer, "mark")}, ${global(layer, "GEN")}, lr, <f64>${decay});`,
+        `  treeUnitUpdate(${ctx.addr(wp.region)}, ${ctx.addr(bp.region)}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)}, ${region(ctx, layer, "last")}, ${region(ctx, layer, "path")}, n, ${tree.depth}, ${layer.units}, ${layer.inputs}, ${region(ctx, layer, "mark")}, ${global(layer, "GEN")}, lr, <f64>${decay}, ${levelModeOf(tree)}, ${f32Literal(tree.levelLrMax)}, ${region(ctx, layer, "count")});`,
       );
       return;
     }
     ctx.emit(
-      `  treeUpdate(${ctx.addr(wp.region)}, ${ctx.addr(bp.region)}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)}, ${region(ctx, layer, "last")}, ${tree.depth}, ${layer.units}, ${layer.inputs}, ${region(ctx, layer, "leafstart")}, n, lr, <f64>${decay});`,
+      `  treeUpdate(${ctx.addr(wp.region)}, ${ctx.addr(bp.region)}, ${ctx.addr(wp.grad)}, ${ctx.addr(bp.grad)}, ${region(ctx, layer, "last")}, ${tree.depth}, ${layer.units}, ${layer.inputs}, ${region(ctx, layer, "leafstart")}, n, lr, <f64>${decay}, ${levelModeOf(tree)}, ${f32Literal(tree.levelLrMax)});`,
     );
   },
   exports(ctx, layer) {

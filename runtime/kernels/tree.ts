@@ -231,22 +231,40 @@ export function treeBackwardInput(ds: usize, n: i32, inputs: i32, units: i32, k:
 }
 
 /**
+ * Learning-rate multiplier of a node of level l touched by `count` of the batch's n
+ * examples (the `level_lr` option): 0 "uniform": 1; 1 "scaled": min(2^l, max); 2 "bucket":
+ * min(n / count, max), i.e. the node steps on the mean gradient of its own examples. The
+ * root (l = 0, count = n) always gets 1.
+ */
+// @ts-ignore: decorator
+@inline function levelScale(mode: i32, max: f32, l: i32, n: i32, count: i32): f32 {
+  if (mode == 0) return 1;
+  const s: f32 = mode == 1 ? <f32>(1 << l) : <f32>n / <f32>count;
+  return s < max ? s : max;
+}
+
+/**
  * Plain SGD with L2 on the touched nodes after backward (the eager step of the exact lazy
- * scheme): T = F T - lr dT with F = f32(1 - lr * decay), c = c - lr dc. The nodes were
+ * scheme): T = F T - lr_node dT with F = f32(1 - lr * decay), c = c - lr_node dc, where
+ * lr_node = lr * levelScale(...) scales the gradient step only: the decay factor uses the
+ * base rate for every node, so the lazy catch-up stays exact. The nodes were
  * caught up to the previous step in the forward pass; last[node] += log(F), so that the
  * rounding of F stays pending (see catchUpNode) and last tracks Lambda, which the caller
  * advanced by log(1 - lr * decay) in f64.
  */
-export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, lr: f32, decay: f64): void {
+export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, baseLr: f32, decay: f64, levelMode: i32, levelMax: f32): void {
   if (n <= 0) return;
   const slice = units * inputs;
-  const f: f32 = <f32>(1.0 - <f64>lr * decay);
+  const f: f32 = <f32>(1.0 - <f64>baseLr * decay);
   const logF: f64 = Math.log(<f64>f);
-  const vf = f32x4.splat(f), vlr = f32x4.splat(lr);
+  const vf = f32x4.splat(f);
   for (let l = 0; l <= k; l++) {
     for (let p = 0; p < (1 << l); p++) {
-      if (bucketStart(leafStart, k, l, p) == bucketStart(leafStart, k, l, p + 1)) continue;
+      const count = bucketStart(leafStart, k, l, p + 1) - bucketStart(leafStart, k, l, p);
+      if (count == 0) continue;
       const node = (1 << l) - 1 + p;
+      const lr = baseLr * levelScale(levelMode, levelMax, l, n, count);
+      const vlr = f32x4.splat(lr);
       const w = weight + (<usize>node * <usize>slice << 2);
       const g = gradWeight + (<usize>node * <usize>slice << 2);
       let j = 0;
@@ -441,12 +459,35 @@ export function treeUnitBackward(x: usize, delta: usize, n: i32, inputs: i32, un
   }
 }
 
-/** Plain SGD + lazy L2 step on every touched row, once per row (mark = gen); root rows included. */
-export function treeUnitUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, path: usize, n: i32, k: i32, units: i32, inputs: i32, mark: usize, gen: i32, lr: f32, decay: f64): void {
+/**
+ * Plain SGD + lazy L2 step on every touched row, once per row (mark = gen); root rows
+ * included. levelMode/levelMax as in treeUpdate (levelScale): the row's level is that of
+ * its node; for "bucket" (2) `count` [rows] (i32) first counts the batch's examples per
+ * touched row (a pass marked -gen, gen > 0, so it never collides with earlier marks).
+ */
+export function treeUnitUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, path: usize, n: i32, k: i32, units: i32, inputs: i32, mark: usize, gen: i32, baseLr: f32, decay: f64, levelMode: i32, levelMax: f32, count: usize): void {
   if (n <= 0) return;
-  const f: f32 = <f32>(1.0 - <f64>lr * decay);
+  const f: f32 = <f32>(1.0 - <f64>baseLr * decay);
   const logF: f64 = Math.log(<f64>f);
-  for (let j = 0; j < units; j++) sgdRow(weight, bias, gradWeight, gradBias, last, j, inputs, f, lr, logF);
+  for (let j = 0; j < units; j++) sgdRow(weight, bias, gradWeight, gradBias, last, j, inputs, f, baseLr, logF);
+  if (levelMode == 2) {
+    for (let e = 0; e < n; e++) {
+      for (let j = 0; j < units; j++) {
+        const pr = path + (<usize>((e * units + j) * k) << 2);
+        for (let l = 0; l < k; l++) {
+          const row = load<i32>(pr + (<usize>l << 2)) * units + j;
+          const m = mark + (<usize>row << 2);
+          const c = count + (<usize>row << 2);
+          if (load<i32>(m) == -gen) {
+            store<i32>(c, load<i32>(c) + 1);
+          } else {
+            store<i32>(m, -gen);
+            store<i32>(c, 1);
+          }
+        }
+      }
+    }
+  }
   for (let e = 0; e < n; e++) {
     for (let j = 0; j < units; j++) {
       const pr = path + (<usize>((e * units + j) * k) << 2);
@@ -455,6 +496,8 @@ export function treeUnitUpdate(weight: usize, bias: usize, gradWeight: usize, gr
         const m = mark + (<usize>row << 2);
         if (load<i32>(m) == gen) continue;
         store<i32>(m, gen);
+        const touched = levelMode == 2 ? load<i32>(count + (<usize>row << 2)) : n;
+        const lr = baseLr * levelScale(levelMode, levelMax, l + 1, n, touched);
         sgdRow(weight, bias, gradWeight, gradBias, last, row, inputs, f, lr, logF);
       }
     }

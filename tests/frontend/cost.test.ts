@@ -18,7 +18,7 @@ const span = { start: { offset: 0, line: 1, column: 1 }, end: { offset: 0, line:
 function treeLayer(depth: number, inputs: number, units: number): CheckedLayer {
   return {
     name: "t", op: "tree", source: "x", inputs, units, activation: "relu", gate: null,
-    tree: { depth, layout: "shared", gaterTraining: "deterministic", sigma: 0.1 }, isOutput: false, span,
+    tree: { depth, layout: "shared", gaterTraining: "deterministic", sigma: 0.1, levelLr: "uniform", levelLrMax: 16 }, isOutput: false, span,
   };
 }
 

@@ -60,12 +60,12 @@ describe("examples", () => {
   it("fashion-policy folds 1/16 and fills REINFORCE defaults", () => {
     const model = checkFile("examples/fashion-policy.cond").model!;
     expect(model.layers[0].gate).toEqual({ kind: "policy", blocks: 10, tau: 1 / 16, squash: 0.01, test: "sample", uniform: false });
-    expect(model.train.policy).toEqual({ kind: "reinforce", lr: 1e-5, lambdaS: 20, lambdaV: 20, l2: 0, baseline: "batch_mean", regularizer: "paper" });
+    expect(model.train.policy).toEqual({ kind: "reinforce", lr: 0.05, lambdaS: 0.2, lambdaV: 0.2, l2: 0, baseline: "batch_mean", regularizer: "paper" });
   });
 
   it("mnist-tree fills tree defaults", () => {
     const model = checkFile("examples/mnist-tree.cond").model!;
-    expect(model.layers[0].tree).toEqual({ depth: 6, layout: "shared", gaterTraining: "deterministic", sigma: 0.1 });
+    expect(model.layers[0].tree).toEqual({ depth: 6, layout: "shared", gaterTraining: "deterministic", sigma: 0.1, levelLr: "uniform", levelLrMax: 16 });
     expect(model.train.optimizer).toEqual({ kind: "sgd", lr: 0.05, momentum: 0, weightDecay: 1e-4 });
   });
 
