@@ -48,6 +48,8 @@ export function describeFsError(error: unknown): string {
     EACCES: "permission denied",
     EISDIR: "is a directory",
     ENOTDIR: "a path component is not a directory",
+    EEXIST: "a path component exists and is not a directory",
+    EROFS: "read-only file system",
   };
   if (code && reasons[code]) return reasons[code];
   return error instanceof Error ? error.message.split("\n")[0] : String(error);

@@ -14,7 +14,9 @@ import { loadModel, NonFiniteError, type Model } from "../runtime/model.js";
 import { loadDataset } from "../runtime/node/data.js";
 import { FileAccessError } from "../runtime/node/files.js";
 import { pickWasm } from "../runtime/simd.js";
-import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { CliError, describeFsError, ExitCode, readSource, type CliIO } from "./io.js";
 
 export interface CompiledFile {
   result: CompileSuccess;
@@ -77,6 +79,18 @@ export function positiveNumber(command: string, name: string, value: string | bo
   return n;
 }
 
+/**
+ * Creates the directory an output file goes into, before any long work, so that a bad
+ * path fails at once and not after training.
+ */
+export async function prepareOutput(command: string, path: string): Promise<void> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (error) {
+    throw new CliError(`condc ${command}: cannot create the directory of '${path}': ${describeFsError(error)}`);
+  }
+}
+
 /** Runs `body`, turning the runtime's expected failures into one-line CLI errors (exit 1). */
 export async function reportingRuntimeErrors<T>(command: string, body: () => Promise<T>): Promise<T> {
   try {
@@ -84,6 +98,10 @@ export async function reportingRuntimeErrors<T>(command: string, body: () => Pro
   } catch (error) {
     if (error instanceof DataError || error instanceof CheckpointError || error instanceof NonFiniteError || error instanceof FileAccessError) {
       throw new CliError(`condc ${command}: ${error.message}`, ExitCode.sourceErrors);
+    }
+    const fsError = error as NodeJS.ErrnoException | null;
+    if (fsError && typeof fsError.code === "string" && typeof fsError.path === "string") {
+      throw new CliError(`condc ${command}: cannot write '${fsError.path}': ${describeFsError(error)}`, ExitCode.sourceErrors);
     }
     throw error;
   }

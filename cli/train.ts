@@ -9,7 +9,7 @@ import type { Command } from "./command.js";
 import { CliError, ExitCode, processIO, type CliIO } from "./io.js";
 import { progressPrinter } from "./progress.js";
 import { formatPolicyStats, hasPolicy, readPolicyStats, resetPolicyStats, setPolicySeed, type PolicyLayerStats } from "../runtime/policy.js";
-import { compileAndLoad, loadData, parseDataOption, positiveInteger, positiveNumber, reportingRuntimeErrors } from "./session.js";
+import { compileAndLoad, loadData, parseDataOption, positiveInteger, positiveNumber, prepareOutput, reportingRuntimeErrors } from "./session.js";
 
 const USAGE = `usage: condc train FILE [--data mnist|fashion-mnist|idx:DIR] [--epochs N] [--batch N]
                   [--lr X] [--seed N] [--out CKPT] [--plain-simd] [--json]
@@ -44,6 +44,7 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
   const dataOption = typeof values.data === "string" ? parseDataOption("train", values.data) : undefined;
   const json = values.json === true;
 
+  if (typeof values.out === "string") await prepareOutput("train", values.out);
   return reportingRuntimeErrors("train", async () => {
     const peek = await compileAndLoad(io, "train", file, { maxBatch: batchOption, plain: values["plain-simd"] === true });
     const { model, result, simd } = peek;

@@ -157,6 +157,22 @@ describe("condc build", () => {
 });
 
 describe("condc train failures", () => {
+  it("--out in a directory that does not exist yet: it is created", async () => {
+    const out = join(tmp, "new", "dir", "small.safetensors");
+    const r = await run(["train", join(tmp, "small.cond"), "--epochs", "1", "--out", out]);
+    expect(r.code).toBe(0);
+    expect(existsSync(out)).toBe(true);
+  });
+
+  it("--out under a file: exit 2 before training, one line", async () => {
+    const file = join(tmp, "a-file");
+    writeFileSync(file, "x");
+    const r = await run(["train", join(tmp, "small.cond"), "--out", join(file, "w.safetensors")]);
+    expect(r.code).toBe(2);
+    expect(r.stdout()).toBe("");
+    expect(r.stderr()).toBe(`condc train: cannot create the directory of '${join(file, "w.safetensors")}': a path component exists and is not a directory`);
+  });
+
   it("a missing model file: exit 2, one line", async () => {
     const r = await run(["train", "nope.cond"]);
     expect(r.code).toBe(2);
