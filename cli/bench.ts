@@ -10,7 +10,7 @@ import { formatDiagnostics } from "../compiler/diagnostics.js";
 import { loadModel, type Model } from "../runtime/model.js";
 import { hasLowRank, lowrankLayers, readCounters, refreshEstimators, resetCounters } from "../runtime/lowrank.js";
 import { readFileOrExplain } from "../runtime/node/files.js";
-import { hasPolicy, readPolicyStats, setPolicySeed } from "../runtime/policy.js";
+import { hasPolicy, measuredMacs, readPolicyStats, setPolicySeed } from "../runtime/policy.js";
 import { pickWasm } from "../runtime/simd.js";
 import { measuredMacsPerExample, resetTreeCounters, treeLayers } from "../runtime/tree.js";
 import { parseCommandArgs } from "./args.js";
@@ -54,6 +54,14 @@ const HOOKS: BenchMethodHooks[] = [
       }
       return total > 0 ? computed / total : null;
     },
+    macsPerExample(model) {
+      // Gated layers as counted by the module (estimator + exact part), the others dense.
+      const counted = new Map(lowrankLayers(model).map(({ layer }) => {
+        const [examples, , macs] = readCounters(model, layer.name) as [number, number, number];
+        return [layer.name, examples > 0 ? macs / examples : layer.macs] as const;
+      }));
+      return model.manifest.layers.filter((l) => l.delta !== null).reduce((sum, l) => sum + (counted.get(l.name) ?? l.macs), 0);
+    },
   },
   {
     // Policy gates (docs/policy.md): masks sampled at test time (the model's test mode);
@@ -65,6 +73,7 @@ const HOOKS: BenchMethodHooks[] = [
       const stats = readPolicyStats(model, "eval", false).filter((s) => s.examples > 0);
       return stats.length > 0 ? stats.reduce((a, s) => a + s.meanActivation, 0) / stats.length : null;
     },
+    macsPerExample: (model) => measuredMacs(model, readPolicyStats(model, "eval", false)).conditional,
   },
   {
     // Tree layers (docs/tree.md): the dense build has a dense layer of the same shape, so

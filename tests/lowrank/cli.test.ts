@@ -82,6 +82,11 @@ describe("condc with a lowrank model", () => {
       expect(c.speedup).toBeCloseTo(c.dense_ms / c.conditional_ms, 6);
       expect(c.active_fraction).toBeGreaterThanOrEqual(0);
       expect(c.active_fraction).toBeLessThanOrEqual(1);
+      // Dense: 784·64 + 64·10. Conditional, as counted: the output layer plus, for h, the
+      // estimator and the exact part, never more than dense plus the estimator r·(in + units).
+      expect(c.dense_macs_per_example).toBe(784 * 64 + 64 * 10);
+      expect(c.conditional_macs_per_example).toBeGreaterThan(64 * 10);
+      expect(c.conditional_macs_per_example).toBeLessThanOrEqual(784 * 64 + 64 * 10 + 8 * (784 + 64));
     }
   });
 
