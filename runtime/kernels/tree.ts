@@ -119,6 +119,21 @@ export function treeScatterAddRows(src: usize, perm: usize, n: i32, width: i32, 
   }
 }
 
+/** w = f w - lr g over `count` floats: the eager SGD step with its decay factor. */
+// @ts-ignore: decorator
+@inline function decayedStep(w: usize, g: usize, count: i32, f: f32, lr: f32): void {
+  const vf = f32x4.splat(f), vlr = f32x4.splat(lr);
+  let j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(w + o, f32x4.sub(f32x4.mul(vf, v128.load(w + o)), f32x4.mul(vlr, v128.load(g + o))));
+  }
+  for (; j < count; j++) {
+    const o = <usize>j << 2;
+    store<f32>(w + o, f * load<f32>(w + o) - lr * load<f32>(g + o));
+  }
+}
+
 // @ts-ignore: decorator
 @inline function scaleRange(p: usize, count: i32, f: f32): void {
   const vf = f32x4.splat(f);
@@ -257,25 +272,13 @@ export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBi
   const slice = units * inputs;
   const f: f32 = <f32>(1.0 - <f64>baseLr * decay);
   const logF: f64 = Math.log(<f64>f);
-  const vf = f32x4.splat(f);
   for (let l = 0; l <= k; l++) {
     for (let p = 0; p < (1 << l); p++) {
       const count = bucketStart(leafStart, k, l, p + 1) - bucketStart(leafStart, k, l, p);
       if (count == 0) continue;
       const node = (1 << l) - 1 + p;
       const lr = baseLr * levelScale(levelMode, levelMax, l, n, count);
-      const vlr = f32x4.splat(lr);
-      const w = weight + (<usize>node * <usize>slice << 2);
-      const g = gradWeight + (<usize>node * <usize>slice << 2);
-      let j = 0;
-      for (; j + 4 <= slice; j += 4) {
-        const o = <usize>j << 2;
-        v128.store(w + o, f32x4.sub(f32x4.mul(vf, v128.load(w + o)), f32x4.mul(vlr, v128.load(g + o))));
-      }
-      for (; j < slice; j++) {
-        const o = <usize>j << 2;
-        store<f32>(w + o, f * load<f32>(w + o) - lr * load<f32>(g + o));
-      }
+      decayedStep(weight + (<usize>node * <usize>slice << 2), gradWeight + (<usize>node * <usize>slice << 2), slice, f, lr);
       const b = bias + (<usize>node * <usize>units << 2);
       const gb = gradBias + (<usize>node * <usize>units << 2);
       for (let u = 0; u < units; u++) {
@@ -506,18 +509,7 @@ export function treeUnitUpdate(weight: usize, bias: usize, gradWeight: usize, gr
 
 // @ts-ignore: decorator
 @inline function sgdRow(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, row: i32, inputs: i32, f: f32, lr: f32, logF: f64): void {
-  const w = weight + (<usize>row * <usize>inputs << 2);
-  const g = gradWeight + (<usize>row * <usize>inputs << 2);
-  const vf = f32x4.splat(f), vlr = f32x4.splat(lr);
-  let j = 0;
-  for (; j + 4 <= inputs; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(w + o, f32x4.sub(f32x4.mul(vf, v128.load(w + o)), f32x4.mul(vlr, v128.load(g + o))));
-  }
-  for (; j < inputs; j++) {
-    const o = <usize>j << 2;
-    store<f32>(w + o, f * load<f32>(w + o) - lr * load<f32>(g + o));
-  }
+  decayedStep(weight + (<usize>row * <usize>inputs << 2), gradWeight + (<usize>row * <usize>inputs << 2), inputs, f, lr);
   const b = bias + (<usize>row << 2);
   store<f32>(b, load<f32>(b) - lr * load<f32>(gradBias + (<usize>row << 2)));
   const at = last + (<usize>row << 3);
