@@ -34,6 +34,30 @@ export const BS_SIGMOID: i32 = 3;
 @inline function blockCount(n: i32, b: i32): i32 { return (n + b - 1) / b; }
 
 /**
+ * dst[k] += a * src[k] over the active input segments of one row: all of [0, K) when
+ * inList is 0, else the blocks inRow[0 .. segs) of bIn columns each.
+ */
+@inline function axpySegments(dst: usize, src: usize, a: f32, K: i32, segs: i32, inList: usize, inRow: usize, bIn: i32): void {
+  const va = f32x4.splat(a);
+  for (let s = 0; s < segs; s++) {
+    let k0 = 0, k1 = K;
+    if (inList != 0) {
+      k0 = load<i32>(inRow + (<usize>s << 2)) * bIn;
+      k1 = minI(K, k0 + bIn);
+    }
+    let k = k0;
+    for (; k + 4 <= k1; k += 4) {
+      const o = <usize>k << 2;
+      v128.store(dst + o, madd(va, v128.load(src + o), v128.load(dst + o)));
+    }
+    for (; k < k1; k++) {
+      const o = <usize>k << 2;
+      store<f32>(dst + o, load<f32>(dst + o) + a * load<f32>(src + o));
+    }
+  }
+}
+
+/**
  * out[i, block] = x[i, active in] . W[block rows, active in]ᵀ + bias[block] for every active
  * output block of example i; inactive output blocks are set to 0 (when outList != 0).
  * outList/outCount = 0: all N outputs (sf, dense output). inList/inCount = 0: dense input
@@ -171,24 +195,7 @@ export function bsBackwardInput(
       for (; j < j1; j++) {
         const s0 = load<f32>(gi + (<usize>j << 2));
         if (s0 == 0) continue;
-        const g0 = f32x4.splat(s0);
-        const w0 = w + <usize>j * ldw;
-        for (let s = 0; s < segs; s++) {
-          let k0 = 0, k1 = K;
-          if (inList != 0) {
-            k0 = load<i32>(inRow + (<usize>s << 2)) * bIn;
-            k1 = minI(K, k0 + bIn);
-          }
-          let k = k0;
-          for (; k + 4 <= k1; k += 4) {
-            const o = <usize>k << 2;
-            v128.store(di + o, madd(g0, v128.load(w0 + o), v128.load(di + o)));
-          }
-          for (; k < k1; k++) {
-            const o = <usize>k << 2;
-            store<f32>(di + o, load<f32>(di + o) + s0 * load<f32>(w0 + o));
-          }
-        }
+        axpySegments(di, w + <usize>j * ldw, s0, K, segs, inList, inRow, bIn);
       }
     }
   }
@@ -217,24 +224,7 @@ export function bsBackwardWeight(
       for (let j = xb * B; j < j1; j++) {
         const s0 = load<f32>(gi + (<usize>j << 2));
         if (s0 == 0) continue;
-        const g0 = f32x4.splat(s0);
-        const wj = dw + <usize>j * ldw;
-        for (let s = 0; s < segs; s++) {
-          let k0 = 0, k1 = K;
-          if (inList != 0) {
-            k0 = load<i32>(inRow + (<usize>s << 2)) * bIn;
-            k1 = minI(K, k0 + bIn);
-          }
-          let k = k0;
-          for (; k + 4 <= k1; k += 4) {
-            const o = <usize>k << 2;
-            v128.store(wj + o, madd(g0, v128.load(xi + o), v128.load(wj + o)));
-          }
-          for (; k < k1; k++) {
-            const o = <usize>k << 2;
-            store<f32>(wj + o, load<f32>(wj + o) + s0 * load<f32>(xi + o));
-          }
-        }
+        axpySegments(dw + <usize>j * ldw, xi, s0, K, segs, inList, inRow, bIn);
       }
     }
   }
