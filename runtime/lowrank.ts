@@ -10,8 +10,7 @@
  */
 import type { Model } from "./model.js";
 import type { Dataset } from "./data/dataset.js";
-import type { ManifestLayer } from "./manifest.js";
-import { findRegion } from "./manifest.js";
+import { findRegion, layerExportName, type ManifestLayer } from "./manifest.js";
 
 export interface LowRankSettings {
   rank: number;
@@ -213,7 +212,7 @@ export function refreshEstimators(model: Model, options: SvdOptions = {}): void 
 /** Switches the estimator of every gated layer on (default) or off (the dense layer). */
 export function setEstimatorsEnabled(model: Model, on: boolean): void {
   for (const { layer } of lowrankLayers(model)) {
-    (model.wasmExports[`lowrankEnable_${layer.name}`] as (on: number) => void)(on ? 1 : 0);
+    (model.wasmExports[layerExportName(layer.name, "lowrankEnable")] as (on: number) => void)(on ? 1 : 0);
   }
 }
 
@@ -287,7 +286,7 @@ export function measureLowRank(model: Model, data: Dataset): LowRankMetrics {
     const rows = Math.min(model.maxBatch, data.count - start);
     new Float32Array(model.wasmExports.memory.buffer, inputRegion.offset, rows * width).set(data.images.subarray(start * width, (start + rows) * width));
     exports["predict"]!(rows);
-    for (const { layer } of gated) exports[`lowrankStats_${layer.name}`]!(rows);
+    for (const { layer } of gated) exports[layerExportName(layer.name, "lowrankStats")]!(rows);
     const probs = new Float32Array(model.wasmExports.memory.buffer, probsRegion.offset, rows * classes);
     for (let r = 0; r < rows; r++) {
       let best = 0;

@@ -76,6 +76,14 @@ export function manifestProblems(value: unknown): string[] {
   return problems;
 }
 
+/**
+ * The name of a layer's own export in a compiled module: `<layer>__<what>` (e.g.
+ * `h1__flush`, `h1__lowrankEnable`). Model-wide extras carry no layer prefix.
+ */
+export function layerExportName(layer: string, what: string): string {
+  return `${layer}__${what}`;
+}
+
 export function findRegion(manifest: Manifest, name: string): ManifestRegion {
   const region = manifest.memory.regions.find((r) => r.name === name);
   if (!region) throw new Error(`manifest has no memory region '${name}'`);

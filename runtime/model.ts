@@ -4,7 +4,7 @@
  * the same code runs in browsers.
  */
 import type { Manifest, ManifestRegion } from "./manifest.js";
-import { findRegion, manifestProblems } from "./manifest.js";
+import { findRegion, layerExportName, manifestProblems } from "./manifest.js";
 import type { Dataset } from "./data/dataset.js";
 import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors } from "./checkpoint/safetensors.js";
 
@@ -134,8 +134,10 @@ export class Model {
    * (tree layers' lazy weight decay). Done before weights are read, saved or replaced.
    */
   flush(): void {
-    for (const [name, fn] of Object.entries(this.exports)) {
-      if (name.endsWith("__flush") && typeof fn === "function") (fn as () => void)();
+    const exports = this.exports as unknown as Record<string, unknown>;
+    for (const layer of this.manifest.layers) {
+      const fn = exports[layerExportName(layer.name, "flush")];
+      if (typeof fn === "function") (fn as () => void)();
     }
   }
 

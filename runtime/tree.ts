@@ -5,6 +5,7 @@
  * No Node-only imports.
  */
 import type { Model } from "./model.js";
+import { layerExportName } from "./manifest.js";
 
 export interface TreeLayerInfo {
   layer: string;
@@ -44,15 +45,15 @@ function exported(model: Model, name: string): (() => number) | null {
 /** The counted MACs of every tree layer since the last reset. */
 export function treeCounters(model: Model): TreeCounters[] {
   return treeLayers(model).map((info) => {
-    const macs = exported(model, `${info.layer}__treeMacs`)?.() ?? 0;
-    const examples = exported(model, `${info.layer}__treeExamples`)?.() ?? 0;
+    const macs = exported(model, layerExportName(info.layer, "treeMacs"))?.() ?? 0;
+    const examples = exported(model, layerExportName(info.layer, "treeExamples"))?.() ?? 0;
     return { ...info, macs, examples, macsPerExample: examples > 0 ? macs / examples : 0 };
   });
 }
 
 /** Zeroes the tree layers' MAC and example counters. */
 export function resetTreeCounters(model: Model): void {
-  for (const info of treeLayers(model)) exported(model, `${info.layer}__treeResetCounters`)?.();
+  for (const info of treeLayers(model)) exported(model, layerExportName(info.layer, "treeResetCounters"))?.();
 }
 
 /**

@@ -6,14 +6,15 @@
  *
  * test_only: training runs the dense layer; inference runs the estimator.
  * in_loop: both run the estimator; the backward is masked (only computed units).
- * Each layer also exports `lowrankEnable_<layer>(on)` (off: the dense layer everywhere, for
- * accuracy without the estimator) and `lowrankStats_<layer>(n)` (sign statistics of the
+ * Each layer also exports `<layer>__lowrankEnable(on)` (off: the dense layer everywhere, for
+ * accuracy without the estimator) and `<layer>__lowrankStats(n)` (sign statistics of the
  * last forward against the exact pre-activation on the same input).
  */
 import type { IrLayer } from "../ir.js";
 import type { LowRankGate } from "../model.js";
 import { emitActivationBackward, emitDenseBackward, emitDenseForward } from "./dense.js";
 import type { EmitContext, LayerMethod } from "./method.js";
+import { layerExportName } from "../../runtime/manifest.js";
 
 /** Scratch region suffixes, `<layer>.lowrank_<suffix>`. */
 export const LOWRANK_REGIONS = ["t", "zhat", "active", "count", "nzidx", "nzval", "stats", "ztrue", "units", "ustart"] as const;
@@ -93,9 +94,9 @@ export const lowrankMethod: LayerMethod = {
     ctx.emit();
     ctx.emit(`let ${flag}: bool = true;`);
     ctx.emit(`/** ${layer.name}: 1 runs the low-rank estimator at inference, 0 the dense layer. */`);
-    ctx.emit(`export function lowrankEnable_${layer.name}(on: i32): void { ${flag} = on != 0; }`);
+    ctx.emit(`export function ${layerExportName(layer.name, "lowrankEnable")}(on: i32): void { ${flag} = on != 0; }`);
     ctx.emit(`/** ${layer.name}: sign statistics of the last forward of n rows (exact pre-activation on the same input). */`);
-    ctx.emit(`export function lowrankStats_${layer.name}(n: i32): void {`);
+    ctx.emit(`export function ${layerExportName(layer.name, "lowrankStats")}(n: i32): void {`);
     ctx.emit(`  gemmNT(n, ${layer.units}, ${layer.inputs}, ${ctx.sourceAddress(layer)}, ${layer.inputs}, ${ctx.addr(layer.weight)}, ${layer.inputs}, ${zt}, ${layer.units}, 0);`);
     ctx.emit(`  addBias(${zt}, ${ctx.addr(layer.bias)}, n, ${layer.units});`);
     ctx.emit(`  lowrankSignStats(n, ${layer.units}, ${ctx.addr(region(layer, "zhat"))}, ${zt}, ${f32(gate.threshold)}, ${ctx.addr(region(layer, "stats"))});`);

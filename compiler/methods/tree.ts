@@ -15,13 +15,14 @@ import type { IrLayer } from "../ir.js";
 import type { CheckedLayer, TreeOptions } from "../model.js";
 import { emitActivationBackward, emitActivationForward } from "./dense.js";
 import type { EmitContext, LayerMethod } from "./method.js";
+import { layerExportName } from "../../runtime/manifest.js";
 
 /**
  * The tree's exported helpers: `<layer>__tree<What>`, except the flush, `<layer>__flush`,
  * which the runtime calls before it reads or replaces weights (runtime/model.ts).
  */
 export function treeExportName(layer: string, what: "Flush" | "Macs" | "Examples" | "ResetCounters" | "Lambda"): string {
-  return what === "Flush" ? `${layer}__flush` : `${layer}__tree${what}`;
+  return layerExportName(layer, what === "Flush" ? "flush" : `tree${what}`);
 }
 
 const GATER_STREAM_OFFSET = 0x10000;
