@@ -1,11 +1,22 @@
 /**
- * @fileoverview The experiment the browser test runs twice, once in Chromium and once in Node:
- * load a compiled model, init(seed), predict, one trainStep, predict again, save, load.
+ * @fileoverview The experiment the browser test runs twice per model, once in Chromium and once
+ * in Node: load a compiled model, init(seed), predict, one trainStep, predict again, save, load;
+ * plus, for each conditional method the model uses (found from its manifest), that method's
+ * runtime steps and observations:
+ *
+ * - low-rank gates: the truncated SVD of each gated layer's weights in f64 (runtime/lowrank.ts,
+ *   TypeScript, so this is where engines' Math could differ), `refreshEstimators` after init (so
+ *   predict runs the estimator), the estimator's ẑ, and predict with the estimator off;
+ * - tree layers: the MAC / example counters after the step (`Model.flush` runs inside save);
+ * - policy gates: `setPolicySeed(SEED)`, the masks (and probabilities, costs, statistics) the
+ *   counter RNG sampled in predict and in the trainStep, and predict in threshold mode.
  *
  * This file is transpiled once (tests/browser/support.ts) and the same JavaScript is served to
  * the page and imported by Node, so both engines run identical code on identical inputs.
- * It imports nothing at run time: the runtime's `loadModel` is passed in.
+ * It imports nothing at run time: the runtime's functions are passed in.
  */
+import type * as RuntimeIndex from "../../runtime/index.js";
+import type * as RuntimeTree from "../../runtime/tree.js";
 import type { Manifest, Model } from "../../runtime/index.js";
 
 export const SEED = 1234;
@@ -14,6 +25,19 @@ export const ROWS = 40;
 /** Rows in the one training minibatch (= maxBatch). */
 export const TRAIN_ROWS = 16;
 export const LR = 0.05;
+
+/** What runCase needs from the runtime (runtime/index.ts, plus runtime/tree.ts, which index does not export). */
+export type Runtime = Pick<
+  typeof RuntimeIndex,
+  "loadModel" | "lowrankLayers" | "truncatedSvd" | "refreshEstimators" | "setEstimatorsEnabled" | "hasPolicy" | "setPolicySeed" | "setPolicyMode" | "readPolicyStats"
+> &
+  Pick<typeof RuntimeTree, "treeLayers" | "treeCounters">;
+
+/** One named observation, compared byte for byte between the engines. */
+export interface Check {
+  what: string;
+  bytes: Uint8Array;
+}
 
 export interface CaseResult {
   /** False when this engine rejects the module (WebAssembly.validate); nothing else is filled in. */
@@ -29,6 +53,8 @@ export interface CaseResult {
   /** The safetensors checkpoint from save() after the step. */
   save: Uint8Array;
   saveSha: string;
+  /** The method-specific observations, in the order they were taken (empty for a dense model). */
+  checks: Check[];
 }
 
 /** A pure integer hash (murmur3 finaliser); identical in every engine. */
@@ -57,30 +83,85 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function bytesOf(values: Float32Array): Uint8Array {
+function bytesOf(values: Float32Array | Float64Array): Uint8Array {
   return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
 }
 
-type LoadModel = (wasm: Uint8Array, manifest: Manifest) => Promise<Model>;
+/** Numbers as f64 bytes, so they compare exactly. */
+function numbers(values: number[]): Uint8Array {
+  return bytesOf(Float64Array.from(values));
+}
 
-export async function runCase(loadModel: LoadModel, wasm: Uint8Array, manifest: Manifest): Promise<CaseResult> {
+export async function runCase(runtime: Runtime, wasm: Uint8Array, manifest: Manifest): Promise<CaseResult> {
   const empty = new Uint8Array(0);
   if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) {
-    return { validates: false, inputsSha: "", before: empty, loss: NaN, after: empty, reloaded: empty, save: empty, saveSha: "" };
+    return { validates: false, inputsSha: "", before: empty, loss: NaN, after: empty, reloaded: empty, save: empty, saveSha: "", checks: [] };
   }
   const { x, labels } = makeInputs(ROWS, manifest.input.width, manifest.classes);
   const inputsSha = await sha256Hex(new Uint8Array([...bytesOf(x), ...labels]));
 
-  const model = await loadModel(wasm, manifest);
+  const model: Model = await runtime.loadModel(wasm, manifest);
+  const checks: Check[] = [];
+  const check = (what: string, bytes: Uint8Array): void => void checks.push({ what, bytes });
+  const region = (name: string): Uint8Array => bytesOf(model.regionView(name));
+  const lowrank = runtime.lowrankLayers(model).map(({ layer }) => layer);
+  const policy = runtime.hasPolicy(model) ? manifest.layers.filter((l) => l.gate?.kind === "policy") : [];
+  const trees = runtime.treeLayers(model);
+  const policyStats = (which: "train" | "eval"): Uint8Array =>
+    numbers(runtime.readPolicyStats(model, which).flatMap((s) => [s.examples, s.meanActivation, ...s.blockMean, ...s.blockVariance]));
+
   model.init(SEED);
+  for (const layer of lowrank) {
+    // What refreshEstimators computes, before the f32 rounding: Wᵀ [inputs, units] in f64.
+    const w = model.parameter(`${layer.name}.weight`);
+    const at = new Float64Array(layer.inputs * layer.units);
+    for (let j = 0; j < layer.units; j++) for (let k = 0; k < layer.inputs; k++) at[k * layer.units + j] = w[j * layer.inputs + k]!;
+    const rank = Number(layer.gate!["rank"]);
+    const svd = runtime.truncatedSvd(at, layer.inputs, layer.units, rank);
+    check(`${layer.name}: truncatedSvd sigma (f64)`, bytesOf(svd.sigma));
+    check(`${layer.name}: truncatedSvd U·Σ (f64)`, bytesOf(svd.us));
+    check(`${layer.name}: truncatedSvd Vᵀ (f64)`, bytesOf(svd.vt));
+  }
+  if (lowrank.length > 0) {
+    runtime.refreshEstimators(model);
+    for (const layer of lowrank) {
+      check(`${layer.name}.lowrank_u after refreshEstimators`, bytesOf(model.parameter(`${layer.name}.lowrank_u`)));
+      check(`${layer.name}.lowrank_v after refreshEstimators`, bytesOf(model.parameter(`${layer.name}.lowrank_v`)));
+    }
+    runtime.setEstimatorsEnabled(model, false);
+    check("probabilities after init with the estimators off", bytesOf(model.predict(x, ROWS)));
+    runtime.setEstimatorsEnabled(model, true);
+  }
+  if (policy.length > 0) runtime.setPolicySeed(model, SEED); // also restarts the test-time streams
+
   const before = bytesOf(model.predict(x, ROWS));
+  for (const layer of lowrank) check(`${layer.name}.lowrank_zhat after predict (last chunk)`, region(`${layer.name}.lowrank_zhat`));
+  for (const layer of policy) check(`${layer.name}.policy_u: masks sampled by predict (last chunk)`, region(`${layer.name}.policy_u`));
+  if (policy.length > 0) check("policy eval statistics after predict", policyStats("eval"));
+
   const { loss } = model.trainStep(x, labels, TRAIN_ROWS, { lr: LR });
+  for (const layer of policy) {
+    check(`${layer.name}.policy_sigma in the trainStep`, region(`${layer.name}.policy_sigma`));
+    check(`${layer.name}.policy_u: masks sampled by the trainStep`, region(`${layer.name}.policy_u`));
+    check(`${layer.name}.policy_cost in the trainStep`, region(`${layer.name}.policy_cost`));
+  }
+  if (policy.length > 0) check("policy train statistics", policyStats("train"));
+  if (trees.length > 0) check("tree counters (macs, examples) after predict and trainStep", numbers(runtime.treeCounters(model).flatMap((c) => [c.macs, c.examples])));
+
+  if (policy.length > 0) runtime.setPolicySeed(model, SEED); // the same test-time masks as after load below
   const after = bytesOf(model.predict(x, ROWS));
+  if (policy.length > 0) {
+    runtime.setPolicyMode(model, "threshold");
+    check("probabilities after the step, threshold mode", bytesOf(model.predict(x, ROWS)));
+    for (const layer of policy) check(`${layer.name}.policy_u: masks in threshold mode (last chunk)`, region(`${layer.name}.policy_u`));
+    runtime.setPolicyMode(model, "sample");
+  }
   const save = model.save();
   const saveSha = await sha256Hex(save);
 
   model.init(SEED + 1);
   model.load(save);
+  if (policy.length > 0) runtime.setPolicySeed(model, SEED);
   const reloaded = bytesOf(model.predict(x, ROWS));
-  return { validates: true, inputsSha, before, loss, after, reloaded, save, saveSha };
+  return { validates: true, inputsSha, before, loss, after, reloaded, save, saveSha, checks };
 }

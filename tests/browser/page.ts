@@ -1,10 +1,15 @@
 /**
  * @fileoverview The test page's module, served as /tests/browser/page.js next to the runtime's
- * modules at /runtime/** (the repository's layout, so these imports resolve in both); the build
- * is at /model/*. Results cross the CDP boundary as base64 so bytes compare exactly.
+ * modules at /runtime/** (the repository's layout, so these imports resolve in both); each
+ * case's build is at /model/<case>/*. Results cross the CDP boundary as base64 so bytes
+ * compare exactly.
  */
-import { loadModel, pickWasm } from "../../runtime/index.js";
-import { runCase } from "./case.js";
+import * as runtime from "../../runtime/index.js";
+import { treeCounters, treeLayers } from "../../runtime/tree.js";
+import { runCase, type Runtime } from "./case.js";
+
+/** The runtime as runCase takes it: runtime/index.ts, plus the tree helpers it does not export. */
+const RUNTIME: Runtime = { ...runtime, treeLayers, treeCounters };
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
   const response = await fetch(url);
@@ -20,14 +25,14 @@ function base64(bytes: Uint8Array): string {
   return btoa(text);
 }
 
-export async function runInPage(variant: "plain" | "relaxed") {
-  const response = await fetch("/model/manifest.json");
-  if (!response.ok) throw new Error(`GET /model/manifest.json: ${response.status}`);
+export async function runInPage(name: string, variant: "plain" | "relaxed") {
+  const response = await fetch(`/model/${name}/manifest.json`);
+  if (!response.ok) throw new Error(`GET /model/${name}/manifest.json: ${response.status}`);
   const manifest = await response.json();
-  const plain = await fetchBytes("/model/plain.wasm");
-  const relaxed = await fetchBytes("/model/relaxed.wasm");
-  const picked: string = pickWasm(plain, relaxed).simd;
-  const result = await runCase(loadModel, variant === "plain" ? plain : relaxed, manifest);
+  const plain = await fetchBytes(`/model/${name}/plain.wasm`);
+  const relaxed = await fetchBytes(`/model/${name}/relaxed.wasm`);
+  const picked: string = runtime.pickWasm(plain, relaxed).simd;
+  const result = await runCase(RUNTIME, variant === "plain" ? plain : relaxed, manifest);
   return {
     userAgent: navigator.userAgent,
     picked,
@@ -39,5 +44,6 @@ export async function runInPage(variant: "plain" | "relaxed") {
     after: base64(result.after),
     reloaded: base64(result.reloaded),
     save: base64(result.save),
+    checks: result.checks.map((c) => ({ what: c.what, bytes: base64(c.bytes) })),
   };
 }
