@@ -14,3 +14,9 @@ export { refreshEstimators, setEstimatorsEnabled, measureLowRank, truncatedSvd, 
 export type { LowRankMetrics, LowRankLayerMetrics } from "./lowrank.js";
 export { setPolicyMode, getPolicyMode, setPolicySeed, setPolicyLearningRate, getPolicyLearningRate, readPolicyStats, resetPolicyStats, measuredMacs, hasPolicy } from "./policy.js";
 export type { PolicyTestMode, PolicyLayerStats } from "./policy.js";
+export { treeLayers, treeCounters, resetTreeCounters, measuredMacsPerExample } from "./tree.js";
+export type { TreeLayerInfo, TreeCounters } from "./tree.js";
+export { encodeSafetensors, decodeSafetensors } from "./checkpoint/safetensors.js";
+export { CheckpointError } from "./checkpoint/errors.js";
+export { DataError } from "./data/errors.js";
+export { parseIdx, loadIdxPair } from "./data/idx.js";
