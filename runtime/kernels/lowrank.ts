@@ -27,22 +27,45 @@ import { addBias, reluForward } from "./elementwise";
   store<f64>(p, load<f64>(p) + value);
 }
 
-/** Nonzero entries of x[0 .. len) into idx (i32) / val (f32); returns their count. */
+// Left-packing shuffles for lowrankGatherNonzeros: entry m (16 bytes) moves the f32 lanes set
+// in the 4-bit mask m to the front, in order (index 128: a zero byte).
+const PACK_LANES: usize = memory.data<u8>([
+  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+  0, 1, 2, 3, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+  4, 5, 6, 7, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+  0, 1, 2, 3, 4, 5, 6, 7, 128, 128, 128, 128, 128, 128, 128, 128,
+  8, 9, 10, 11, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+  0, 1, 2, 3, 8, 9, 10, 11, 128, 128, 128, 128, 128, 128, 128, 128,
+  4, 5, 6, 7, 8, 9, 10, 11, 128, 128, 128, 128, 128, 128, 128, 128,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 128, 128, 128, 128,
+  12, 13, 14, 15, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+  0, 1, 2, 3, 12, 13, 14, 15, 128, 128, 128, 128, 128, 128, 128, 128,
+  4, 5, 6, 7, 12, 13, 14, 15, 128, 128, 128, 128, 128, 128, 128, 128,
+  0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 128, 128, 128, 128,
+  8, 9, 10, 11, 12, 13, 14, 15, 128, 128, 128, 128, 128, 128, 128, 128,
+  0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 128, 128, 128, 128,
+  4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 128, 128, 128, 128,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+], 16);
+
+/**
+ * Nonzero entries of x[0 .. len) into idx (i32) / val (f32); returns their count. Each group of
+ * 4 with a nonzero is left-packed with a shuffle and stored whole at the running count (no branch
+ * per lane), so it writes up to 3 entries past the count, never past entry len - 1.
+ */
 export function lowrankGatherNonzeros(x: usize, len: i32, idx: usize, val: usize): i32 {
   let count = 0;
   const zero = f32x4.splat(0);
+  const lanes = i32x4(0, 1, 2, 3);
   let k = 0;
   for (; k + 4 <= len; k += 4) {
     const v = v128.load(x + (<usize>k << 2));
-    let bits = i32x4.bitmask(f32x4.ne(v, zero));
-    while (bits != 0) {
-      const lane = ctz(bits);
-      bits &= bits - 1;
-      const kk = k + lane;
-      store<i32>(idx + (<usize>count << 2), kk);
-      store<f32>(val + (<usize>count << 2), load<f32>(x + (<usize>kk << 2)));
-      count++;
-    }
+    const bits = i32x4.bitmask(f32x4.ne(v, zero));
+    if (bits == 0) continue; // all-zero groups are common in ReLU outputs
+    const pack = v128.load(PACK_LANES + (<usize>bits << 4));
+    v128.store(val + (<usize>count << 2), i8x16.swizzle(v, pack));
+    v128.store(idx + (<usize>count << 2), i8x16.swizzle(i32x4.add(i32x4.splat(k), lanes), pack));
+    count += <i32>popcnt(bits);
   }
   for (; k < len; k++) {
     const s = load<f32>(x + (<usize>k << 2));
@@ -92,40 +115,70 @@ export function lowrankGatherNonzeros(x: usize, len: i32, idx: usize, val: usize
   return (s0 + s1) + (s2 + s3);
 }
 
-/** t[r] = sum_t val[t] * U[idx[t], :] (U [nin x r] row-major): the sparse estimator input. */
-function projectSparse(u: usize, r: i32, idx: usize, val: usize, nnz: i32, t: usize): void {
+/** Nonzero count of x[0 .. len). */
+function countNonzeros(x: usize, len: i32): i32 {
+  let count = 0;
+  const zero = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= len; k += 4) count += <i32>popcnt(i32x4.bitmask(f32x4.ne(v128.load(x + (<usize>k << 2)), zero)));
+  for (; k < len; k++) if (load<f32>(x + (<usize>k << 2)) != 0) count++;
+  return count;
+}
+
+// Accumulators of projectSparse's current chunk (up to 16 columns), before they are stored.
+const PROJECT_TMP: usize = memory.data(16 * 4, 16);
+
+/**
+ * t[c] = sum_q val[q] * U[idx[q], c] (U [nin x r] row-major): the sparse estimator input. One
+ * pass over the nonzeros per 16 columns, held in up to 4 f32x4 accumulators (one pass of 8
+ * accumulators over 32 columns measured slower). A chunk of w columns reads 16, 8 or 4 floats
+ * per row (the least that covers w), so it may read past the chunk into the next row of U; the
+ * rows whose read would leave U (the last ones, idx ascending) are added in scalar code. Only
+ * the w columns are stored.
+ */
+function projectSparse(u: usize, r: i32, nin: i32, idx: usize, val: usize, nnz: i32, t: usize): void {
   const rowBytes = <usize>r << 2;
-  let c = 0;
-  for (; c + 8 <= r; c += 8) {
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  const uEnd = u + <usize>nin * rowBytes;
+  for (let c = 0; c < r; c += 16) {
+    const w = min(16, r - c);
+    const span: i32 = w > 8 ? 4 : w > 4 ? 2 : 1; // f32x4 loads per row
     const col = u + (<usize>c << 2);
-    for (let q = 0; q < nnz; q++) {
+    let safe = nnz;
+    while (safe > 0 && col + <usize>load<i32>(idx + (<usize>(safe - 1) << 2)) * rowBytes + (<usize>span << 4) > uEnd) safe--;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    if (span == 4) {
+      for (let q = 0; q < safe; q++) {
+        const o = <usize>q << 2;
+        const xv = v128.load32_splat(val + o);
+        const p = col + <usize>load<i32>(idx + o) * rowBytes;
+        a0 = fma4(xv, v128.load(p), a0); a1 = fma4(xv, v128.load(p, 16), a1);
+        a2 = fma4(xv, v128.load(p, 32), a2); a3 = fma4(xv, v128.load(p, 48), a3);
+      }
+    } else if (span == 2) {
+      for (let q = 0; q < safe; q++) {
+        const o = <usize>q << 2;
+        const xv = v128.load32_splat(val + o);
+        const p = col + <usize>load<i32>(idx + o) * rowBytes;
+        a0 = fma4(xv, v128.load(p), a0); a1 = fma4(xv, v128.load(p, 16), a1);
+      }
+    } else {
+      for (let q = 0; q < safe; q++) {
+        const o = <usize>q << 2;
+        a0 = fma4(v128.load32_splat(val + o), v128.load(col + <usize>load<i32>(idx + o) * rowBytes), a0);
+      }
+    }
+    v128.store(PROJECT_TMP, a0); v128.store(PROJECT_TMP, a1, 16);
+    v128.store(PROJECT_TMP, a2, 32); v128.store(PROJECT_TMP, a3, 48);
+    for (let q = safe; q < nnz; q++) {
       const o = <usize>q << 2;
-      const xv = f32x4.splat(load<f32>(val + o));
+      const xs = load<f32>(val + o);
       const p = col + <usize>load<i32>(idx + o) * rowBytes;
-      a0 = fma4(xv, v128.load(p), a0);
-      a1 = fma4(xv, v128.load(p + 16), a1);
+      for (let cc = 0; cc < w; cc++) {
+        const a = PROJECT_TMP + (<usize>cc << 2);
+        store<f32>(a, load<f32>(a) + xs * load<f32>(p + (<usize>cc << 2)));
+      }
     }
-    v128.store(t + (<usize>c << 2), a0);
-    v128.store(t + (<usize>c << 2) + 16, a1);
-  }
-  for (; c + 4 <= r; c += 4) {
-    let a0 = f32x4.splat(0);
-    const col = u + (<usize>c << 2);
-    for (let q = 0; q < nnz; q++) {
-      const o = <usize>q << 2;
-      a0 = fma4(f32x4.splat(load<f32>(val + o)), v128.load(col + <usize>load<i32>(idx + o) * rowBytes), a0);
-    }
-    v128.store(t + (<usize>c << 2), a0);
-  }
-  for (; c < r; c++) {
-    let s: f32 = 0;
-    const col = u + (<usize>c << 2);
-    for (let q = 0; q < nnz; q++) {
-      const o = <usize>q << 2;
-      s += load<f32>(val + o) * load<f32>(col + <usize>load<i32>(idx + o) * rowBytes);
-    }
-    store<f32>(t + (<usize>c << 2), s);
+    memory.copy(t + (<usize>c << 2), PROJECT_TMP, <usize>w << 2);
   }
 }
 
@@ -152,11 +205,10 @@ function compact(zhat: usize, nout: i32, theta: f32, active: usize): i32 {
 }
 
 /**
- * Exact part, unit-major: transposes the per-example active lists into per-unit example
- * lists (unitStart [nout + 1], unitLists [n * nout]), then for each unit dots its weight row
- * with the examples that selected it, four examples per pass over the row.
+ * Transposes the per-example active lists into per-unit example lists: unit j's examples
+ * (increasing) are unitLists[unitStart[j] .. unitStart[j + 1]).
  */
-function exactByUnit(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, active: usize, counts: usize, unitLists: usize, unitStart: usize): void {
+function buildUnitLists(n: i32, nout: i32, active: usize, counts: usize, unitLists: usize, unitStart: usize): void {
   memory.fill(unitStart, 0, <usize>(nout + 1) * 4);
   for (let i = 0; i < n; i++) {
     const list = active + <usize>i * <usize>nout * 4;
@@ -183,53 +235,155 @@ function exactByUnit(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, 
   }
   for (let j = nout; j > 0; j--) store<i32>(unitStart + (<usize>j << 2), load<i32>(unitStart + (<usize>(j - 1) << 2)));
   store<i32>(unitStart, 0);
+}
+
+/**
+ * Exact part, unit-major, dense-ish input: for each unit, its weight row is dotted with the
+ * examples that selected it, four examples per pass over the row (three: the fourth slot
+ * repeats the third, stored once), then two, then one.
+ */
+function exactByUnit(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, active: usize, counts: usize, unitLists: usize, unitStart: usize): void {
+  buildUnitLists(n, nout, active, counts, unitLists, unitStart);
   const rowBytes = <usize>nin * 4;
+  const hStride = <usize>nout * 4;
   for (let j = 0; j < nout; j++) {
     const begin = load<i32>(unitStart + (<usize>j << 2));
     const end = load<i32>(unitStart + (<usize>(j + 1) << 2));
     if (begin == end) continue;
     const wj = w + <usize>j * rowBytes;
     const bj = load<f32>(b + (<usize>j << 2));
+    const hj = h + (<usize>j << 2);
     let q = begin;
-    for (; q + 4 <= end; q += 4) {
-      const i0 = load<i32>(unitLists + (<usize>q << 2));
-      const i1 = load<i32>(unitLists + (<usize>(q + 1) << 2));
-      const i2 = load<i32>(unitLists + (<usize>(q + 2) << 2));
-      const i3 = load<i32>(unitLists + (<usize>(q + 3) << 2));
-      const x0 = x + <usize>i0 * rowBytes, x1 = x + <usize>i1 * rowBytes, x2 = x + <usize>i2 * rowBytes, x3 = x + <usize>i3 * rowBytes;
-      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-      let k = 0;
-      for (; k + 4 <= nin; k += 4) {
-        const o = <usize>k << 2;
-        const wv = v128.load(wj + o);
-        s0 = fma4(wv, v128.load(x0 + o), s0);
-        s1 = fma4(wv, v128.load(x1 + o), s1);
-        s2 = fma4(wv, v128.load(x2 + o), s2);
-        s3 = fma4(wv, v128.load(x3 + o), s3);
-      }
-      let z0 = hsum(s0), z1 = hsum(s1), z2 = hsum(s2), z3 = hsum(s3);
-      for (; k < nin; k++) {
-        const o = <usize>k << 2;
-        const wk = load<f32>(wj + o);
-        z0 += wk * load<f32>(x0 + o); z1 += wk * load<f32>(x1 + o);
-        z2 += wk * load<f32>(x2 + o); z3 += wk * load<f32>(x3 + o);
-      }
-      z0 += bj; z1 += bj; z2 += bj; z3 += bj;
-      store<f32>(h + (<usize>i0 * <usize>nout + <usize>j) * 4, z0 > 0 ? z0 : <f32>0);
-      store<f32>(h + (<usize>i1 * <usize>nout + <usize>j) * 4, z1 > 0 ? z1 : <f32>0);
-      store<f32>(h + (<usize>i2 * <usize>nout + <usize>j) * 4, z2 > 0 ? z2 : <f32>0);
-      store<f32>(h + (<usize>i3 * <usize>nout + <usize>j) * 4, z3 > 0 ? z3 : <f32>0);
+    for (; q + 4 <= end; q += 4) rowDot4(wj, bj, nin, x, rowBytes, unitLists + (<usize>q << 2), 4, hj, hStride);
+    if (end - q == 3) {
+      rowDot4(wj, bj, nin, x, rowBytes, unitLists + (<usize>q << 2), 3, hj, hStride);
+      q += 3;
+    } else if (end - q == 2) {
+      rowDot2(wj, bj, nin, x, rowBytes, unitLists + (<usize>q << 2), hj, hStride);
+      q += 2;
     }
     for (; q < end; q++) {
       const i0 = load<i32>(unitLists + (<usize>q << 2));
       const z = bj + dotDense(wj, x + <usize>i0 * rowBytes, nin);
-      store<f32>(h + (<usize>i0 * <usize>nout + <usize>j) * 4, z > 0 ? z : <f32>0);
+      store<f32>(hj + <usize>i0 * hStride, z > 0 ? z : <f32>0);
     }
   }
 }
 
+// @ts-ignore: decorator
+@inline function storeRelu(hj: usize, hStride: usize, i: i32, z: f32): void {
+  store<f32>(hj + <usize>i * hStride, z > 0 ? z : <f32>0);
+}
+
+/**
+ * Weight row wj against the rows of x of the examples list[0 .. count) (count 3 or 4; with 3 the
+ * fourth slot repeats the third and is stored once): h[i][j] = relu(bj + wj . x_i).
+ */
+function rowDot4(wj: usize, bj: f32, nin: i32, x: usize, rowBytes: usize, list: usize, count: i32, hj: usize, hStride: usize): void {
+  const i0 = load<i32>(list), i1 = load<i32>(list, 4), i2 = load<i32>(list, 8);
+  const i3 = count == 4 ? load<i32>(list, 12) : i2;
+  const x0 = x + <usize>i0 * rowBytes, x1 = x + <usize>i1 * rowBytes, x2 = x + <usize>i2 * rowBytes, x3 = x + <usize>i3 * rowBytes;
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= nin; k += 4) {
+    const o = <usize>k << 2;
+    const wv = v128.load(wj + o);
+    s0 = fma4(wv, v128.load(x0 + o), s0); s1 = fma4(wv, v128.load(x1 + o), s1);
+    s2 = fma4(wv, v128.load(x2 + o), s2); s3 = fma4(wv, v128.load(x3 + o), s3);
+  }
+  let z0 = hsum(s0), z1 = hsum(s1), z2 = hsum(s2), z3 = hsum(s3);
+  for (; k < nin; k++) {
+    const o = <usize>k << 2;
+    const wk = load<f32>(wj + o);
+    z0 += wk * load<f32>(x0 + o); z1 += wk * load<f32>(x1 + o);
+    z2 += wk * load<f32>(x2 + o); z3 += wk * load<f32>(x3 + o);
+  }
+  storeRelu(hj, hStride, i0, z0 + bj); storeRelu(hj, hStride, i1, z1 + bj);
+  storeRelu(hj, hStride, i2, z2 + bj);
+  if (count == 4) storeRelu(hj, hStride, i3, z3 + bj);
+}
+
+/** As rowDot4 for 2 examples. */
+function rowDot2(wj: usize, bj: f32, nin: i32, x: usize, rowBytes: usize, list: usize, hj: usize, hStride: usize): void {
+  const i0 = load<i32>(list), i1 = load<i32>(list, 4);
+  const x0 = x + <usize>i0 * rowBytes, x1 = x + <usize>i1 * rowBytes;
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), t0 = f32x4.splat(0), t1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 8 <= nin; k += 8) {
+    const o = <usize>k << 2;
+    const wa = v128.load(wj + o), wb = v128.load(wj + o, 16);
+    s0 = fma4(wa, v128.load(x0 + o), s0); s1 = fma4(wa, v128.load(x1 + o), s1);
+    t0 = fma4(wb, v128.load(x0 + o, 16), t0); t1 = fma4(wb, v128.load(x1 + o, 16), t1);
+  }
+  for (; k + 4 <= nin; k += 4) {
+    const o = <usize>k << 2;
+    const wa = v128.load(wj + o);
+    s0 = fma4(wa, v128.load(x0 + o), s0); s1 = fma4(wa, v128.load(x1 + o), s1);
+  }
+  let z0 = hsum(f32x4.add(s0, t0)), z1 = hsum(f32x4.add(s1, t1));
+  for (; k < nin; k++) {
+    const o = <usize>k << 2;
+    const wk = load<f32>(wj + o);
+    z0 += wk * load<f32>(x0 + o); z1 += wk * load<f32>(x1 + o);
+  }
+  storeRelu(hj, hStride, i0, z0 + bj); storeRelu(hj, hStride, i1, z1 + bj);
+}
+
+/**
+ * One example against 4 weight rows (units j0..j3 of its active list), x dense: one x load
+ * shared by 4 rows. hi is the example's output row.
+ */
+function unitsDot4(w: usize, b: usize, nin: i32, xi: usize, list: usize, hi: usize): void {
+  const rowBytes = <usize>nin * 4;
+  const j0 = load<i32>(list), j1 = load<i32>(list, 4), j2 = load<i32>(list, 8), j3 = load<i32>(list, 12);
+  const w0 = w + <usize>j0 * rowBytes, w1 = w + <usize>j1 * rowBytes, w2 = w + <usize>j2 * rowBytes, w3 = w + <usize>j3 * rowBytes;
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= nin; k += 4) {
+    const o = <usize>k << 2;
+    const xv = v128.load(xi + o);
+    s0 = fma4(xv, v128.load(w0 + o), s0); s1 = fma4(xv, v128.load(w1 + o), s1);
+    s2 = fma4(xv, v128.load(w2 + o), s2); s3 = fma4(xv, v128.load(w3 + o), s3);
+  }
+  let z0 = hsum(s0), z1 = hsum(s1), z2 = hsum(s2), z3 = hsum(s3);
+  for (; k < nin; k++) {
+    const o = <usize>k << 2;
+    const xk = load<f32>(xi + o);
+    z0 += xk * load<f32>(w0 + o); z1 += xk * load<f32>(w1 + o);
+    z2 += xk * load<f32>(w2 + o); z3 += xk * load<f32>(w3 + o);
+  }
+  z0 += load<f32>(b + (<usize>j0 << 2)); z1 += load<f32>(b + (<usize>j1 << 2));
+  z2 += load<f32>(b + (<usize>j2 << 2)); z3 += load<f32>(b + (<usize>j3 << 2));
+  store<f32>(hi + (<usize>j0 << 2), z0 > 0 ? z0 : <f32>0); store<f32>(hi + (<usize>j1 << 2), z1 > 0 ? z1 : <f32>0);
+  store<f32>(hi + (<usize>j2 << 2), z2 > 0 ? z2 : <f32>0); store<f32>(hi + (<usize>j3 << 2), z3 > 0 ? z3 : <f32>0);
+}
+
+/**
+ * One example's gathered nonzeros (idx, val; nnz) against 4 weight rows of its active list:
+ * each index and value is loaded once for the 4 rows.
+ */
+function unitsGathered4(w: usize, b: usize, nin: i32, idx: usize, val: usize, nnz: i32, list: usize, hi: usize): void {
+  const rowBytes = <usize>nin * 4;
+  const j0 = load<i32>(list), j1 = load<i32>(list, 4), j2 = load<i32>(list, 8), j3 = load<i32>(list, 12);
+  const w0 = w + <usize>j0 * rowBytes, w1 = w + <usize>j1 * rowBytes, w2 = w + <usize>j2 * rowBytes, w3 = w + <usize>j3 * rowBytes;
+  let z0: f32 = 0, z1: f32 = 0, z2: f32 = 0, z3: f32 = 0;
+  for (let t = 0; t < nnz; t++) {
+    const o = <usize>t << 2;
+    const k = <usize>load<i32>(idx + o) << 2;
+    const xv = load<f32>(val + o);
+    z0 += xv * load<f32>(w0 + k); z1 += xv * load<f32>(w1 + k);
+    z2 += xv * load<f32>(w2 + k); z3 += xv * load<f32>(w3 + k);
+  }
+  z0 += load<f32>(b + (<usize>j0 << 2)); z1 += load<f32>(b + (<usize>j1 << 2));
+  z2 += load<f32>(b + (<usize>j2 << 2)); z3 += load<f32>(b + (<usize>j3 << 2));
+  store<f32>(hi + (<usize>j0 << 2), z0 > 0 ? z0 : <f32>0); store<f32>(hi + (<usize>j1 << 2), z1 > 0 ? z1 : <f32>0);
+  store<f32>(hi + (<usize>j2 << 2), z2 > 0 ? z2 : <f32>0); store<f32>(hi + (<usize>j3 << 2), z3 > 0 ? z3 : <f32>0);
+}
+
 /** Computed pairs above which the batch runs the dense GEMM and masks it instead. */
 const DENSE_SWITCH: f64 = 0.4;
+/** Input density (n >= 8) above which T = X U is one GEMM rather than per-example sparse. */
+const PROJECT_GEMM_DENSITY: f64 = 0.5;
 
 /**
  * The conditional forward of rows [0, n): h = S ⊙ relu(X Wᵀ + b), S = 1[(X U) V + b > theta].
@@ -244,26 +398,22 @@ export function lowrankForward(
 ): void {
   if (n <= 0) return;
   let macs: f64 = 0;
-  // T = X U: sparse per example, or one GEMM when the batch's input is mostly nonzero.
+  // T = X U: one GEMM when n >= 8 and the batch's input density exceeds PROJECT_GEMM_DENSITY,
+  // else sparse per example.
   let nnzTotal: i32 = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x + <usize>i * <usize>nin * 4;
-    const nnz = lowrankGatherNonzeros(xi, nin, nzIdx, nzVal);
-    nnzTotal += nnz;
-    if (n < 8) projectSparse(u, r, nzIdx, nzVal, nnz, t + <usize>i * <usize>r * 4);
-  }
   if (n >= 8) {
-    if (<f64>nnzTotal > 0.5 * <f64>n * <f64>nin) {
-      gemmNN(n, r, nin, x, nin, u, r, t, r, 0);
-      macs += <f64>n * <f64>nin * <f64>r;
-    } else {
-      for (let i = 0; i < n; i++) {
-        const nnz = lowrankGatherNonzeros(x + <usize>i * <usize>nin * 4, nin, nzIdx, nzVal);
-        projectSparse(u, r, nzIdx, nzVal, nnz, t + <usize>i * <usize>r * 4);
-      }
-      macs += <f64>nnzTotal * <f64>r;
-    }
+    for (let i = 0; i < n; i++) nnzTotal += countNonzeros(x + <usize>i * <usize>nin * 4, nin);
+  }
+  if (n >= 8 && <f64>nnzTotal > PROJECT_GEMM_DENSITY * <f64>n * <f64>nin) {
+    gemmNN(n, r, nin, x, nin, u, r, t, r, 0);
+    macs += <f64>n * <f64>nin * <f64>r;
   } else {
+    nnzTotal = 0;
+    for (let i = 0; i < n; i++) {
+      const nnz = lowrankGatherNonzeros(x + <usize>i * <usize>nin * 4, nin, nzIdx, nzVal);
+      projectSparse(u, r, nin, nzIdx, nzVal, nnz, t + <usize>i * <usize>r * 4);
+      nnzTotal += nnz;
+    }
     macs += <f64>nnzTotal * <f64>r;
   }
   // Zhat = T V + b.
@@ -310,14 +460,18 @@ export function lowrankForward(
       if (c == 0) continue;
       const nnz = lowrankGatherNonzeros(xi, nin, nzIdx, nzVal);
       if (nnz * 8 > nin) {
-        for (let q = 0; q < c; q++) {
+        let q = 0;
+        for (; q + 4 <= c; q += 4) unitsDot4(w, b, nin, xi, list + (<usize>q << 2), hi);
+        for (; q < c; q++) {
           const j = load<i32>(list + (<usize>q << 2));
           const z = load<f32>(b + (<usize>j << 2)) + dotDense(w + <usize>j * <usize>nin * 4, xi, nin);
           store<f32>(hi + (<usize>j << 2), z > 0 ? z : <f32>0);
         }
         macs += <f64>c * <f64>nin;
       } else {
-        for (let q = 0; q < c; q++) {
+        let q = 0;
+        for (; q + 4 <= c; q += 4) unitsGathered4(w, b, nin, nzIdx, nzVal, nnz, list + (<usize>q << 2), hi);
+        for (; q < c; q++) {
           const j = load<i32>(list + (<usize>q << 2));
           const z = load<f32>(b + (<usize>j << 2)) + dotGathered(w + <usize>j * <usize>nin * 4, nzIdx, nzVal, nnz);
           store<f32>(hi + (<usize>j << 2), z > 0 ? z : <f32>0);

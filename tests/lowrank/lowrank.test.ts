@@ -33,6 +33,8 @@ const MODELS = {
   exact: source(`rank: ${R1}`, `rank: ${R2}`),
   allOnes: source(`rank: ${R1}, threshold: -1e30`, `rank: ${R2}, threshold: -1e30`),
   inLoop: source(`rank: ${R1}, mode: in_loop`, `rank: ${R2}, mode: in_loop`),
+  // Ranks over 16 (two column chunks in the sparse projection) and not a multiple of 4.
+  wide: source(`rank: 20`, `rank: 13`),
 } as const;
 type Name = keyof typeof MODELS;
 const built = new Map<Name, CompileSuccess>();
@@ -137,6 +139,47 @@ describe("lowrank forward", () => {
         expect(Array.from(cond.h1)).toEqual(Array.from(dense.h1));
         expect(Array.from(cond.h2)).toEqual(Array.from(dense.h2));
         expect(Array.from(cond.probs)).toEqual(Array.from(dense.probs));
+      }
+    });
+  }
+
+  for (const simd of ["plain", "relaxed"] as const) {
+    it(`estimate and exact part against a float64 reference: ranks 20 / 13, sparse and dense inputs (${simd})`, async () => {
+      const model = await instantiate("wide", simd);
+      model.init(4);
+      const b1 = new Float32Array(H1).map((_, j) => (j % 3 === 0 ? 0.2 : -0.4));
+      model.setParameter("h1.bias", b1);
+      refreshEstimators(model);
+      const layers = [["h1", NIN, H1, 20], ["h2", H1, H2, 13]] as const;
+      const p = (name: string): Float32Array => model.parameter(name);
+      // Zero fractions: dense, about half (the projection GEMM / sparse switch at n >= 8), mostly zero.
+      for (const zeros of [0, 0.55, 0.9]) {
+        for (const n of [1, 3, 5, 17]) {
+          const u = rng(1000 * n + Math.round(zeros * 100));
+          const x = normals(n * NIN, 500 + n).map((v) => (u() < zeros ? 0 : v));
+          setEstimatorsEnabled(model, true);
+          model.predict(x, n);
+          let input = x;
+          for (const [layer, nin, nout, r] of layers) {
+            const [w, b, uf, vf] = [p(`${layer}.weight`), p(`${layer}.bias`), p(`${layer}.lowrank_u`), p(`${layer}.lowrank_v`)];
+            const zhat = model.regionView(`${layer}.lowrank_zhat`).slice(0, n * nout);
+            const h = model.regionView(`${layer}.output`).slice(0, n * nout);
+            for (let i = 0; i < n; i++) {
+              const t = new Float64Array(r);
+              for (let k = 0; k < nin; k++) for (let c = 0; c < r; c++) t[c]! += input[i * nin + k]! * uf[k * r + c]!;
+              for (let j = 0; j < nout; j++) {
+                let e = b[j]!, z = b[j]!, scale = 1;
+                for (let c = 0; c < r; c++) e += t[c]! * vf[c * nout + j]!;
+                for (let k = 0; k < nin; k++) { z += input[i * nin + k]! * w[j * nin + k]!; scale += Math.abs(input[i * nin + k]! * w[j * nin + k]!); }
+                const at = i * nout + j;
+                expect(Math.abs(zhat[at]! - e), `${layer} zhat[${i},${j}] zeros ${zeros} n ${n}`).toBeLessThan(1e-4 * (1 + Math.abs(e)));
+                const want = zhat[at]! > 0 ? Math.max(z, 0) : 0;
+                expect(Math.abs(h[at]! - want), `${layer} h[${i},${j}] zeros ${zeros} n ${n}`).toBeLessThan(1e-5 * scale);
+              }
+            }
+            input = h;
+          }
+        }
       }
     });
   }
