@@ -276,31 +276,40 @@ function exactByUnit(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, 
 }
 
 /**
+ * The dot products of v (n floats) with p0..p3, as lanes 0..3: one load of v shared by the
+ * four rows; SIMD over n & ~3, then the scalar tail (the order the exact part relies on).
+ */
+// @ts-ignore: decorator
+@inline function dots4(v: usize, p0: usize, p1: usize, p2: usize, p3: usize, n: i32): v128 {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const o = <usize>k << 2;
+    const vv = v128.load(v + o);
+    s0 = fma4(vv, v128.load(p0 + o), s0); s1 = fma4(vv, v128.load(p1 + o), s1);
+    s2 = fma4(vv, v128.load(p2 + o), s2); s3 = fma4(vv, v128.load(p3 + o), s3);
+  }
+  let z0 = hsum(s0), z1 = hsum(s1), z2 = hsum(s2), z3 = hsum(s3);
+  for (; k < n; k++) {
+    const o = <usize>k << 2;
+    const vk = load<f32>(v + o);
+    z0 += vk * load<f32>(p0 + o); z1 += vk * load<f32>(p1 + o);
+    z2 += vk * load<f32>(p2 + o); z3 += vk * load<f32>(p3 + o);
+  }
+  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(z0), 1, z1), 2, z2), 3, z3);
+}
+
+/**
  * Weight row wj against the rows of x of the examples list[0 .. count) (count 3 or 4; with 3 the
  * fourth slot repeats the third and is stored once): h[i][j] = relu(bj + wj . x_i).
  */
 function rowDot4(wj: usize, bj: f32, nin: i32, x: usize, rowBytes: usize, list: usize, count: i32, hj: usize, hStride: usize): void {
   const i0 = load<i32>(list), i1 = load<i32>(list, 4), i2 = load<i32>(list, 8);
   const i3 = count == 4 ? load<i32>(list, 12) : i2;
-  const x0 = x + <usize>i0 * rowBytes, x1 = x + <usize>i1 * rowBytes, x2 = x + <usize>i2 * rowBytes, x3 = x + <usize>i3 * rowBytes;
-  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 4 <= nin; k += 4) {
-    const o = <usize>k << 2;
-    const wv = v128.load(wj + o);
-    s0 = fma4(wv, v128.load(x0 + o), s0); s1 = fma4(wv, v128.load(x1 + o), s1);
-    s2 = fma4(wv, v128.load(x2 + o), s2); s3 = fma4(wv, v128.load(x3 + o), s3);
-  }
-  let z0 = hsum(s0), z1 = hsum(s1), z2 = hsum(s2), z3 = hsum(s3);
-  for (; k < nin; k++) {
-    const o = <usize>k << 2;
-    const wk = load<f32>(wj + o);
-    z0 += wk * load<f32>(x0 + o); z1 += wk * load<f32>(x1 + o);
-    z2 += wk * load<f32>(x2 + o); z3 += wk * load<f32>(x3 + o);
-  }
-  storeRelu(hj, hStride, i0, z0 + bj); storeRelu(hj, hStride, i1, z1 + bj);
-  storeRelu(hj, hStride, i2, z2 + bj);
-  if (count == 4) storeRelu(hj, hStride, i3, z3 + bj);
+  const z = dots4(wj, x + <usize>i0 * rowBytes, x + <usize>i1 * rowBytes, x + <usize>i2 * rowBytes, x + <usize>i3 * rowBytes, nin);
+  storeRelu(hj, hStride, i0, f32x4.extract_lane(z, 0) + bj); storeRelu(hj, hStride, i1, f32x4.extract_lane(z, 1) + bj);
+  storeRelu(hj, hStride, i2, f32x4.extract_lane(z, 2) + bj);
+  if (count == 4) storeRelu(hj, hStride, i3, f32x4.extract_lane(z, 3) + bj);
 }
 
 /** As rowDot4 for 2 examples. */
@@ -336,22 +345,8 @@ function rowDot2(wj: usize, bj: f32, nin: i32, x: usize, rowBytes: usize, list: 
 function unitsDot4(w: usize, b: usize, nin: i32, xi: usize, list: usize, hi: usize): void {
   const rowBytes = <usize>nin * 4;
   const j0 = load<i32>(list), j1 = load<i32>(list, 4), j2 = load<i32>(list, 8), j3 = load<i32>(list, 12);
-  const w0 = w + <usize>j0 * rowBytes, w1 = w + <usize>j1 * rowBytes, w2 = w + <usize>j2 * rowBytes, w3 = w + <usize>j3 * rowBytes;
-  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 4 <= nin; k += 4) {
-    const o = <usize>k << 2;
-    const xv = v128.load(xi + o);
-    s0 = fma4(xv, v128.load(w0 + o), s0); s1 = fma4(xv, v128.load(w1 + o), s1);
-    s2 = fma4(xv, v128.load(w2 + o), s2); s3 = fma4(xv, v128.load(w3 + o), s3);
-  }
-  let z0 = hsum(s0), z1 = hsum(s1), z2 = hsum(s2), z3 = hsum(s3);
-  for (; k < nin; k++) {
-    const o = <usize>k << 2;
-    const xk = load<f32>(xi + o);
-    z0 += xk * load<f32>(w0 + o); z1 += xk * load<f32>(w1 + o);
-    z2 += xk * load<f32>(w2 + o); z3 += xk * load<f32>(w3 + o);
-  }
+  const z = dots4(xi, w + <usize>j0 * rowBytes, w + <usize>j1 * rowBytes, w + <usize>j2 * rowBytes, w + <usize>j3 * rowBytes, nin);
+  let z0 = f32x4.extract_lane(z, 0), z1 = f32x4.extract_lane(z, 1), z2 = f32x4.extract_lane(z, 2), z3 = f32x4.extract_lane(z, 3);
   z0 += load<f32>(b + (<usize>j0 << 2)); z1 += load<f32>(b + (<usize>j1 << 2));
   z2 += load<f32>(b + (<usize>j2 << 2)); z3 += load<f32>(b + (<usize>j3 << 2));
   store<f32>(hi + (<usize>j0 << 2), z0 > 0 ? z0 : <f32>0); store<f32>(hi + (<usize>j1 << 2), z1 > 0 ? z1 : <f32>0);
