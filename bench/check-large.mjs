@@ -1,6 +1,6 @@
 // @fileoverview Times the front end (lex, parse, AST, check) on a generated 2,000-layer model
 // and prints the median of several runs. Build first: `npx tsc && node bench/check-large.mjs`.
-import { checkSource } from "../dist/compiler/frontend.js";
+import { checkSource } from "../dist/compiler/frontend/frontend.js";
 
 /** A chain of `layers` dense layers, every tenth one low-rank gated, then a 10-way output. */
 export function generateLargeModel(layers) {

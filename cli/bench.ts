@@ -6,7 +6,7 @@
  * active fraction) are the small `BenchMethodHooks` table below.
  */
 import { compile } from "../compiler/compile.js";
-import { formatDiagnostics } from "../compiler/diagnostics.js";
+import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
 import { loadModel, type Model } from "../runtime/model.js";
 import { hasLowRank, lowrankLayers, readCounters, refreshEstimators, resetCounters } from "../runtime/lowrank.js";
 import { readFileOrExplain } from "../runtime/node/files.js";

@@ -2,8 +2,8 @@
  * @fileoverview `condc check FILE... [--format text|json]`: runs the front end on each file
  * and prints its diagnostics. Exit 0 clean (warnings allowed), 1 errors, 2 usage.
  */
-import { toJson, formatDiagnostics, summarize, type Diagnostic, type DiagnosticJson } from "../compiler/diagnostics.js";
-import { checkSource } from "../compiler/frontend.js";
+import { toJson, formatDiagnostics, summarize, type Diagnostic, type DiagnosticJson } from "../compiler/frontend/diagnostics.js";
+import { checkSource } from "../compiler/frontend/frontend.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, readSource, type CliIO } from "./io.js";

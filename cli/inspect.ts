@@ -2,9 +2,9 @@
  * @fileoverview `condc inspect FILE [--json]`: the cost model of a checked model, per layer
  * and in total (parameters, MACs dense and conditional, ratio, memory).
  */
-import { formatDiagnostics } from "../compiler/diagnostics.js";
-import { checkSource } from "../compiler/frontend.js";
-import { inspectJson, inspectTable } from "../compiler/inspect.js";
+import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
+import { checkSource } from "../compiler/frontend/frontend.js";
+import { inspectJson, inspectTable } from "../compiler/frontend/inspect.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, readSource, type CliIO } from "./io.js";

@@ -4,9 +4,9 @@
  * runtime's expected failures (bad data, bad checkpoint, divergence) into one-line errors.
  */
 import { compile, type CompileSuccess } from "../compiler/compile.js";
-import { formatDiagnostics } from "../compiler/diagnostics.js";
-import { checkSource } from "../compiler/frontend.js";
-import type { DatasetSpec } from "../compiler/model.js";
+import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
+import { checkSource } from "../compiler/frontend/frontend.js";
+import type { DatasetSpec } from "../compiler/frontend/model.js";
 import { CheckpointError } from "../runtime/checkpoint/errors.js";
 import { DataError } from "../runtime/data/errors.js";
 import type { DataSplit } from "../runtime/data/dataset.js";

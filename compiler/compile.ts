@@ -3,15 +3,15 @@
  * -> `.wasm` (plain SIMD, and relaxed SIMD with FMA) + manifest.
  */
 import type { Manifest } from "../runtime/manifest.js";
-import { compileAssemblyScript } from "./codegen/asc.js";
-import { generateModule } from "./codegen/generate.js";
-import { DiagnosticBag, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
-import { checkSource } from "./frontend.js";
-import type { IrModule } from "./ir.js";
-import { validateIr, WASM_MAX_BYTES } from "./ir-validate.js";
-import { lowerModel } from "./lower.js";
-import { buildManifest, sha256Hex } from "./manifest.js";
-import type { SourceText } from "./source-text.js";
+import { compileAssemblyScript } from "./backend/codegen/asc.js";
+import { generateModule } from "./backend/codegen/generate.js";
+import { DiagnosticBag, sortDiagnostics, type Diagnostic } from "./frontend/diagnostics.js";
+import { checkSource } from "./frontend/frontend.js";
+import type { IrModule } from "./backend/ir.js";
+import { validateIr, WASM_MAX_BYTES } from "./backend/ir-validate.js";
+import { lowerModel } from "./backend/lower.js";
+import { buildManifest, sha256Hex } from "./backend/manifest.js";
+import type { SourceText } from "./frontend/source-text.js";
 import { COMPILER_VERSION } from "./version.js";
 
 export interface CompileOptions {

@@ -3,10 +3,10 @@
  */
 export { compile, InternalCompilerError } from "./compile.js";
 export type { CompileOptions, CompileResult, CompileSuccess, CompileFailure } from "./compile.js";
-export { checkSource } from "./frontend.js";
-export type { FrontendResult } from "./frontend.js";
-export { formatDiagnostic, formatDiagnostics, toJson } from "./diagnostics.js";
-export type { Diagnostic, DiagnosticJson } from "./diagnostics.js";
-export type { CheckedModel } from "./model.js";
+export { checkSource } from "./frontend/frontend.js";
+export type { FrontendResult } from "./frontend/frontend.js";
+export { formatDiagnostic, formatDiagnostics, toJson } from "./frontend/diagnostics.js";
+export type { Diagnostic, DiagnosticJson } from "./frontend/diagnostics.js";
+export type { CheckedModel } from "./frontend/model.js";
 export type { Manifest } from "../runtime/manifest.js";
 export { COMPILER_VERSION } from "./version.js";

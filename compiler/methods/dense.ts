@@ -2,8 +2,8 @@
  * @fileoverview The dense layer: Z = X Wᵀ + b, H = f(Z); backward dW = Δᵀ X, db = colsum Δ,
  * dX = Δ W. The spine every conditional method is built on and measured against.
  */
-import type { IrLayer } from "../ir.js";
-import type { Activation } from "../model.js";
+import type { IrLayer } from "../backend/ir.js";
+import type { Activation } from "../frontend/model.js";
 import type { EmitContext, LayerMethod } from "./method.js";
 
 export const denseMethod: LayerMethod = {

@@ -10,8 +10,8 @@
  * accuracy without the estimator) and `<layer>__lowrankStats(n)` (sign statistics of the
  * last forward against the exact pre-activation on the same input).
  */
-import type { IrLayer } from "../ir.js";
-import type { LowRankGate } from "../model.js";
+import type { IrLayer } from "../backend/ir.js";
+import type { LowRankGate } from "../frontend/model.js";
 import { emitActivationBackward, emitDenseBackward, emitDenseForward } from "./dense.js";
 import type { EmitContext, LayerMethod } from "./method.js";
 import { layerExportName } from "../../runtime/manifest.js";

@@ -3,8 +3,8 @@
  * each method contributes its parameters and scratch regions to lowering, and its
  * forward and backward code to generation. One method per file in `compiler/methods/`.
  */
-import type { IrLayer, IrModule, IrParam, ParamInit, RegionRole } from "../ir.js";
-import type { CheckedLayer, CheckedModel } from "../model.js";
+import type { IrLayer, IrModule, IrParam, ParamInit, RegionRole } from "../backend/ir.js";
+import type { CheckedLayer, CheckedModel } from "../frontend/model.js";
 
 export interface ParamRequest {
   /** Checkpoint suffix: `<layer>.<suffix>`. */

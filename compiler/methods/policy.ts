@@ -9,8 +9,8 @@
  * policy with a baseline and the L_b, L_e, L_v regularizers (runtime/kernels/policy.ts).
  * `uniform: true` is block dropout at keep rate tau (bdNN): no policy parameters.
  */
-import type { IrLayer, IrModule } from "../ir.js";
-import type { Activation, PolicyGate } from "../model.js";
+import type { IrLayer, IrModule } from "../backend/ir.js";
+import type { Activation, PolicyGate } from "../frontend/model.js";
 import { denseMethod } from "./dense.js";
 import type { EmitContext, LayerMethod } from "./method.js";
 

@@ -11,8 +11,8 @@
  * `<layer>.tree_bias` [nodes, units], `<layer>.gater_weight` [k, inputs],
  * `<layer>.gater_bias` [k].
  */
-import type { IrLayer } from "../ir.js";
-import type { CheckedLayer, TreeOptions } from "../model.js";
+import type { IrLayer } from "../backend/ir.js";
+import type { CheckedLayer, TreeOptions } from "../frontend/model.js";
 import { emitActivationBackward, emitActivationForward } from "./dense.js";
 import type { EmitContext, LayerMethod } from "./method.js";
 import { layerExportName } from "../../runtime/manifest.js";

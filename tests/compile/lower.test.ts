@@ -7,11 +7,11 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
-import { DiagnosticBag, formatDiagnostics } from "../../compiler/diagnostics.js";
-import { checkSource } from "../../compiler/frontend.js";
-import type { IrModule, Region } from "../../compiler/ir.js";
-import { validateIr, WASM_MAX_BYTES } from "../../compiler/ir-validate.js";
-import { alignUp, lowerModel } from "../../compiler/lower.js";
+import { DiagnosticBag, formatDiagnostics } from "../../compiler/frontend/diagnostics.js";
+import { checkSource } from "../../compiler/frontend/frontend.js";
+import type { IrModule, Region } from "../../compiler/backend/ir.js";
+import { validateIr, WASM_MAX_BYTES } from "../../compiler/backend/ir-validate.js";
+import { alignUp, lowerModel } from "../../compiler/backend/lower.js";
 import { findMethod } from "../../compiler/methods/index.js";
 
 function lower(text: string, maxBatch = 128): IrModule {

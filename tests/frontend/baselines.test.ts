@@ -9,9 +9,9 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { allMessages } from "../../compiler/diagnostic-messages.js";
-import { formatDiagnostics, summarize } from "../../compiler/diagnostics.js";
-import { checkSource } from "../../compiler/frontend.js";
+import { allMessages } from "../../compiler/frontend/diagnostic-messages.js";
+import { formatDiagnostics, summarize } from "../../compiler/frontend/diagnostics.js";
+import { checkSource } from "../../compiler/frontend/frontend.js";
 
 const BASELINE_DIR = "tests/baselines";
 const UPDATE = process.env.UPDATE_BASELINES === "1";

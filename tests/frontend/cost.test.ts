@@ -2,10 +2,10 @@
  * @fileoverview The cost model against hand-computed figures (methods.md 2.3, 3.1, 4.4).
  */
 import { describe, expect, it } from "vitest";
-import { layerCost, largestTreeDepth, modelCost, treeNodeCount, treeWeightBytes } from "../../compiler/cost.js";
-import { checkSource } from "../../compiler/frontend.js";
-import { inspectJson, inspectTable } from "../../compiler/inspect.js";
-import type { CheckedLayer, CheckedModel } from "../../compiler/model.js";
+import { layerCost, largestTreeDepth, modelCost, treeNodeCount, treeWeightBytes } from "../../compiler/frontend/cost.js";
+import { checkSource } from "../../compiler/frontend/frontend.js";
+import { inspectJson, inspectTable } from "../../compiler/frontend/inspect.js";
+import type { CheckedLayer, CheckedModel } from "../../compiler/frontend/model.js";
 
 function modelOf(layers: string, inputWidth = 784): CheckedModel {
   const text = `model M { input x: f32[${inputWidth}] target y: class[10] ${layers} loss = softmax_cross_entropy(out, y) }`;

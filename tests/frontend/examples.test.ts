@@ -4,8 +4,8 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { checkSource } from "../../compiler/frontend.js";
-import { defaultTrainConfig } from "../../compiler/language-spec.js";
+import { checkSource } from "../../compiler/frontend/frontend.js";
+import { defaultTrainConfig } from "../../compiler/frontend/language-spec.js";
 import { cstTypesText } from "../../grammar/generate-cst-types.js";
 
 const EXAMPLES = [

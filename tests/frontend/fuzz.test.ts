@@ -11,9 +11,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { main } from "../../cli/main.js";
 import type { CliIO } from "../../cli/io.js";
-import type { Diagnostic } from "../../compiler/diagnostics.js";
-import { checkSource } from "../../compiler/frontend.js";
-import { SourceText } from "../../compiler/source-text.js";
+import type { Diagnostic } from "../../compiler/frontend/diagnostics.js";
+import { checkSource } from "../../compiler/frontend/frontend.js";
+import { SourceText } from "../../compiler/frontend/source-text.js";
 
 const EXAMPLES = readdirSync("examples")
   .filter((f) => f.endsWith(".cond"))

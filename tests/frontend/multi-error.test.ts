@@ -3,7 +3,7 @@
  * source order, and never returns a model when there is an error.
  */
 import { describe, expect, it } from "vitest";
-import { checkSource } from "../../compiler/frontend.js";
+import { checkSource } from "../../compiler/frontend/frontend.js";
 
 const SEVERAL_ERRORS = `model Bad {
   input  x: f32[784]

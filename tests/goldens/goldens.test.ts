@@ -48,9 +48,9 @@ describe("generated AssemblyScript goldens", () => {
 
   it("the same model text always generates the same source (deterministic codegen)", async () => {
     const text = readFileSync(`${DIR}/two-layer-relu.cond`, "utf8");
-    const { lowerModel } = await import("../../compiler/lower.js");
-    const { generateModule } = await import("../../compiler/codegen/generate.js");
-    const { checkSource } = await import("../../compiler/frontend.js");
+    const { lowerModel } = await import("../../compiler/backend/lower.js");
+    const { generateModule } = await import("../../compiler/backend/codegen/generate.js");
+    const { checkSource } = await import("../../compiler/frontend/frontend.js");
     const gen = () => {
       const lowered = lowerModel(checkSource(text, "x.cond").model!, { maxBatch: 32 });
       if (!lowered.ok) throw new Error("unexpected");

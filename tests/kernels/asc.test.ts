@@ -1,7 +1,7 @@
 // The in-memory asc wrapper: kernel sources served under ./kernels/, memoryBase placement of
 // static data (the GEMM pack buffers), plain build free of relaxed ops, diagnostics on error.
 import { describe, expect, it } from "vitest";
-import { compileAssemblyScript, loadKernelSources } from "../../compiler/codegen/asc.js";
+import { compileAssemblyScript, loadKernelSources } from "../../compiler/backend/codegen/asc.js";
 import "./harness.js"; // sets the relaxed-SIMD flag
 
 const ENTRY = `import { gemmNT, GEMM_SCRATCH_BYTES } from "./kernels/gemm";

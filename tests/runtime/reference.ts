@@ -5,7 +5,7 @@
  * backpropagation, plus central finite differences of the loss. Independent of the
  * kernels: plain loops, f64 throughout.
  */
-import type { IrModule } from "../../compiler/ir.js";
+import type { IrModule } from "../../compiler/backend/ir.js";
 
 export type Params = Map<string, Float64Array>;
 

@@ -6,8 +6,8 @@
  * gater gradient rules (deterministic dG = 0, REINFORCE sign).
  */
 import { describe, expect, it } from "vitest";
-import { checkSource } from "../../compiler/frontend.js";
-import { layerCost, treeNodeCount } from "../../compiler/cost.js";
+import { checkSource } from "../../compiler/frontend/frontend.js";
+import { layerCost, treeNodeCount } from "../../compiler/frontend/cost.js";
 import { resetTreeCounters, treeCounters, treeLayers } from "../../runtime/tree.js";
 import type { Model } from "../../runtime/model.js";
 import { compileText, instantiate, naiveTree, nodeOf, prefix, randomArray, rng, treeSource } from "./helpers.js";

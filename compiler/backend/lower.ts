@@ -2,11 +2,11 @@
  * @fileoverview Lowering: checked model -> IR. Resolves the layer graph, builds the
  * parameter table and places every tensor in one linear memory (the memory plan).
  */
-import type { CheckedLayer, CheckedModel } from "./model.js";
+import type { CheckedLayer, CheckedModel } from "../frontend/model.js";
 import type { IrLayer, IrModule, IrParam, MemoryPlan, Region, RegionRole } from "./ir.js";
-import type { Span } from "./ast.js";
-import { findMethod } from "./methods/index.js";
-import type { LowerContext, ParamRequest } from "./methods/method.js";
+import type { Span } from "../frontend/ast.js";
+import { findMethod } from "../methods/index.js";
+import type { LowerContext, ParamRequest } from "../methods/method.js";
 
 /** A construct the back end does not compile yet; reported as a diagnostic. */
 export interface Unsupported {

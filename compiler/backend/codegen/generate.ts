@@ -5,8 +5,8 @@
  * (`compiler/methods/`); this file owns the module's frame, the loss and the optimizer.
  */
 import type { IrLayer, IrModule, IrParam } from "../ir.js";
-import { findMethod } from "../methods/index.js";
-import type { EmitContext, LayerMethod } from "../methods/method.js";
+import { findMethod } from "../../methods/index.js";
+import type { EmitContext, LayerMethod } from "../../methods/method.js";
 
 export interface GeneratedModule {
   /** The AssemblyScript entry file's text. */

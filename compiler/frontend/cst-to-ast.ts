@@ -5,8 +5,8 @@
  */
 import type { CstNode, IToken } from "chevrotain";
 import type * as Ast from "./ast.js";
-import type * as Cst from "../grammar/cst.js";
-import { isWellFormedNumber } from "../grammar/lexer.js";
+import type * as Cst from "../../grammar/cst.js";
+import { isWellFormedNumber } from "../../grammar/lexer.js";
 import type { DiagnosticBag } from "./diagnostics.js";
 import type { SourceText } from "./source-text.js";
 

@@ -3,9 +3,9 @@
  * knowledge of a compiled module.
  */
 import type { IrModule } from "./ir.js";
-import type { Manifest } from "../runtime/manifest.js";
-import { MANIFEST_FORMAT, MANIFEST_VERSION } from "../runtime/manifest.js";
-import { COMPILER_VERSION } from "./version.js";
+import type { Manifest } from "../../runtime/manifest.js";
+import { MANIFEST_FORMAT, MANIFEST_VERSION } from "../../runtime/manifest.js";
+import { COMPILER_VERSION } from "../version.js";
 
 export function buildManifest(ir: IrModule, file: string, sourceHash: string): Manifest {
   const t = ir.train;

@@ -4,7 +4,7 @@
  * batch fixed at build time. Produced by `lower.ts`, checked by `ir-validate.ts`,
  * consumed by code generation and recorded in the manifest for the runtime.
  */
-import type { Activation, Gate, OptimizerSpec, TrainConfig, TreeOptions } from "./model.js";
+import type { Activation, Gate, OptimizerSpec, TrainConfig, TreeOptions } from "../frontend/model.js";
 
 /** What a region of linear memory holds. */
 export type RegionRole =

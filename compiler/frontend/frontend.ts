@@ -3,8 +3,8 @@
  * collecting every diagnostic in source order. Never throws on any input text.
  */
 import { EOF, type IRecognitionException, type IToken } from "chevrotain";
-import { isWellFormedNumber, KEYWORDS, lex, NumberLiteral, UnterminatedComment, Identifier } from "../grammar/lexer.js";
-import { decodeSyntaxError, parseTokens } from "../grammar/parser.js";
+import { isWellFormedNumber, KEYWORDS, lex, NumberLiteral, UnterminatedComment, Identifier } from "../../grammar/lexer.js";
+import { decodeSyntaxError, parseTokens } from "../../grammar/parser.js";
 import type { Program, Span } from "./ast.js";
 import { checkProgram } from "./checker.js";
 import { cstToAst } from "./cst-to-ast.js";
