@@ -2,17 +2,16 @@
  * @fileoverview `condc bench FILE [--weights CKPT] [--batch 1,50,128] [--json]`: inference
  * time of a conditional model against the same model compiled dense (every gate removed,
  * `compile(text, { denseEquivalent: true })`), with the same weights, in one run:
- * interleaved timings, medians. Method-specific parts (preparing untrained weights, the
- * active fraction) are the small `BenchMethodHooks` table below.
+ * interleaved timings, medians, and the figures every command shares (docs/reports.md).
  */
 import { compile } from "../compiler/compile.js";
 import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
 import { loadModel, type Model } from "../runtime/model.js";
-import { hasLowRank, lowrankLayers, readCounters, refreshEstimators, resetCounters } from "../runtime/lowrank.js";
 import { readFileOrExplain } from "../runtime/node/files.js";
-import { hasPolicy, measuredMacs, readPolicyStats, setPolicySeed } from "../runtime/policy.js";
+import { collectFigures, resetCounters } from "../runtime/report.js";
 import { pickWasm } from "../runtime/simd.js";
-import { measuredMacsPerExample, resetTreeCounters, treeLayers } from "../runtime/tree.js";
+import { applyMethodOptions, checkMethodOptions, methodOptionsConfig, methodOptionsUsage } from "./method-options.js";
+import { figuresJson } from "./report-format.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
@@ -26,75 +25,20 @@ Inputs are the first examples of the model's test set (random pixels if it is un
   --weights CKPT  trained weights (safetensors); without it: init(seed) and fresh estimators,
                   whose active fractions say nothing about a trained model
   --batch LIST    batch sizes, comma-separated (default 1,50,128)
-  --json          {"model", "cases": [{"batch", "dense_ms", "conditional_ms", "speedup", "active_fraction"}]}`;
-
-/** What bench needs from a conditional method beyond the common runtime. */
-interface BenchMethodHooks {
-  applies(model: Model): boolean;
-  /** Make untrained weights usable (e.g. compute estimator factors). */
-  prepare(model: Model): void;
-  /** Start counting, and the fraction of gated units computed since. */
-  resetActivity(model: Model): void;
-  activeFraction(model: Model): number | null;
-  /** MACs per example the module counted since `resetActivity`, when it counts them. */
-  macsPerExample?(model: Model): number;
-}
-
-const HOOKS: BenchMethodHooks[] = [
-  {
-    applies: hasLowRank,
-    prepare: (model) => refreshEstimators(model),
-    resetActivity: resetCounters,
-    activeFraction(model) {
-      let computed = 0, total = 0;
-      for (const { layer } of lowrankLayers(model)) {
-        const [examples, active] = readCounters(model, layer.name) as [number, number];
-        computed += active;
-        total += examples * layer.units;
-      }
-      return total > 0 ? computed / total : null;
-    },
-    macsPerExample(model) {
-      // Gated layers as counted by the module (estimator + exact part), the others dense.
-      const counted = new Map(lowrankLayers(model).map(({ layer }) => {
-        const [examples, , macs] = readCounters(model, layer.name) as [number, number, number];
-        return [layer.name, examples > 0 ? macs / examples : layer.macs] as const;
-      }));
-      return model.manifest.layers.filter((l) => l.delta !== null).reduce((sum, l) => sum + (counted.get(l.name) ?? l.macs), 0);
-    },
-  },
-  {
-    // Policy gates (docs/policy.md): masks sampled at test time (the model's test mode);
-    // the active fraction is the mean over gated layers of the blocks computed.
-    applies: hasPolicy,
-    prepare: (model) => setPolicySeed(model, 0),
-    resetActivity: (model) => void readPolicyStats(model, "eval"),
-    activeFraction(model) {
-      const stats = readPolicyStats(model, "eval", false).filter((s) => s.examples > 0);
-      return stats.length > 0 ? stats.reduce((a, s) => a + s.meanActivation, 0) / stats.length : null;
-    },
-    macsPerExample: (model) => measuredMacs(model, readPolicyStats(model, "eval", false)).conditional,
-  },
-  {
-    // Tree layers (docs/tree.md): the dense build has a dense layer of the same shape, so
-    // the "speedup" is below 1 by about k + 1; the counted MACs show what ran.
-    applies: (model) => treeLayers(model).length > 0,
-    prepare: () => {},
-    resetActivity: resetTreeCounters,
-    activeFraction: () => null,
-    macsPerExample: measuredMacsPerExample,
-  },
-];
+${methodOptionsUsage("bench")}
+  --json          {"model", "cases": [{"batch", "dense_ms", "conditional_ms", "speedup",
+                  "macs_per_example", "dense_macs_per_example", "layers": {...}}]} (docs/reports.md)`;
 
 export interface BenchCase {
   batch: number;
   dense_ms: number;
   conditional_ms: number;
   speedup: number;
-  active_fraction: number | null;
-  /** MACs per example: the dense build's (cost model) and the conditional one's as counted, when counted. */
+  /** The shared figures (docs/reports.md) of the conditional build over the timed calls. */
+  macs_per_example: number;
   dense_macs_per_example: number;
-  conditional_macs_per_example: number | null;
+  mac_ratio: number;
+  layers: Record<string, unknown>;
 }
 
 function median(values: number[]): number {
@@ -104,7 +48,7 @@ function median(values: number[]): number {
 }
 
 /** Times `predict` of both models on the same rows, interleaved; ms per call (medians). */
-export function timeCase(dense: Model, conditional: Model, x: Float32Array, batch: number, reps: number, hooks: BenchMethodHooks[]): BenchCase {
+export function timeCase(dense: Model, conditional: Model, x: Float32Array, batch: number, reps: number): BenchCase {
   const call = (m: Model): number => {
     const t0 = performance.now();
     m.predict(x, batch);
@@ -120,22 +64,22 @@ export function timeCase(dense: Model, conditional: Model, x: Float32Array, batc
     return (performance.now() - t0) / inner;
   };
   const d: number[] = [], c: number[] = [];
-  hooks.forEach((h) => h.resetActivity(conditional));
+  resetCounters(conditional, "eval");
   for (let rep = 0; rep < reps; rep++) {
     if (rep % 2 === 0) { d.push(sample(dense)); c.push(sample(conditional)); }
     else { c.push(sample(conditional)); d.push(sample(dense)); }
   }
-  const fractions = hooks.map((h) => h.activeFraction(conditional)).filter((f): f is number => f !== null);
-  const counted = hooks.find((h) => h.macsPerExample)?.macsPerExample?.(conditional) ?? null;
+  const figures = figuresJson(collectFigures(conditional, "eval"));
   const denseMs = median(d), condMs = median(c);
   return {
     batch,
     dense_ms: denseMs,
     conditional_ms: condMs,
     speedup: denseMs / condMs,
-    active_fraction: fractions.length > 0 ? fractions[0]! : null,
-    dense_macs_per_example: dense.manifest.cost.macsPerExample,
-    conditional_macs_per_example: counted,
+    macs_per_example: figures["macs_per_example"] as number,
+    dense_macs_per_example: figures["dense_macs_per_example"] as number,
+    mac_ratio: figures["mac_ratio"] as number,
+    layers: figures["layers"] as Record<string, unknown>,
   };
 }
 
@@ -147,8 +91,10 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
     seed: { type: "string" },
     json: { type: "boolean", default: false },
     "plain-simd": { type: "boolean", default: false },
+    ...methodOptionsConfig("bench"),
   });
   if (positionals.length !== 1) throw new CliError(`condc bench: expected one model file\n${USAGE}`);
+  checkMethodOptions("bench", values);
   const file = positionals[0]!;
   const batches = (typeof values.batch === "string" ? values.batch : "1,50,128").split(",").map((s) => positiveInteger("bench", "batch", s.trim())!);
   const reps = positiveInteger("bench", "reps", values.reps) ?? 15;
@@ -169,21 +115,24 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
     const chosen = pick(cond);
     const conditional = await loadModel(chosen.wasm, cond.manifest);
     const baseline = await loadModel(pick(dense).wasm, dense.manifest);
-    const hooks = HOOKS.filter((h) => h.applies(conditional));
     const notes: string[] = [];
     if (typeof values.weights === "string") {
       conditional.load(await readFileOrExplain(values.weights, "checkpoint"), values.weights);
     } else {
       conditional.init(seed);
-      hooks.forEach((h) => h.prepare(conditional));
-      notes.push("no --weights: untrained weights (init + fresh estimators); active fractions and speedups say nothing about a trained model");
+      notes.push("no --weights: untrained weights (init prepares the methods); active fractions and speedups say nothing about a trained model");
     }
-    // The dense build gets the same weights, by name; a tree layer's dense stand-in keeps
-    // its own initial weights (no tensor of the tree has its shape).
+    applyMethodOptions("bench", values, conditional);
+    // The dense build gets the same weights, by name and shape; a layer whose dense stand-in has
+    // no tensor of its shape (a tree) keeps the stand-in's initial weights.
     baseline.init(seed);
-    const shared = new Set(conditional.manifest.params.map((p) => p.name));
-    for (const p of baseline.manifest.params) if (shared.has(p.name)) baseline.setParameter(p.name, conditional.parameter(p.name));
-    if (treeLayers(conditional).length > 0) notes.push("tree layers run against a dense layer of the same shape: expect the tree to be about k + 1 times slower");
+    const own = new Map(conditional.manifest.params.map((p) => [p.name, p.shape.join("x")]));
+    const apart = new Set<string>();
+    for (const p of baseline.manifest.params) {
+      if (own.get(p.name) === p.shape.join("x")) baseline.setParameter(p.name, conditional.parameter(p.name));
+      else apart.add(p.layer);
+    }
+    if (apart.size > 0) notes.push(`${[...apart].join(", ")}: timed against a dense layer of the same shape with its own weights (the method has no dense weight of that shape)`);
 
     const width = cond.manifest.input.width;
     let x: Float32Array;
@@ -198,16 +147,16 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
       inputs = "uniform random inputs (the test set is unavailable)";
       notes.push("the model's data set is unavailable: random inputs, active fractions are not representative");
     }
-    const cases = batches.map((b) => timeCase(baseline, conditional, x, b, reps, hooks));
+    const cases = batches.map((b) => timeCase(baseline, conditional, x, b, reps));
     if (json) {
       io.stdout(JSON.stringify({ model: cond.manifest.model, file, simd: chosen.simd, inputs, weights: typeof values.weights === "string" ? values.weights : null, reps, notes, cases }));
     } else {
       io.stdout(`${cond.manifest.model}: conditional vs dense build, same weights, ${chosen.simd} SIMD, ${inputs}, medians of ${reps}`);
       for (const n of notes) io.stdout(`note: ${n}`);
-      io.stdout("batch   dense ms   conditional ms   speedup   active fraction   MACs/example dense -> conditional");
+      io.stdout("batch   dense ms   conditional ms   speedup   MACs/example dense -> conditional (ratio)");
       for (const c of cases) {
-        const macs = `${c.dense_macs_per_example} -> ${c.conditional_macs_per_example === null ? "-" : Math.round(c.conditional_macs_per_example)}`;
-        io.stdout(`${String(c.batch).padStart(5)}   ${c.dense_ms.toFixed(4).padStart(8)}   ${c.conditional_ms.toFixed(4).padStart(14)}   ${(c.speedup.toFixed(2) + "x").padStart(7)}   ${(c.active_fraction === null ? "-" : c.active_fraction.toFixed(4)).padStart(15)}   ${macs}`);
+        const macs = `${Math.round(c.dense_macs_per_example)} -> ${Math.round(c.macs_per_example)} (${c.mac_ratio.toFixed(2)}x)`;
+        io.stdout(`${String(c.batch).padStart(5)}   ${c.dense_ms.toFixed(4).padStart(8)}   ${c.conditional_ms.toFixed(4).padStart(14)}   ${(c.speedup.toFixed(2) + "x").padStart(7)}   ${macs}`);
       }
     }
     return ExitCode.ok;

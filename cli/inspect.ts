@@ -3,8 +3,9 @@
  * and in total (parameters, MACs dense and conditional, ratio, memory).
  */
 import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
-import { checkSource } from "../compiler/frontend/frontend.js";
-import { inspectJson, inspectTable } from "../compiler/frontend/inspect.js";
+import { checkSource, methodTable } from "../compiler/frontend/frontend.js";
+import { inspectModel } from "../compiler/frontend/inspect.js";
+import { inspectJson, inspectTable } from "./inspect-format.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
@@ -25,7 +26,10 @@ async function runInspect(args: string[], io: CliIO): Promise<number> {
   const result = checkSource(readSource(io, file), file);
   if (result.diagnostics.length > 0) io.stderr(formatDiagnostics(result.diagnostics, result.source));
   if (!result.model) return ExitCode.sourceErrors;
-  io.stdout(values.json ? inspectJson(result.model) : inspectTable(result.model));
+  const model = result.model;
+  const report = inspectModel(model, methodTable(undefined));
+  const output = model.layers.find((l) => l.isOutput)?.name ?? "";
+  io.stdout(values.json ? JSON.stringify(inspectJson(report), null, 2) : inspectTable(report, output, new Map(model.layers.map((l) => [l.name, l.activation]))));
   return ExitCode.ok;
 }
 

@@ -8,7 +8,7 @@ import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, processIO, type CliIO } from "./io.js";
 import { progressPrinter } from "./progress.js";
-import { formatPolicyStats, hasPolicy, readPolicyStats, resetPolicyStats, setPolicySeed, type PolicyLayerStats } from "../runtime/policy.js";
+import { figuresJson, figuresText } from "./report-format.js";
 import { compileAndLoad, loadData, parseDataOption, positiveInteger, positiveNumber, prepareOutput, reportingRuntimeErrors } from "./session.js";
 
 const USAGE = `usage: condc train FILE [--data mnist|fashion-mnist|idx:DIR] [--epochs N] [--batch N]
@@ -59,12 +59,7 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
     if (!json) io.stdout(`${result.manifest.model}: ${result.manifest.cost.parameters} parameters, ${data.train.name} ${data.train.count} train / ${data.test.count} test, ${epochs} epochs, batch ${batch}, ${simd} SIMD`);
 
     model.init(seed);
-    const gated = hasPolicy(model);
-    if (gated) {
-      setPolicySeed(model, seed);
-      resetPolicyStats(model);
-    }
-    const policyEpochs: { train: PolicyLayerStats[]; test: PolicyLayerStats[] }[] = [];
+    const conditional = model.manifest.layers.some((l) => l.method !== "dense");
     const progress = progressPrinter(!json && io === processIO);
     const t0 = performance.now();
     const run = trainModel(model, data.train, data.test, {
@@ -79,10 +74,11 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
         if (!json) {
           io.stdout(`epoch ${e.epoch}/${epochs}: train loss ${e.trainLoss.toFixed(4)}, train acc ${(100 * e.trainAccuracy).toFixed(2)}%, test acc ${(100 * e.test.accuracy).toFixed(2)}%, ${Math.round(e.examplesPerSecond)} ex/s`);
         }
-        if (gated) {
-          const stats = { train: readPolicyStats(model, "train"), test: readPolicyStats(model, "eval") };
-          policyEpochs.push(stats);
-          if (!json) io.stdout(`policy (training):\n${formatPolicyStats(stats.train)}\n  test-time active: ${stats.test.map((s) => `${s.layer} ${(100 * s.meanActivation).toFixed(1)}%`).join(", ")}`);
+        if (conditional && !json) {
+          io.stdout("  training:");
+          for (const line of figuresText(e.trainFigures)) io.stdout(`  ${line}`);
+          io.stdout("  test:");
+          for (const line of figuresText(e.testFigures)) io.stdout(`  ${line}`);
         }
       },
     });
@@ -102,18 +98,10 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
           test_loss: e.test.loss,
           lr: e.lr,
           seconds: e.seconds,
-          ...(gated
-            ? {
-                policy: policyEpochs[e.epoch - 1]!.train.map((p) => ({
-                  layer: p.layer,
-                  block_mean: p.blockMean,
-                  block_variance: p.blockVariance,
-                  mean_activation: p.meanActivation,
-                  test_mean_activation: policyEpochs[e.epoch - 1]!.test.find((t) => t.layer === p.layer)?.meanActivation ?? null,
-                })),
-              }
-            : {}),
+          ...figuresJson(e.trainFigures),
+          test: figuresJson(e.testFigures),
         })),
+        ...(run.epochs.length > 0 ? figuresJson(run.epochs[run.epochs.length - 1]!.testFigures) : {}),
         test_accuracy: run.testAccuracy,
         examples_per_second: run.examplesPerSecond,
         seconds,

@@ -2,20 +2,19 @@
  * @fileoverview The runtime's public API (`import { loadModel } from "condc/runtime"`).
  * Nothing here imports Node-only modules: the same code runs in browsers.
  */
-export { loadModel, Model, NonFiniteError } from "./model.js";
-export type { Evaluation, TrainStepOptions } from "./model.js";
-export { trainModel, learningRate } from "./train.js";
-export type { TrainOptions, TrainResult, EpochReport, TrainProgress } from "./train.js";
-export type { Manifest } from "./manifest.js";
+export { loadModel, Model, NonFiniteError, ModelLoadError } from "./model.js";
+export type { Evaluation, TrainStepOptions, LoadOptions } from "./model.js";
+export { trainModel, learningRate, DivergenceError } from "./train.js";
+export type { TrainOptions, TrainResult, EpochReport, TrainProgress, DivergenceOptions } from "./train.js";
+export { collectFigures, resetCounters } from "./report.js";
+export type { ModelFigures, LayerFigures, Phase } from "./report.js";
+export type { Manifest, ManifestLayer, ManifestParam, ManifestRegion } from "./manifest.js";
 export { manifestProblems } from "./manifest.js";
 export type { Dataset, DataSplit } from "./data/dataset.js";
-export { pickWasm } from "./simd.js";
-export { refreshEstimators, setEstimatorsEnabled, measureLowRank, truncatedSvd, lowrankLayers } from "./lowrank.js";
-export type { LowRankMetrics, LowRankLayerMetrics } from "./lowrank.js";
-export { setPolicyMode, getPolicyMode, setPolicySeed, setPolicyLearningRate, getPolicyLearningRate, readPolicyStats, resetPolicyStats, measuredMacs, hasPolicy } from "./policy.js";
-export type { PolicyTestMode, PolicyLayerStats } from "./policy.js";
-export { treeLayers, treeCounters, resetTreeCounters, measuredMacsPerExample } from "./tree.js";
-export type { TreeLayerInfo, TreeCounters } from "./tree.js";
+export { pickWasm, relaxedSimdSupported } from "./simd.js";
+export { KERNEL_LIBRARY, kernelLibraryBytes } from "./kernel-library.js";
+export * from "../methods/runtime-registry.js";
+export type { MethodRuntime, RuntimeLayer, LayerReport } from "../methods/runtime-unit.js";
 export { encodeSafetensors, decodeSafetensors } from "./checkpoint/safetensors.js";
 export { CheckpointError } from "./checkpoint/errors.js";
 export { DataError } from "./data/errors.js";

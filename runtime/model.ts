@@ -1,16 +1,22 @@
 /**
- * @fileoverview The runtime's Model: instantiates a compiled module with its manifest
- * and drives it (init, predict, trainStep, evaluate, save, load). No Node-only imports:
- * the same code runs in browsers.
+ * @fileoverview The runtime's Model: links a compiled model module to the kernel library over
+ * one memory and drives it (init, predict, trainStep, evaluate, save, load), with every
+ * argument checked at the boundary so a bad call throws and leaves the model as it was.
+ * Method-specific work (estimator refresh, policy seeds, counters) is done by the methods'
+ * runtime units (`methods/runtime-registry.ts`), found by the manifest's method keys.
+ * No Node-only imports: the same code runs in browsers.
  */
-import type { Manifest, ManifestRegion } from "./manifest.js";
-import { findRegion, layerExportName, manifestProblems } from "./manifest.js";
+import type { Manifest, ManifestLayer, ManifestRegion } from "./manifest.js";
+import { findRegion, manifestProblems } from "./manifest.js";
 import type { Dataset } from "./data/dataset.js";
 import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors } from "./checkpoint/safetensors.js";
+import { KERNEL_LIBRARY, instantiateKernels, kernelLibraryModule, type KernelInstance, type SimdFlavour } from "./kernel-library.js";
+import { relaxedSimdSupported } from "./simd.js";
+import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
+import type { MethodRuntime, RuntimeLayer } from "../methods/runtime-unit.js";
 
 /** The functions every compiled module exports. */
 interface ModuleExports {
-  memory: WebAssembly.Memory;
   init(seed: number): void;
   predict(n: number): void;
   trainStep(n: number, lr: number): number;
@@ -21,8 +27,16 @@ interface ModuleExports {
 /** Training produced NaN or Inf: names the step and the first layer where it appeared. */
 export class NonFiniteError extends Error {
   constructor(readonly step: number, readonly layer: string, readonly loss: number) {
-    super(`training diverged at step ${step}: ${Number.isNaN(loss) ? "NaN" : loss > 0 ? "Inf" : "-Inf"} loss; first non-finite values in layer '${layer}'`);
+    super(`training diverged at step ${step}: ${Number.isNaN(loss) ? "NaN" : loss > 0 ? "Inf" : "-Inf"} loss; first non-finite values in layer '${layer}'; the parameters are those before the step`);
     this.name = "NonFiniteError";
+  }
+}
+
+/** A module and a manifest that do not belong together, or that this runtime cannot run. */
+export class ModelLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ModelLoadError";
   }
 }
 
@@ -38,48 +52,96 @@ export interface TrainStepOptions {
   lr?: number;
 }
 
+export interface LoadOptions {
+  /** Runtime units of methods from outside the registry (with `compile(text, { methods })`). */
+  methods?: readonly MethodRuntime[];
+}
+
+/** The method runtimes present in a model, each with its layers. */
+interface MethodGroup {
+  runtime: MethodRuntime;
+  layers: RuntimeLayer<unknown>[];
+}
+
+const MAX_SEED = 2 ** 32;
+
 export class Model {
   readonly manifest: Manifest;
+  /** The SIMD flavour of the kernel library this model runs on. */
+  readonly simd: SimdFlavour;
   private readonly exports: ModuleExports;
+  private readonly memory: WebAssembly.Memory;
   private readonly input: ManifestRegion;
   private readonly labels: ManifestRegion;
   private readonly probs: ManifestRegion;
+  private readonly groups: MethodGroup[];
 
-  constructor(instance: WebAssembly.Instance, manifest: Manifest) {
+  /** @internal Use `loadModel`. */
+  constructor(instance: WebAssembly.Instance, readonly kernels: KernelInstance, memory: WebAssembly.Memory, manifest: Manifest, simd: SimdFlavour, runtimes: readonly MethodRuntime[]) {
     this.manifest = manifest;
+    this.simd = simd;
     this.exports = instance.exports as unknown as ModuleExports;
+    this.memory = memory;
     this.input = findRegion(manifest, "input");
     this.labels = findRegion(manifest, "labels");
     this.probs = findRegion(manifest, "probs");
+    this.groups = [];
+    for (const runtime of runtimes) {
+      const layers = manifest.layers.filter((l) => l.method === runtime.key) as RuntimeLayer<unknown>[];
+      if (layers.length > 0) this.groups.push({ runtime, layers });
+    }
   }
 
   /**
-   * The module's raw exports, for method-specific runtime helpers (estimator refresh,
-   * policy settings, metrics) that live beside this file. Not for apps.
+   * The module's raw exports, for methods' runtime units (`methods/<name>/runtime.ts`), which
+   * find their functions by the names the manifest lists. Not for apps.
    */
-  get wasmExports(): Record<string, unknown> & { memory: WebAssembly.Memory } {
-    return this.exports as unknown as Record<string, unknown> & { memory: WebAssembly.Memory };
+  get wasmExports(): Record<string, unknown> {
+    return this.exports as unknown as Record<string, unknown>;
+  }
+
+  /** The model's linear memory (shared with the kernel library). */
+  get wasmMemory(): WebAssembly.Memory {
+    return this.memory;
   }
 
   get maxBatch(): number {
     return this.manifest.maxBatch;
   }
 
-  /** Number of training steps taken since `init`. */
+  /** Number of training steps taken since `init` (or as stored in the last loaded checkpoint). */
   get step(): number {
     return this.exports.getStep();
   }
 
-  /** Initialise parameters deterministically from `seed` and reset optimizer state. */
-  init(seed: number): void {
-    this.exports.init(seed >>> 0);
+  /** The layers of a method (by registry key), from the manifest. */
+  layersOf<O>(method: string): RuntimeLayer<O>[] {
+    return this.manifest.layers.filter((l) => l.method === method) as RuntimeLayer<O>[];
   }
 
-  /** Class probabilities, row-major n x classes. Any n: runs in chunks of maxBatch. */
+  /** Each method runtime present, with its layers (for reports and hooks). */
+  methodGroups(): readonly MethodGroup[] {
+    return this.groups;
+  }
+
+  /**
+   * Initialise parameters deterministically from `seed` (an integer in [0, 2^32)), reset the
+   * optimizer state and step, and make every method ready (estimator factors, RNG seeds).
+   */
+  init(seed: number): void {
+    if (typeof seed !== "number" || !Number.isInteger(seed) || seed < 0 || seed >= MAX_SEED) {
+      throw new RangeError(`init: seed must be an integer in [0, 2^32), got ${describe(seed)}`);
+    }
+    this.exports.init(seed >>> 0);
+    for (const g of this.groups) g.runtime.afterInit?.(this, g.layers, seed);
+  }
+
+  /** Class probabilities, row-major n x classes. Any n >= 0: runs in chunks of maxBatch. */
   predict(x: Float32Array, n: number): Float32Array {
     const width = this.manifest.input.width;
     const classes = this.manifest.classes;
-    this.checkRows(x, n, width, "x");
+    checkCount("predict", n, Number.MAX_SAFE_INTEGER);
+    checkRows("predict", x, n, width);
     const result = new Float32Array(n * classes);
     for (let start = 0; start < n; start += this.maxBatch) {
       const rows = Math.min(this.maxBatch, n - start);
@@ -90,28 +152,41 @@ export class Model {
     return result;
   }
 
-  /** One step of training on n <= maxBatch examples. */
+  /**
+   * One step of training on 1 <= n <= maxBatch examples. Inputs are checked first (finite
+   * values, labels in range, a positive finite learning rate); a step whose loss is not finite
+   * throws NonFiniteError and changes no parameter.
+   */
   trainStep(x: Float32Array, labels: Uint8Array | Int32Array, n: number, options: TrainStepOptions = {}): { loss: number } {
     const width = this.manifest.input.width;
-    this.checkRows(x, n, width, "x");
-    if (n > this.maxBatch) throw new RangeError(`trainStep: n = ${n} exceeds the model's max batch ${this.maxBatch}`);
-    if (labels.length < n) throw new RangeError(`trainStep: ${labels.length} labels for ${n} examples`);
+    checkCount("trainStep", n, this.maxBatch, 1);
+    checkRows("trainStep", x, n, width);
+    if (!(labels instanceof Uint8Array || labels instanceof Int32Array)) throw new TypeError(`trainStep: labels must be a Uint8Array or Int32Array, got ${describe(labels)}`);
+    if (labels.length < n) throw new RangeError(`trainStep: labels holds ${labels.length} values for ${n} examples`);
+    if (typeof options !== "object" || options === null) throw new TypeError("trainStep: options must be an object");
+    const lr = this.learningRate("trainStep", options.lr);
+    this.checkLabels("trainStep", labels, n, (i) => i);
     this.f32(this.input, n * width).set(x.subarray(0, n * width));
-    this.writeLabels(labels, 0, n, (i) => i);
-    return { loss: this.runStep(n, options.lr) };
+    this.writeLabels(labels, n, (i) => i);
+    return { loss: this.runStep(n, lr) };
   }
 
-  /** One step on examples `indices[start .. start+n)` of a dataset, gathered in place. */
+  /**
+   * One step on examples `indices[start .. start+n)` of a dataset, gathered in place; also
+   * counts how many the forward pass got right (training accuracy).
+   */
   trainStepOn(dataset: Dataset, indices: ArrayLike<number>, start: number, n: number, lr?: number): { loss: number; correct: number } {
     const width = this.manifest.input.width;
-    if (n > this.maxBatch) throw new RangeError(`trainStepOn: n = ${n} exceeds the model's max batch ${this.maxBatch}`);
+    checkCount("trainStepOn", n, this.maxBatch, 1);
+    const rate = this.learningRate("trainStepOn", lr);
+    this.checkLabels("trainStepOn", dataset.labels, n, (i) => indices[start + i]!);
     const view = this.f32(this.input, n * width);
     for (let i = 0; i < n; i++) {
       const row = indices[start + i]!;
       view.set(dataset.images.subarray(row * width, (row + 1) * width), i * width);
     }
-    this.writeLabels(dataset.labels, start, n, (i) => indices[i]!);
-    const loss = this.runStep(n, lr);
+    this.writeLabels(dataset.labels, n, (i) => indices[start + i]!);
+    const loss = this.runStep(n, rate);
     return { loss, correct: this.correctInLastBatch(n) };
   }
 
@@ -119,25 +194,17 @@ export class Model {
   private correctInLastBatch(n: number): number {
     const classes = this.manifest.classes;
     const probs = this.f32(this.probs, n * classes);
-    const labels = new Int32Array(this.exports.memory.buffer, this.labels.offset, n);
+    const labels = new Int32Array(this.memory.buffer, this.labels.offset, n);
     let correct = 0;
-    for (let r = 0; r < n; r++) {
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (probs[r * classes + c]! > probs[r * classes + best]!) best = c;
-      if (best === labels[r]) correct++;
-    }
+    for (let r = 0; r < n; r++) if (argmax(probs, r * classes, classes) === labels[r]) correct++;
     return correct;
   }
 
-  /**
-   * Brings lazily updated parameters up to date: calls every `<layer>__flush` export
-   * (tree layers' lazy weight decay). Done before weights are read, saved or replaced.
-   */
+  /** Brings lazily updated parameters up to date (every layer's `flush` export, e.g. tree decay). */
   flush(): void {
-    const exports = this.exports as unknown as Record<string, unknown>;
     for (const layer of this.manifest.layers) {
-      const fn = exports[layerExportName(layer.name, "flush")];
-      if (typeof fn === "function") (fn as () => void)();
+      const name = layer.exports["flush"];
+      if (name !== undefined) (this.exports as unknown as Record<string, () => void>)[name]!();
     }
   }
 
@@ -156,29 +223,19 @@ export class Model {
       const probs = this.f32(this.probs, rows * classes);
       for (let r = 0; r < rows; r++) {
         const label = dataset.labels[start + r]!;
-        let best = 0;
-        for (let c = 1; c < classes; c++) if (probs[r * classes + c]! > probs[r * classes + best]!) best = c;
-        if (best === label) correct++;
+        if (argmax(probs, r * classes, classes) === label) correct++;
         lossSum -= Math.log(Math.max(probs[r * classes + label]!, 1e-30));
       }
     }
     const seconds = (now() - t0) / 1000;
-    return {
-      accuracy: correct / dataset.count,
-      loss: lossSum / dataset.count,
-      count: dataset.count,
-      examplesPerSecond: dataset.count / Math.max(seconds, 1e-9),
-    };
+    const count = Math.max(dataset.count, 1);
+    return { accuracy: correct / count, loss: lossSum / count, count: dataset.count, examplesPerSecond: dataset.count / Math.max(seconds, 1e-9) };
   }
 
   /** The parameters as a safetensors file (bit-identical for identical weights). */
   save(): Uint8Array {
     this.flush();
-    const tensors = this.manifest.params.map((p) => ({
-      name: p.name,
-      shape: p.shape,
-      data: this.f32(findRegion(this.manifest, p.region)),
-    }));
+    const tensors = this.manifest.params.map((p) => ({ name: p.name, shape: p.shape, data: this.f32(findRegion(this.manifest, p.region)) }));
     return encodeSafetensors(tensors, {
       model: this.manifest.model,
       source_sha256: this.manifest.sourceHash,
@@ -187,48 +244,70 @@ export class Model {
     });
   }
 
-  /** Replace the parameters with a checkpoint's; throws naming every mismatch. */
+  /**
+   * Replaces the parameters with a checkpoint's; throws naming every mismatch and leaves the
+   * model as it was. Derived tensors (estimator factors) may be absent: they are recomputed.
+   */
   load(bytes: Uint8Array, fileLabel = "checkpoint"): void {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError(`load: the checkpoint must be a Uint8Array, got ${describe(bytes)}`);
+    if (typeof fileLabel !== "string") throw new TypeError("load: fileLabel must be a string");
     const decoded = decodeSafetensors(bytes, fileLabel);
-    checkTensorsAgainst(
-      this.manifest.params.map((p) => ({ name: p.name, shape: p.shape })),
-      decoded,
-      fileLabel,
-    );
+    const expected = this.manifest.params.filter((p) => p.update !== "none" || decoded.tensors.has(p.name));
+    checkTensorsAgainst(expected.map((p) => ({ name: p.name, shape: p.shape })), decoded, fileLabel);
+    const missing = this.manifest.params.filter((p) => !decoded.tensors.has(p.name)).map((p) => p.name);
     this.flush();
-    for (const p of this.manifest.params) {
-      this.f32(findRegion(this.manifest, p.region)).set(decoded.tensors.get(p.name)!.data);
-    }
+    for (const p of expected) this.f32(findRegion(this.manifest, p.region)).set(decoded.tensors.get(p.name)!.data);
     const step = Number(decoded.metadata["step"] ?? 0);
-    this.exports.setStep(Number.isInteger(step) ? step : 0);
+    this.exports.setStep(Number.isInteger(step) && step >= 0 && step < 2 ** 31 ? step : 0);
+    for (const g of this.groups) g.runtime.afterLoad?.(this, g.layers, missing);
   }
 
   /** A copy of one parameter tensor (for tests and tools). */
   parameter(name: string): Float32Array {
-    const param = this.manifest.params.find((p) => p.name === name);
-    if (!param) throw new Error(`model has no parameter '${name}'`);
+    const param = this.findParam("parameter", name);
     this.flush();
     return this.f32(findRegion(this.manifest, param.region)).slice();
   }
 
-  /** Overwrite one parameter tensor (for tests and tools). */
+  /** Overwrites one parameter tensor (for tests and tools). */
   setParameter(name: string, values: Float32Array): void {
-    const param = this.manifest.params.find((p) => p.name === name);
-    if (!param) throw new Error(`model has no parameter '${name}'`);
+    const param = this.findParam("setParameter", name);
+    if (!(values instanceof Float32Array)) throw new TypeError(`setParameter: values must be a Float32Array, got ${describe(values)}`);
+    const region = findRegion(this.manifest, param.region);
+    if (values.length * 4 !== region.bytes) throw new RangeError(`setParameter: ${name} holds ${region.bytes / 4} values, got ${values.length}`);
     this.flush();
-    const view = this.f32(findRegion(this.manifest, param.region));
-    if (values.length !== view.length) throw new RangeError(`${name}: ${values.length} values for ${view.length}`);
-    view.set(values);
+    this.f32(region).set(values);
   }
 
-  /** A live view of a memory region (valid until the next call into the model). */
+  /** A live view of an f32 region (valid until the next call into the model). */
   regionView(name: string): Float32Array {
     return this.f32(findRegion(this.manifest, name));
   }
 
-  private runStep(n: number, lr = Number(this.manifest.train.optimizer["lr"])): number {
+  /** A live view of an f64 region (counters, decay bookkeeping). */
+  regionViewF64(name: string): Float64Array {
+    const region = findRegion(this.manifest, name);
+    return new Float64Array(this.memory.buffer, region.offset, region.bytes / 8);
+  }
+
+  private findParam(method: string, name: string) {
+    if (typeof name !== "string") throw new TypeError(`${method}: the parameter name must be a string, got ${describe(name)}`);
+    const param = this.manifest.params.find((p) => p.name === name);
+    if (!param) throw new RangeError(`${method}: model '${this.manifest.model}' has no parameter '${name}'`);
+    return param;
+  }
+
+  private learningRate(method: string, lr: number | undefined): number {
+    const rate = lr ?? Number(this.manifest.train.optimizer["lr"]);
+    if (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0 || Math.fround(rate) === 0 || !Number.isFinite(Math.fround(rate))) {
+      throw new RangeError(`${method}: lr must be a positive finite number (as f32), got ${describe(lr)}`);
+    }
+    return rate;
+  }
+
+  private runStep(n: number, lr: number): number {
     const loss = this.exports.trainStep(n, lr);
-    if (!Number.isFinite(loss)) throw new NonFiniteError(this.step, this.firstNonFiniteLayer(n), loss);
+    if (!Number.isFinite(loss)) throw new NonFiniteError(this.step + 1, this.firstNonFiniteLayer(n), loss);
     return loss;
   }
 
@@ -238,54 +317,124 @@ export class Model {
       const values = this.f32(findRegion(this.manifest, layer.output), n * layer.units);
       if (values.some((v) => !Number.isFinite(v))) return layer.name;
     }
-    for (const p of this.manifest.params) {
-      if (this.f32(findRegion(this.manifest, p.region)).some((v) => !Number.isFinite(v))) return p.layer;
-    }
-    return this.manifest.layers[this.manifest.layers.length - 1]!.name;
+    return this.manifest.layers.find((l) => l.isOutput)!.name;
   }
 
-  private writeLabels(labels: ArrayLike<number>, start: number, n: number, row: (i: number) => number): void {
-    const view = new Int32Array(this.exports.memory.buffer, this.labels.offset, n);
+  private checkLabels(method: string, labels: ArrayLike<number>, n: number, row: (i: number) => number): void {
     const classes = this.manifest.classes;
     for (let i = 0; i < n; i++) {
-      const example = row(start + i);
+      const example = row(i);
       const label = labels[example]!;
-      if (!(label >= 0 && label < classes) || !Number.isInteger(label)) {
-        throw new RangeError(`label ${label} of example ${example} is not a class in [0, ${classes})`);
+      if (!(Number.isInteger(label) && label >= 0 && label < classes)) {
+        throw new RangeError(`${method}: label ${label} of example ${example} is not a class in [0, ${classes})`);
       }
-      view[i] = label;
     }
   }
 
-  private checkRows(x: Float32Array, n: number, width: number, what: string): void {
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be a non-negative integer, got ${n}`);
-    if (x.length < n * width) throw new RangeError(`${what} holds ${x.length} values, ${n} examples of width ${width} need ${n * width}`);
+  private writeLabels(labels: ArrayLike<number>, n: number, row: (i: number) => number): void {
+    const view = new Int32Array(this.memory.buffer, this.labels.offset, n);
+    for (let i = 0; i < n; i++) view[i] = labels[row(i)]!;
   }
 
   private f32(region: ManifestRegion, count = region.bytes / 4): Float32Array {
-    return new Float32Array(this.exports.memory.buffer, region.offset, count);
+    return new Float32Array(this.memory.buffer, region.offset, count);
   }
 }
 
-/** Instantiate a compiled model. `wasm` is the module's bytes (or a compiled module). */
-export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest): Promise<Model> {
+function argmax(values: Float32Array, offset: number, count: number): number {
+  let best = 0;
+  for (let c = 1; c < count; c++) if (values[offset + c]! > values[offset + best]!) best = c;
+  return best;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "number") return String(value);
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "..." : value);
+  if (value === null) return "null";
+  if (typeof value === "object") return (value as object).constructor?.name ?? "an object";
+  return typeof value;
+}
+
+function checkCount(method: string, n: number, max: number, min = 0): void {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+    throw new RangeError(`${method}: n must be an integer in [${min}, ${max}], got ${describe(n)}`);
+  }
+}
+
+/** x must be a Float32Array of at least n rows, every value finite. */
+function checkRows(method: string, x: Float32Array, n: number, width: number): void {
+  if (!(x instanceof Float32Array)) throw new TypeError(`${method}: x must be a Float32Array, got ${describe(x)}`);
+  if (x.length < n * width) throw new RangeError(`${method}: x holds ${x.length} values, ${n} examples of width ${width} need ${n * width}`);
+  for (let i = 0; i < n * width; i++) {
+    const v = x[i]!;
+    if (v - v !== 0) throw new RangeError(`${method}: x[${i}] (example ${Math.floor(i / width)}, feature ${i % width}) is ${v}, not a finite number`);
+  }
+}
+
+/** The JSON of the module's build section, or null when it has none. */
+function buildSection(module: WebAssembly.Module): { buildId?: unknown; simd?: unknown; kernels?: unknown } | null {
+  const sections = WebAssembly.Module.customSections(module, "condc");
+  if (sections.length !== 1) return null;
+  try {
+    return JSON.parse(new TextDecoder().decode(sections[0]!)) as { buildId?: unknown; simd?: unknown };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Instantiates a compiled model: `wasm` (a model module's bytes or compiled module) with the
+ * manifest it was built with. Refuses, naming the problem, a module and manifest of different
+ * builds, a module built for another kernel library, and a relaxed build where the engine
+ * cannot run relaxed SIMD.
+ */
+export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest, options: LoadOptions = {}): Promise<Model> {
+  if (!(wasm instanceof Uint8Array || wasm instanceof ArrayBuffer || wasm instanceof WebAssembly.Module)) {
+    throw new TypeError(`loadModel: wasm must be a Uint8Array, ArrayBuffer or WebAssembly.Module, got ${describe(wasm)}`);
+  }
   const problems = manifestProblems(manifest);
-  if (problems.length > 0) throw new Error(`invalid manifest: ${problems.join("; ")}`);
-  const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm as BufferSource);
-  const instance = await WebAssembly.instantiate(module, {
-    env: {
-      abort(): never {
-        throw new Error(`model '${manifest.model}' aborted`);
-      },
-    },
-  });
-  const model = new Model(instance, manifest);
-  const needed = manifest.memory.end;
-  const have = (instance.exports as unknown as ModuleExports).memory.buffer.byteLength;
-  if (have < needed) throw new Error(`model '${manifest.model}' has ${have} bytes of memory, its plan needs ${needed}`);
-  return model;
+  if (problems.length > 0) throw new ModelLoadError(`invalid manifest: ${problems.join("; ")}`);
+  let module: WebAssembly.Module;
+  try {
+    module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm as BufferSource);
+  } catch (error) {
+    throw new ModelLoadError(`model '${manifest.model}': not a WebAssembly module (${(error as Error).message})`);
+  }
+  const section = buildSection(module);
+  if (!section || typeof section.buildId !== "string") throw new ModelLoadError(`model '${manifest.model}': the module is not a condc model module (no build section)`);
+  if (section.buildId !== manifest.buildId) {
+    throw new ModelLoadError(`model '${manifest.model}': the module (build ${section.buildId}) and the manifest (build ${manifest.buildId}) come from different builds; load the files of one build`);
+  }
+  if (manifest.kernels.id !== KERNEL_LIBRARY.id) {
+    throw new ModelLoadError(`model '${manifest.model}' was built for kernel library ${manifest.kernels.id}; this runtime has ${KERNEL_LIBRARY.id}: rebuild it with this condc`);
+  }
+  const simd: SimdFlavour = section.simd === "relaxed" ? "relaxed" : "plain";
+  if (simd === "relaxed" && !relaxedSimdSupported()) {
+    throw new ModelLoadError(`model '${manifest.model}': this is the relaxed-SIMD build and this engine does not run relaxed SIMD; load the plain build (pickWasm chooses)`);
+  }
+  const scratch = Math.ceil(manifest.memory.end / 64) * 64;
+  const bytes = scratch + KERNEL_LIBRARY.scratchBytes;
+  if (bytes > 2 ** 32) throw new ModelLoadError(`model '${manifest.model}' needs ${bytes} bytes of memory, more than the 4 GiB of wasm32`);
+  const pages = Math.ceil(bytes / 65536);
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  } catch (error) {
+    throw new ModelLoadError(`model '${manifest.model}': cannot allocate ${bytes} bytes of memory (${(error as Error).message})`);
+  }
+  const kernels = await instantiateKernels(await kernelLibraryModule(simd), memory, scratch);
+  let instance: WebAssembly.Instance;
+  try {
+    instance = await WebAssembly.instantiate(module, { kernels: kernels.exports as WebAssembly.ModuleImports });
+  } catch (error) {
+    throw new ModelLoadError(`model '${manifest.model}': the module does not link against this kernel library (${(error as Error).message})`);
+  }
+  const runtimes = [...METHOD_RUNTIMES, ...(options.methods ?? [])];
+  return new Model(instance, kernels, memory, manifest, simd, runtimes);
 }
 
 function now(): number {
   return typeof performance !== "undefined" ? performance.now() : Date.now();
 }
+
+export type { ManifestLayer };

@@ -1,11 +1,12 @@
 /**
- * @fileoverview The training loop: seeded epoch shuffles, minibatches gathered straight
- * into the model's memory, the learning-rate schedule, per-epoch evaluation.
+ * @fileoverview The training loop: seeded epoch shuffles, minibatches gathered straight into the
+ * model's memory, the learning-rate schedule, per-epoch evaluation and figures, the methods'
+ * per-epoch hooks (estimator refresh), and a stop on divergence naming the step and the layer.
  */
 import type { Model, Evaluation } from "./model.js";
 import type { Dataset } from "./data/dataset.js";
 import { shuffledIndices } from "./random.js";
-import { hasLowRank, lowrankLayers, refreshEstimators } from "./lowrank.js";
+import { collectFigures, resetCounters, type ModelFigures } from "./report.js";
 
 export interface TrainProgress {
   epoch: number;
@@ -13,11 +14,14 @@ export interface TrainProgress {
   /** Examples seen this epoch, and the epoch's size. */
   done: number;
   total: number;
-  /** Mean training loss so far this epoch. */
+  /** Mean training loss so far this epoch, and the last step's. */
   loss: number;
+  stepLoss: number;
   /** Training accuracy so far this epoch (on the batches as they were before each update). */
   accuracy: number;
   examplesPerSecond: number;
+  /** Training steps taken in all (the model's step counter). */
+  step: number;
 }
 
 export interface EpochReport {
@@ -28,6 +32,16 @@ export interface EpochReport {
   lr: number;
   seconds: number;
   examplesPerSecond: number;
+  /** The epoch's figures while training, and on the test set. */
+  trainFigures: ModelFigures;
+  testFigures: ModelFigures;
+}
+
+export interface DivergenceOptions {
+  /** A step loss above factor * ln(classes) counts as diverging. Default 100. */
+  factor?: number;
+  /** After this many diverging steps in a row, stop. Default 3. */
+  steps?: number;
 }
 
 export interface TrainOptions {
@@ -40,6 +54,10 @@ export interface TrainOptions {
   onEpoch?: (report: EpochReport) => void;
   /** How often onProgress fires, in steps. */
   progressEvery?: number;
+  /** Checked between steps: when it returns true, training stops at that step boundary. */
+  shouldStop?: () => boolean;
+  /** Divergence detection (false: off). */
+  divergence?: DivergenceOptions | false;
 }
 
 export interface TrainResult {
@@ -47,6 +65,16 @@ export interface TrainResult {
   testAccuracy: number;
   /** Training examples per second over all epochs (evaluation excluded). */
   examplesPerSecond: number;
+  /** True when `shouldStop` ended training early. */
+  stopped: boolean;
+}
+
+/** Training diverged with a finite but exploding loss: the step, the layer whose weights grew most, the loss. */
+export class DivergenceError extends Error {
+  constructor(readonly step: number, readonly layer: string, readonly loss: number, readonly limit: number) {
+    super(`training diverged at step ${step}: loss ${loss.toPrecision(3)} stayed above ${limit.toPrecision(3)}; the largest weights are in layer '${layer}' (lower the learning rate)`);
+    this.name = "DivergenceError";
+  }
 }
 
 /** The learning rate of an epoch (0-based) under a schedule. */
@@ -57,58 +85,95 @@ export function learningRate(base: number, schedule: TrainOptions["schedule"], e
   return base;
 }
 
+/** The layer whose parameters hold the largest magnitude. */
+function largestWeights(model: Model): string {
+  let best = model.manifest.layers[0]!.name;
+  let largest = -1;
+  for (const p of model.manifest.params) {
+    const values = model.parameter(p.name);
+    for (let i = 0; i < values.length; i++) {
+      const a = Math.abs(values[i]!);
+      if (!(a <= largest)) {
+        largest = a;
+        best = p.layer;
+      }
+    }
+  }
+  return best;
+}
+
 /** Trains `model` (already initialised) on `train`, evaluating on `test` after each epoch. */
 export function trainModel(model: Model, train: Dataset, test: Dataset, options: TrainOptions): TrainResult {
+  if (!Number.isInteger(options.batch) || options.batch < 1) throw new RangeError(`train: batch must be a positive integer, got ${options.batch}`);
   if (options.batch > model.maxBatch) {
-    throw new RangeError(`batch ${options.batch} exceeds the model's max batch ${model.maxBatch}; rebuild with --max-batch ${options.batch}`);
+    throw new RangeError(`train: batch ${options.batch} exceeds the model's max batch ${model.maxBatch}; rebuild with --max-batch ${options.batch}`);
   }
+  if (!Number.isInteger(options.epochs) || options.epochs < 0) throw new RangeError(`train: epochs must be an integer >= 0, got ${options.epochs}`);
+  if (train.count === 0) throw new RangeError(`train: the training set '${train.name}' is empty`);
+  if (test.count === 0) throw new RangeError(`train: the test set '${test.name}' is empty`);
   const reports: EpochReport[] = [];
   let trainSeconds = 0;
   let trainExamples = 0;
   const every = options.progressEvery ?? 10;
-  // Low-rank gates: factors from the initial weights (in_loop trains through them), then
-  // refreshed each epoch (refresh: epoch) and always after the last one.
-  const lowrank = hasLowRank(model);
-  const refreshEachEpoch = lowrank && lowrankLayers(model).some((l) => l.gate.refresh === "epoch");
-  if (lowrank) refreshEstimators(model);
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
+  const divergence = options.divergence === false ? null : { factor: options.divergence?.factor ?? 100, steps: options.divergence?.steps ?? 3 };
+  const limit = divergence ? divergence.factor * Math.log(model.manifest.classes) : Infinity;
+  let diverging = 0;
+  let stopped = false;
+  for (let epoch = 0; epoch < options.epochs && !stopped; epoch++) {
     const order = shuffledIndices(train.count, options.seed, epoch);
     const lr = learningRate(options.lr, options.schedule, epoch);
+    resetCounters(model, "train");
     const t0 = now();
     let lossSum = 0;
     let correct = 0;
     let steps = 0;
+    let seen = 0;
     for (let start = 0; start < train.count; start += options.batch) {
+      if (options.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
       const n = Math.min(options.batch, train.count - start);
       const result = model.trainStepOn(train, order, start, n, lr);
       lossSum += result.loss;
       correct += result.correct;
       steps++;
-      if (options.onProgress && (steps % every === 0 || start + n === train.count)) {
+      seen = start + n;
+      diverging = result.loss > limit ? diverging + 1 : 0;
+      if (divergence && diverging >= divergence.steps) throw new DivergenceError(model.step, largestWeights(model), result.loss, limit);
+      if (options.onProgress && (steps % every === 0 || seen === train.count)) {
         const elapsed = (now() - t0) / 1000;
         options.onProgress({
           epoch: epoch + 1,
           epochs: options.epochs,
-          done: start + n,
+          done: seen,
           total: train.count,
           loss: lossSum / steps,
-          accuracy: correct / (start + n),
-          examplesPerSecond: (start + n) / Math.max(elapsed, 1e-9),
+          stepLoss: result.loss,
+          accuracy: correct / seen,
+          examplesPerSecond: seen / Math.max(elapsed, 1e-9),
+          step: model.step,
         });
       }
     }
     const seconds = (now() - t0) / 1000;
-    if (lowrank && (refreshEachEpoch || epoch === options.epochs - 1)) refreshEstimators(model);
+    if (stopped) break;
+    const trainFigures = collectFigures(model, "train");
+    for (const g of model.methodGroups()) g.runtime.afterEpoch?.(model, g.layers, { index: epoch, last: epoch === options.epochs - 1 });
     trainSeconds += seconds;
-    trainExamples += train.count;
+    trainExamples += seen;
+    resetCounters(model, "eval");
+    const testEvaluation = model.evaluate(test);
     const report: EpochReport = {
       epoch: epoch + 1,
       trainLoss: lossSum / Math.max(steps, 1),
-      trainAccuracy: correct / Math.max(train.count, 1),
-      test: model.evaluate(test),
+      trainAccuracy: correct / Math.max(seen, 1),
+      test: testEvaluation,
       lr,
       seconds,
-      examplesPerSecond: train.count / Math.max(seconds, 1e-9),
+      examplesPerSecond: seen / Math.max(seconds, 1e-9),
+      trainFigures,
+      testFigures: collectFigures(model, "eval"),
     };
     reports.push(report);
     options.onEpoch?.(report);
@@ -117,6 +182,7 @@ export function trainModel(model: Model, train: Dataset, test: Dataset, options:
     epochs: reports,
     testAccuracy: reports.length > 0 ? reports[reports.length - 1]!.test.accuracy : model.evaluate(test).accuracy,
     examplesPerSecond: trainExamples / Math.max(trainSeconds, 1e-9),
+    stopped,
   };
 }
 

@@ -1,14 +1,15 @@
 /**
- * @fileoverview The IR: the checked model lowered to layers with shapes, a parameter
- * table and a memory plan that places everything in one linear memory for a maximum
- * batch fixed at build time. Produced by `lower.ts`, checked by `ir-validate.ts`,
- * consumed by code generation and recorded in the manifest for the runtime.
+ * @fileoverview The IR: the checked model lowered to layers with shapes, a parameter table and
+ * a memory plan that places everything in one linear memory for a maximum batch fixed at build
+ * time. Produced by `lower.ts`, checked by `ir-validate.ts`, consumed by code generation and
+ * recorded in the manifest for the runtime.
  */
-import type { Activation, Gate, OptimizerSpec, TrainConfig, TreeOptions } from "../frontend/model.js";
+import type { Activation, OptimizerSpec, TrainConfig } from "../frontend/model.js";
+import type { ParamUpdate, RegionDtype } from "../../methods/unit.js";
 
 /** What a region of linear memory holds. */
 export type RegionRole =
-  | "param" // trainable parameter
+  | "param" // a parameter (checkpointed)
   | "grad" // gradient of a parameter
   | "optimizer" // optimizer state (momentum velocity, Adam moments)
   | "input" // the minibatch of examples [maxBatch, inputWidth]
@@ -16,36 +17,40 @@ export type RegionRole =
   | "activation" // a layer's output after its activation [maxBatch, units]
   | "delta" // dL/d(pre-activation) of a layer, [maxBatch, units]
   | "probs" // softmax probabilities of the output layer [maxBatch, classes]
-  | "scratch"; // a method's working memory (estimates, masks, index lists)
+  | "scratch" // a method's working memory of one call (estimates, masks, index lists)
+  | "state" // a method's memory kept between calls (decay bookkeeping, orders)
+  | "counters"; // statistics a method accumulates for the runtime to read
 
 export interface Region {
   name: string;
   role: RegionRole;
-  /** Byte offset in linear memory, 16-byte aligned. */
+  dtype: RegionDtype;
+  /** Byte offset in linear memory, 64-byte aligned. */
   offset: number;
-  /** Shape in elements (f32, or i32 for labels). */
+  /** Shape in elements of `dtype`. */
   shape: number[];
   bytes: number;
+  /** For counters: each element's name. */
+  fields?: string[];
 }
 
-/** `method`: zero-filled by the frame, then written by its method's `init` hook. */
 export type ParamInit = "glorot_uniform" | "zeros" | "method";
 
-/** A trainable tensor: named as in the checkpoint (`<layer>.weight`, `<layer>.bias`). */
+/** A tensor of the checkpoint: `<layer>.<suffix>`. */
 export interface IrParam {
   name: string;
   layer: string;
+  suffix: string;
   shape: number[];
   init: ParamInit;
   /** Weight decay applies to weights, not biases. */
   decay: boolean;
-  /** Has a gradient and is updated; false for tensors computed otherwise (SVD factors). */
-  trainable: boolean;
-  /** Updated by its layer's method (e.g. lazy decay), not by the model's optimizer. */
-  customUpdate: boolean;
+  update: ParamUpdate;
+  role: string;
   region: string;
-  grad: string;
-  /** Optimizer state regions (1 for SGD momentum, 2 for Adam); none if not trainable. */
+  /** Gradient region; null when nobody trains it (update "none"). */
+  grad: string | null;
+  /** Optimizer state regions (1 for SGD momentum, 2 for Adam); only for update "optimizer". */
   state: string[];
 }
 
@@ -58,11 +63,9 @@ export interface IrLayer {
   inputs: number;
   units: number;
   activation: Activation;
-  op: "dense" | "tree";
-  gate: Gate | null;
-  tree: TreeOptions | null;
-  weight: string;
-  bias: string;
+  /** The method's registry key and its checked options. */
+  method: string;
+  options: unknown;
   /** Output region (post-activation). */
   output: string;
   /** dL/d(pre-activation) region; absent for layers the loss does not depend on. */
@@ -72,14 +75,18 @@ export interface IrLayer {
   /** Coefficient of an L1 activation penalty on this layer's output (0 = none). */
   l1: number;
   isOutput: boolean;
-  /** Multiply-accumulates per example, dense. */
+  /** Parameter names by suffix, and the method's regions by suffix. */
+  params: Record<string, string>;
+  regions: Record<string, string>;
+  /** Cost model, per example: the conditional layer at its expected density, and dense. */
   macs: number;
+  denseMacs: number;
 }
 
 export interface MemoryPlan {
-  /** Where the plan starts; the bytes below are left unused (address 0 is null). */
+  /** Where the plan starts: above the kernel library's static data. */
   base: number;
-  /** First byte after the plan; the compiler's static data is placed from here. */
+  /** First byte after the plan; per-thread kernel scratch is placed from here at load. */
   end: number;
   regions: Region[];
 }
@@ -95,25 +102,7 @@ export interface IrModule {
   memory: MemoryPlan;
   optimizer: OptimizerSpec;
   train: TrainConfig;
-  /** Dense MACs per example, the whole model. */
+  /** Cost model per example, the whole model: conditional and dense. */
   macsPerExample: number;
-}
-
-export function regionByName(ir: IrModule, name: string): Region {
-  const region = ir.memory.regions.find((r) => r.name === name);
-  if (!region) throw new Error(`IR has no region '${name}'`);
-  return region;
-}
-
-export function layerByName(ir: IrModule, name: string): IrLayer {
-  const layer = ir.layers.find((l) => l.name === name);
-  if (!layer) throw new Error(`IR has no layer '${name}'`);
-  return layer;
-}
-
-/** The output layer: the one whose activation feeds the loss. */
-export function outputLayer(ir: IrModule): IrLayer {
-  const layer = ir.layers.find((l) => l.isOutput);
-  if (!layer) throw new Error("IR has no output layer");
-  return layer;
+  denseMacsPerExample: number;
 }

@@ -1,47 +1,49 @@
 /**
- * @fileoverview Lowering: checked model -> IR. Resolves the layer graph, builds the
- * parameter table and places every tensor in one linear memory (the memory plan).
+ * @fileoverview Lowering: checked model -> IR. Resolves the layer graph, builds the parameter
+ * table from each layer's method and places every tensor in one linear memory (the plan).
  */
-import type { CheckedLayer, CheckedModel } from "../frontend/model.js";
+import type { CheckedModel } from "../frontend/model.js";
+import { modelCost } from "../frontend/cost.js";
+import type { MethodTable } from "../frontend/method-table.js";
+import type { ParamRequest, RegionDtype } from "../../methods/unit.js";
 import type { IrLayer, IrModule, IrParam, MemoryPlan, Region, RegionRole } from "./ir.js";
-import type { Span } from "../frontend/ast.js";
-import { findMethod } from "../methods/index.js";
-import type { LowerContext, ParamRequest } from "../methods/method.js";
-
-/** A construct the back end does not compile yet; reported as a diagnostic. */
-export interface Unsupported {
-  layer: string;
-  what: string;
-  span: Span;
-}
-
-export type LowerResult = { ok: true; ir: IrModule } | { ok: false; unsupported: Unsupported[] };
 
 export interface LowerOptions {
   maxBatch: number;
-  /** First byte of the plan. Address 0 stays unused so a null pointer never aliases data. */
-  base?: number;
+  /** First byte of the plan: above the kernel library's static data. */
+  base: number;
+  methods: MethodTable;
 }
 
-const ALIGN = 64;
+/** Every region starts on a cache line. */
+export const PLAN_ALIGNMENT = 64;
 
-export function lowerModel(model: CheckedModel, options: LowerOptions): LowerResult {
-  const unsupported = findUnsupported(model.layers);
-  if (unsupported.length > 0) return { ok: false, unsupported };
+const DTYPE_BYTES: Record<RegionDtype, number> = { f32: 4, i32: 4, f64: 8 };
 
-  const maxBatch = options.maxBatch;
+export function lowerModel(model: CheckedModel, options: LowerOptions): IrModule {
+  const { maxBatch, methods } = options;
   const live = layersTheLossDependsOn(model);
   const l1 = new Map<string, number>();
   for (const penalty of model.loss.penalties) {
     for (const name of penalty.layers) l1.set(name, (l1.get(name) ?? 0) + penalty.coefficient);
   }
+  const cost = modelCost(model, methods);
+  const consumers = new Map<string, string[]>();
+  for (const layer of model.layers) {
+    if (layer.source !== model.input.name) consumers.set(layer.source, [...(consumers.get(layer.source) ?? []), layer.name]);
+  }
 
-  const planner = new MemoryPlanner(options.base ?? ALIGN);
+  const planner = new MemoryPlanner(alignUp(options.base, PLAN_ALIGNMENT));
   const stateCount = model.train.optimizer.kind === "adam" ? 2 : 1;
   const params: IrParam[] = [];
   const layers: IrLayer[] = model.layers.map((layer, index) => {
-    const method = findMethod(layer)!;
-    for (const request of method.params(layer)) params.push(toParam(layer, request, stateCount));
+    const unit = methods.require(layer.method);
+    const own: Record<string, string> = {};
+    for (const request of unit.params(layer)) {
+      const param = toParam(layer.name, request, stateCount);
+      own[request.suffix] = param.name;
+      params.push(param);
+    }
     return {
       name: layer.name,
       index,
@@ -49,92 +51,85 @@ export function lowerModel(model: CheckedModel, options: LowerOptions): LowerRes
       inputs: layer.inputs,
       units: layer.units,
       activation: layer.activation,
-      op: layer.op,
-      gate: layer.gate,
-      tree: layer.tree,
-      weight: `${layer.name}.weight`,
-      bias: `${layer.name}.bias`,
+      method: layer.method,
+      options: layer.options,
       output: `${layer.name}.output`,
       delta: live.has(layer.name) ? `${layer.name}.delta` : null,
-      consumers: model.layers.filter((c) => c.source === layer.name).map((c) => c.name),
+      consumers: consumers.get(layer.name) ?? [],
       l1: l1.get(layer.name) ?? 0,
       isOutput: layer.isOutput,
-      macs: layer.inputs * layer.units,
+      params: own,
+      regions: {},
+      macs: cost.layers[index]!.conditionalMacs,
+      denseMacs: cost.layers[index]!.denseMacs,
     };
   });
 
-  // Parameters first and contiguous, then gradients, then optimizer state: a checkpoint
-  // is one copy of the parameter block, and the optimizer walks each block linearly.
-  for (const p of params) planner.place(p.region, "param", p.shape);
-  for (const p of params) if (p.trainable) planner.place(p.grad, "grad", p.shape);
-  for (const p of params) for (const s of p.state) planner.place(s, "optimizer", p.shape);
-  planner.place("input", "input", [maxBatch, model.input.width]);
-  planner.place("labels", "labels", [maxBatch]);
-  const context: LowerContext = { model, maxBatch, place: (name, role, shape) => planner.place(name, role, shape) };
+  // Parameters first and contiguous, then gradients, then optimizer state: a checkpoint is one
+  // copy of the parameter block, and `init` zeroes gradients and state in one fill.
+  for (const p of params) planner.place(p.region, "param", "f32", p.shape);
+  for (const p of params) if (p.grad) planner.place(p.grad, "grad", "f32", p.shape);
+  for (const p of params) for (const s of p.state) planner.place(s, "optimizer", "f32", p.shape);
+  planner.place("input", "input", "f32", [maxBatch, model.input.width]);
+  planner.place("labels", "labels", "i32", [maxBatch]);
   model.layers.forEach((checked, i) => {
     const layer = layers[i]!;
-    planner.place(layer.output, "activation", [maxBatch, layer.units]);
-    if (layer.delta) planner.place(layer.delta, "delta", [maxBatch, layer.units]);
-    findMethod(checked)!.regions?.(checked, context);
+    planner.place(layer.output, "activation", "f32", [maxBatch, layer.units]);
+    if (layer.delta) planner.place(layer.delta, "delta", "f32", [maxBatch, layer.units]);
+    for (const r of methods.require(checked.method).regions?.(checked, maxBatch) ?? []) {
+      const name = `${layer.name}.${r.suffix}`;
+      layer.regions[r.suffix] = name;
+      planner.place(name, r.role, r.dtype, r.shape, r.fields);
+    }
   });
-  planner.place("probs", "probs", [maxBatch, model.target.classes]);
+  planner.place("probs", "probs", "f32", [maxBatch, model.target.classes]);
 
   return {
-    ok: true,
-    ir: {
-      modelName: model.name,
-      maxBatch,
-      inputName: model.input.name,
-      inputWidth: model.input.width,
-      classes: model.target.classes,
-      layers,
-      params,
-      memory: planner.plan(),
-      optimizer: model.train.optimizer,
-      train: model.train,
-      macsPerExample: layers.reduce((sum, l) => sum + l.macs, 0),
-    },
+    modelName: model.name,
+    maxBatch,
+    inputName: model.input.name,
+    inputWidth: model.input.width,
+    classes: model.target.classes,
+    layers,
+    params,
+    memory: planner.plan(),
+    optimizer: model.train.optimizer,
+    train: model.train,
+    macsPerExample: layers.reduce((sum, l) => sum + (l.delta ? l.macs : 0), 0),
+    denseMacsPerExample: layers.reduce((sum, l) => sum + (l.delta ? l.denseMacs : 0), 0),
   };
 }
 
-function findUnsupported(layers: CheckedLayer[]): Unsupported[] {
-  const found: Unsupported[] = [];
-  for (const layer of layers) {
-    if (findMethod(layer)) continue;
-    const what = layer.gate ? `'${layer.gate.kind}' gates` : `${layer.op} layers`;
-    found.push({ layer: layer.name, what, span: layer.span });
-  }
-  return found;
-}
-
-/** Layers on a path to the logits or carrying a penalty: the ones backward must visit. */
+/**
+ * Layers on a path to the logits or carrying a penalty: the ones forward and backward visit.
+ * Iterative (a chain may be many thousands of layers long).
+ */
 function layersTheLossDependsOn(model: CheckedModel): Set<string> {
   const byName = new Map(model.layers.map((l) => [l.name, l]));
   const live = new Set<string>();
-  const roots = [model.loss.logits, ...model.loss.penalties.flatMap((p) => p.layers)];
-  const visit = (name: string): void => {
-    const layer = byName.get(name);
-    if (!layer || live.has(name)) return;
-    live.add(name);
-    visit(layer.source);
-  };
-  roots.forEach(visit);
+  for (const root of [model.loss.logits, ...model.loss.penalties.flatMap((p) => p.layers)]) {
+    for (let name: string | undefined = root; name !== undefined && !live.has(name); name = byName.get(name)?.source) {
+      if (!byName.has(name)) break;
+      live.add(name);
+    }
+  }
   return live;
 }
 
-function toParam(layer: CheckedLayer, request: ParamRequest, stateCount: number): IrParam {
-  const name = `${layer.name}.${request.suffix}`;
+function toParam(layer: string, request: ParamRequest, stateCount: number): IrParam {
+  const name = `${layer}.${request.suffix}`;
   return {
     name,
-    layer: layer.name,
+    layer,
+    suffix: request.suffix,
     shape: request.shape,
     init: request.init,
     decay: request.decay,
-    trainable: request.trainable,
-    customUpdate: request.customUpdate ?? false,
+    update: request.update,
+    role: request.role,
     region: name,
-    grad: `${name}.grad`,
-    state: request.trainable && !request.customUpdate ? Array.from({ length: stateCount }, (_, i) => `${name}.state${i}`) : [],
+    grad: request.update === "none" ? null : `${name}.grad`,
+    state: request.update === "optimizer" ? Array.from({ length: stateCount }, (_, i) => `${name}.state${i}`) : [],
   };
 }
 
@@ -146,10 +141,12 @@ class MemoryPlanner {
     this.cursor = base;
   }
 
-  place(name: string, role: RegionRole, shape: number[]): void {
-    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
-    this.regions.push({ name, role, offset: this.cursor, shape, bytes });
-    this.cursor = alignUp(this.cursor + bytes, ALIGN);
+  place(name: string, role: RegionRole, dtype: RegionDtype, shape: number[], fields?: string[]): void {
+    let count = 1;
+    for (const d of shape) count *= d;
+    const bytes = DTYPE_BYTES[dtype] * count;
+    this.regions.push({ name, role, dtype, offset: this.cursor, shape, bytes, ...(fields ? { fields } : {}) });
+    this.cursor = alignUp(this.cursor + bytes, PLAN_ALIGNMENT);
   }
 
   plan(): MemoryPlan {

@@ -4,21 +4,21 @@
  */
 import type { CallValue, TrainBlock, TrainSetting, Value } from "./ast.js";
 import type { DiagnosticBag } from "./diagnostics.js";
-import type { MessageId } from "./diagnostic-messages.js";
+import { Messages, type DiagnosticMessage, type MessageId } from "./diagnostic-messages.js";
 import {
   ADAM_DEFAULTS,
   DATASETS,
   defaultTrainConfig,
   IDX_CALL,
   OPTIMIZERS,
-  POLICY_TRAINERS,
-  REINFORCE_DEFAULTS,
   SCHEDULES,
   SGD_DEFAULTS,
   TRAIN_SETTINGS,
 } from "./language-spec.js";
-import type { DatasetSpec, OptimizerSpec, PolicyTrainingSpec, TrainConfig } from "./model.js";
-import { choiceOption, describeValue, isPoisoned, numberOption, readCall, readValue, type CallSpec, type OptionValues } from "./options.js";
+import type { CheckedLayer, DatasetSpec, OptimizerSpec, TrainConfig } from "./model.js";
+import { describeValue, isPoisoned, numberOption, readCall, readValue, type CallSpec } from "./options.js";
+import type { MethodTable } from "./method-table.js";
+import type { TrainSettingSpec } from "../../methods/unit.js";
 import { suggest } from "./suggest.js";
 
 /** What the train checks need to know about the model. */
@@ -27,9 +27,8 @@ export interface TrainFacts {
   inputWidth?: number;
   targetName: string;
   classes?: number;
-  /** A learned policy gate or a REINFORCE-trained tree: REINFORCE settings apply. */
-  needsPolicyTraining: boolean;
-  hasTree: boolean;
+  /** The checked layers: the settings their methods need, and their methods' warnings. */
+  layers: CheckedLayer[];
 }
 
 /** `mnist` and `sgd` both read as calls with no arguments; numbers and strings do not. */
@@ -45,6 +44,7 @@ class TrainChecker {
   constructor(
     private readonly diagnostics: DiagnosticBag,
     private readonly facts: TrainFacts,
+    private readonly methods: MethodTable,
   ) {}
 
   check(block: TrainBlock | undefined): TrainConfig {
@@ -53,8 +53,9 @@ class TrainChecker {
     for (const setting of block?.settings ?? []) {
       const name = setting.name.name;
       if (name === "") continue;
-      if (!(TRAIN_SETTINGS as readonly string[]).includes(name)) {
-        this.diagnostics.report("unknownSetting", setting.name.span, { name }, suggest(name, TRAIN_SETTINGS));
+      const known = [...TRAIN_SETTINGS, ...this.methods.settings.map((m) => m.name)];
+      if (!known.includes(name)) {
+        this.diagnostics.report("unknownSetting", setting.name.span, { name }, suggest(name, known));
       } else if (settings.has(name)) {
         const line = settings.get(name)?.span.start.line ?? 0;
         this.diagnostics.report("duplicateSetting", setting.name.span, { name, line });
@@ -72,11 +73,8 @@ class TrainChecker {
     config.seed = this.integer(value("seed"), "seed", 0, config.seed);
     const schedule = value("schedule");
     if (schedule) config.schedule = this.schedule(schedule) ?? config.schedule;
-    const policy = value("policy");
-    const policyConfig = policy ? this.policy(policy) : undefined;
-    if (policy && !this.facts.needsPolicyTraining) this.diagnostics.report("unusedPolicySettings", policy.span);
-    config.policy = this.facts.needsPolicyTraining ? (policyConfig ?? this.defaultPolicy()) : null;
-    this.warnTreeDecay(config.optimizer, optimizer);
+    this.methodSettings(config, value);
+    this.methodWarnings(config, optimizer);
     return config;
   }
 
@@ -87,7 +85,7 @@ class TrainChecker {
   }
 
   /** Resolves `name(...)` against a table of call forms; reports unknown callees. */
-  private call(value: Value, table: Record<string, CallSpec>, unknown: MessageId, what: string) {
+  private call(value: Value, table: Record<string, CallSpec>, unknown: MessageId | DiagnosticMessage, what: string) {
     if (isPoisoned(value)) return undefined;
     const call = asCall(value);
     if (!call) {
@@ -98,7 +96,8 @@ class TrainChecker {
     const callee = call.callee.name;
     const spec = table[callee];
     if (!spec || !Object.hasOwn(table, callee)) {
-      this.diagnostics.report(unknown, call.callee.span, { name: callee }, suggest(callee, Object.keys(table)));
+      const message = typeof unknown === "string" ? Messages[unknown] : unknown;
+      this.diagnostics.reportMessage(message, call.callee.span, { name: callee }, suggest(callee, Object.keys(table)));
       return undefined;
     }
     return { callee, values: readCall(call, spec, `'${callee}'`, this.diagnostics) };
@@ -152,25 +151,33 @@ class TrainChecker {
     };
   }
 
-  private policy(value: Value): PolicyTrainingSpec | undefined {
-    const read = this.call(value, POLICY_TRAINERS, "unknownPolicyTrainer", "setting 'policy'");
-    return read ? this.reinforce(read.values) : undefined;
+  /** Settings owned by methods: read when written, defaults when a layer needs them, warned when unused. */
+  private methodSettings(config: TrainConfig, value: (name: string) => Value | undefined): void {
+    const needed = new Set(this.facts.layers.flatMap((l) => this.methods.get(l.method)?.needsSettings?.(l.options) ?? []));
+    for (const spec of this.methods.settings) {
+      const written = value(spec.name);
+      const read = written ? this.methodSetting(spec, written) : undefined;
+      if (written && !needed.has(spec.name)) this.diagnostics.reportMessage(spec.unused, written.span);
+      if (needed.has(spec.name)) config.settings[spec.name] = read ?? spec.defaultValue();
+    }
   }
 
-  private defaultPolicy(): PolicyTrainingSpec {
-    return this.reinforce(new Map());
+  private methodSetting(spec: TrainSettingSpec, value: Value): unknown {
+    const read = this.call(value, spec.calls, spec.unknownCall, `setting '${spec.name}'`);
+    return read ? spec.read(read.callee, read.values) : undefined;
   }
 
-  private reinforce(v: OptionValues): PolicyTrainingSpec {
-    return {
-      kind: "reinforce",
-      lr: numberOption(v, "lr", REINFORCE_DEFAULTS.lr),
-      lambdaS: numberOption(v, "lambda_s", REINFORCE_DEFAULTS.lambdaS),
-      lambdaV: numberOption(v, "lambda_v", REINFORCE_DEFAULTS.lambdaV),
-      l2: numberOption(v, "l2", REINFORCE_DEFAULTS.l2),
-      baseline: choiceOption(v, "baseline", REINFORCE_DEFAULTS.baseline),
-      regularizer: choiceOption(v, "regularizer", REINFORCE_DEFAULTS.regularizer),
-    };
+  /** Each method's warnings about the optimizer (reported at the optimizer setting, when written). */
+  private methodWarnings(config: TrainConfig, written: Value | undefined): void {
+    if (!written) return;
+    const reported = new Set<string>();
+    for (const layer of this.facts.layers) {
+      this.methods.get(layer.method)?.checkTrain?.(layer, config, (message: DiagnosticMessage, args) => {
+        if (reported.has(message.code)) return;
+        reported.add(message.code);
+        this.diagnostics.reportMessage(message, written.span, args);
+      });
+    }
   }
 
   private schedule(value: Value): TrainConfig["schedule"] | undefined {
@@ -179,17 +186,9 @@ class TrainChecker {
     if (read.callee === "constant") return { kind: "constant" };
     return { kind: "step", every: numberOption(read.values, "every", 1), factor: numberOption(read.values, "factor", 1) };
   }
-
-  /** Lazy tree decay (methods.md 3.3) has a closed form only for plain SGD. */
-  private warnTreeDecay(optimizer: OptimizerSpec, written: Value | undefined): void {
-    if (!this.facts.hasTree || !written || optimizer.kind !== "sgd") return;
-    if (optimizer.weightDecay > 0 && optimizer.momentum > 0) {
-      this.diagnostics.report("treeDecayNeedsPlainSgd", written.span, { momentum: optimizer.momentum });
-    }
-  }
 }
 
 /** The training configuration, defaults filled in; reports into `diagnostics`. */
-export function checkTrain(block: TrainBlock | undefined, facts: TrainFacts, diagnostics: DiagnosticBag): TrainConfig {
-  return new TrainChecker(diagnostics, facts).check(block);
+export function checkTrain(block: TrainBlock | undefined, facts: TrainFacts, diagnostics: DiagnosticBag, methods: MethodTable): TrainConfig {
+  return new TrainChecker(diagnostics, facts, methods).check(block);
 }

@@ -5,26 +5,29 @@
  */
 import type { Identifier, LayerDecl, LossDecl, ModelBlock, Program, Span } from "./ast.js";
 import { checkTrain } from "./check-train.js";
-import { buildGate, buildTree, checkTreeFits, type LayerFacts } from "./check-layer.js";
 import { modelCost } from "./cost.js";
 import { DiagnosticBag, type Diagnostic } from "./diagnostics.js";
-import {
-  ACTIVATIONS,
-  GATE_OPTIONS,
-  GATES,
-  INPUT_ELEMENT_TYPES,
-  LAYER_KINDS,
-  LAYER_OPTIONS,
-  LOSS_FUNCTIONS,
-  PENALTY_FUNCTIONS,
-  TARGET_TYPES,
-  WASM_MEMORY_BYTES,
-  type GateName,
-  type LayerKind,
-} from "./language-spec.js";
+import { ACTIVATIONS, INPUT_ELEMENT_TYPES, LOSS_FUNCTIONS, PENALTY_FUNCTIONS, TARGET_TYPES, WASM_MEMORY_BYTES } from "./language-spec.js";
 import type { Activation, CheckedLayer, CheckedModel, CheckedPenalty } from "./model.js";
-import { isPoisoned, readOptions, readValue } from "./options.js";
+import { isPoisoned, readOptions, readValue, type OptionValues } from "./options.js";
 import { suggest } from "./suggest.js";
+import type { MethodUnit } from "../../methods/unit.js";
+import { MethodTable } from "./method-table.js";
+
+/** What the first pass learned about a layer; undefined fields were invalid (and reported). */
+interface LayerFacts {
+  decl: LayerDecl;
+  name: string;
+  source: string;
+  /** The method of the layer kind as written, without a gate. */
+  kindUnit?: MethodUnit;
+  inputs?: number;
+  units?: number;
+  activation?: Activation;
+  options: OptionValues;
+  gateName?: string;
+  gateOptions: OptionValues;
+}
 
 type SymbolKind = "input" | "target" | "layer";
 
@@ -47,7 +50,10 @@ class ModelChecker {
   private target?: { name: string; classes?: number; line: number };
   private loss?: LossDecl;
 
-  constructor(private readonly diagnostics: DiagnosticBag) {}
+  constructor(
+    private readonly diagnostics: DiagnosticBag,
+    private readonly methods: MethodTable,
+  ) {}
 
   check(model: ModelBlock, program: Program): CheckedModel | undefined {
     for (const item of model.items) {
@@ -72,16 +78,12 @@ class ModelChecker {
 
     const checkedLayers: CheckedLayer[] = [];
     for (const facts of this.layers) {
-      const isOutput = facts.name === logits;
-      const gate = buildGate(facts, isOutput, this.diagnostics);
-      const tree = buildTree(facts);
-      checkTreeFits(facts, tree, this.diagnostics);
-      const layer = this.completeLayer(facts, gate, tree, isOutput);
+      const layer = this.checkMethod(facts, facts.name === logits);
       if (layer) checkedLayers.push(layer);
     }
     if (logits) this.warnUnusedLayers(logits);
 
-    const train = checkTrain(program.train, this.trainFacts(checkedLayers), this.diagnostics);
+    const train = checkTrain(program.train, this.trainFacts(checkedLayers), this.diagnostics, this.methods);
     if (this.diagnostics.hasErrors || !this.input || !this.target || !logits || !this.loss) return undefined;
     if (this.input.width === undefined || this.target.classes === undefined) return undefined;
     const checked: CheckedModel = {
@@ -92,7 +94,7 @@ class ModelChecker {
       loss: { fn: "softmax_cross_entropy", logits, target: this.target.name, penalties },
       train,
     };
-    const bytes = modelCost(checked).memoryBytes;
+    const bytes = modelCost(checked, this.methods).memoryBytes;
     if (bytes > WASM_MEMORY_BYTES) {
       this.diagnostics.report("modelTooLarge", anchor, { bytes: bytes.toLocaleString("en-US") });
       return undefined;
@@ -150,12 +152,12 @@ class ModelChecker {
     const symbol = this.symbols.get(name);
     if (symbol?.kind === "layer" && symbol.line === decl.name.span.start.line) symbol.width = units;
 
-    let op: LayerKind | undefined;
-    if ((LAYER_KINDS as readonly string[]).includes(decl.op.name)) op = decl.op.name as LayerKind;
-    else if (decl.op.name !== "") {
-      this.diagnostics.report("unknownLayerKind", decl.op.span, { kind: decl.op.name }, suggest(decl.op.name, LAYER_KINDS));
+    const kindName = decl.op.name;
+    const kindUnit = this.methods.kind(kindName);
+    if (!kindUnit && kindName !== "") {
+      this.diagnostics.report("unknownLayerKind", decl.op.span, { kind: kindName }, suggest(kindName, this.methods.kindNames));
     }
-    const options = op ? readOptions(decl.options, LAYER_OPTIONS[op], `layer kind '${op}'`, decl.op.span, this.diagnostics) : new Map();
+    const options = kindUnit ? readOptions(decl.options, kindUnit.kindOptions, `layer kind '${kindName}'`, decl.op.span, this.diagnostics) : new Map();
 
     let activation: Activation | undefined = "linear";
     if (decl.activation && decl.activation.name !== "") {
@@ -166,15 +168,61 @@ class ModelChecker {
       }
     }
 
-    let gateName: GateName | undefined;
-    let gateOptions = new Map();
+    let gateName: string | undefined;
+    let gateOptions: OptionValues = new Map();
     const gate = decl.gate;
     if (gate && gate.name.name !== "") {
-      gateName = GATES.find((g) => g === gate.name.name);
-      if (gateName) gateOptions = readOptions(gate.options, GATE_OPTIONS[gateName], `gate '${gateName}'`, gate.name.span, this.diagnostics);
-      else this.diagnostics.report("unknownGate", gate.name.span, { name: gate.name.name }, suggest(gate.name.name, GATES));
+      const gateSpec = this.methods.gateOptions(gate.name.name);
+      if (gateSpec) {
+        gateName = gate.name.name;
+        gateOptions = readOptions(gate.options, gateSpec, `gate '${gateName}'`, gate.name.span, this.diagnostics);
+      } else {
+        this.diagnostics.report("unknownGate", gate.name.span, { name: gate.name.name }, suggest(gate.name.name, this.methods.gateNames));
+      }
     }
-    return { decl, name, source: decl.source.name, op, inputs, units, activation, options, gateName, gateOptions };
+    return { decl, name, source: decl.source.name, kindUnit, inputs, units, activation, options, gateName, gateOptions };
+  }
+
+  /**
+   * Picks the layer's method (its kind's, or the unit for that kind and gate), applies the
+   * rules every method shares (gates on the output, gates a kind refuses) and the method's
+   * own; returns the checked layer when everything it needs is valid.
+   */
+  private checkMethod(facts: LayerFacts, isOutput: boolean): CheckedLayer | undefined {
+    const { decl, kindUnit } = facts;
+    if (!kindUnit) return undefined;
+    let unit: MethodUnit | undefined = kindUnit;
+    if (decl.gate && facts.gateName) {
+      unit = this.methods.unitFor(kindUnit.kind, facts.gateName);
+      if (!unit) {
+        const reason = kindUnit.refusesGates ?? `no method compiles ${kindUnit.kind} layers with this gate`;
+        this.diagnostics.report("gateOnKind", decl.gate.span, { gate: facts.gateName, kind: kindUnit.kind, layer: facts.name, reason });
+        return undefined;
+      }
+      if (isOutput && !unit.allowedOnOutput) this.diagnostics.report("gateOnOutput", decl.gate.span, { layer: facts.name });
+    } else if (decl.gate) {
+      return undefined;
+    }
+    const values: OptionValues = new Map([...facts.options, ...facts.gateOptions]);
+    const optionSpan = (name: string): Span => {
+      const option = decl.gate?.options.find((o) => o.name.name === name) ?? decl.options.find((o) => o.name.name === name);
+      return option?.value.span ?? decl.gate?.name.span ?? decl.op.span;
+    };
+    const options = unit.check({
+      name: facts.name,
+      inputs: facts.inputs,
+      units: facts.units,
+      activation: facts.activation,
+      isOutput,
+      options: values,
+      optionSpan,
+      activationSpan: decl.activation?.span ?? decl.gate?.name.span ?? decl.span,
+      declSpan: decl.span,
+      report: (message, span, args) => void this.diagnostics.reportMessage(message, span, args),
+    });
+    const { inputs, units, activation } = facts;
+    if (inputs === undefined || units === undefined || !activation) return undefined;
+    return { name: facts.name, source: facts.source, inputs, units, activation, method: unit.key, options, isOutput, span: decl.span };
   }
 
   /** The width of a layer's source, or undefined after reporting why it has none. */
@@ -270,12 +318,6 @@ class ModelChecker {
     return penalties;
   }
 
-  private completeLayer(facts: LayerFacts, gate: CheckedLayer["gate"], tree: CheckedLayer["tree"], isOutput: boolean): CheckedLayer | undefined {
-    const { op, inputs, units, activation } = facts;
-    if (!op || inputs === undefined || units === undefined || !activation) return undefined;
-    return { name: facts.name, op, source: facts.source, inputs, units, activation, gate, tree, isOutput, span: facts.decl.span };
-  }
-
   /** Layers whose output never reaches the logits are computed for nothing. */
   private warnUnusedLayers(logits: string): void {
     const byName = new Map(this.layers.map((l) => [l.name, l]));
@@ -294,35 +336,20 @@ class ModelChecker {
       inputWidth: this.input?.width,
       targetName: this.target?.name ?? "",
       classes: this.target?.classes,
-      needsPolicyTraining: layers.some(
-        (l) => (l.gate?.kind === "policy" && !l.gate.uniform) || l.tree?.gaterTraining === "reinforce",
-      ),
-      hasTree: layers.some((l) => l.op === "tree"),
+      layers,
     };
   }
-}
-
-export interface CheckResult {
-  model?: CheckedModel;
-  diagnostics: Diagnostic[];
 }
 
 /**
  * Checks a program, adding to `diagnostics` (which may already hold syntax errors: the
  * model is returned only when the bag has no errors at all).
  */
-export function checkProgram(program: Program, diagnostics: DiagnosticBag): CheckedModel | undefined {
+export function checkProgram(program: Program, diagnostics: DiagnosticBag, methods: MethodTable): CheckedModel | undefined {
   if (!program.model) {
     diagnostics.report("missingModel", { start: program.span.start, end: program.span.start });
-    checkTrain(program.train, { inputName: "", targetName: "", needsPolicyTraining: false, hasTree: false }, diagnostics);
+    checkTrain(program.train, { inputName: "", targetName: "", layers: [] }, diagnostics, methods);
     return undefined;
   }
-  return new ModelChecker(diagnostics).check(program.model, program);
-}
-
-/** Convenience wrapper with its own diagnostic bag. */
-export function check(program: Program, file: string): CheckResult {
-  const diagnostics = new DiagnosticBag(file);
-  const model = checkProgram(program, diagnostics);
-  return { model, diagnostics: diagnostics.items };
+  return new ModelChecker(diagnostics, methods).check(program.model, program);
 }

@@ -1,21 +1,25 @@
 /**
- * @fileoverview The cost model (methods.md 2.3, 3.1, 4.4): parameters, MACs per example
- * (dense equivalent, gate overhead, conditional at expected density) and memory, per layer
- * and per model. Shared by `inspect`, the checker's memory limit and the back end.
+ * @fileoverview The cost model: parameters, MACs per example (dense equivalent, gate overhead,
+ * conditional at the expected density) and memory, per layer and per model. Each method gives
+ * its layer's figures (`MethodUnit.cost`); this file adds them up, passing each layer the
+ * density of its source's output. Shared by `inspect`, the checker's memory limit, the
+ * manifest and the runtime's reports (docs/reports.md).
  */
 import { BYTES_PER_PARAMETER } from "./language-spec.js";
 import type { CheckedLayer, CheckedModel } from "./model.js";
+import type { MethodTable } from "./method-table.js";
 
 export interface LayerCost {
   layer: string;
-  op: CheckedLayer["op"];
-  gate: "lowrank" | "policy" | null;
+  /** The method's registry key and its inspect label. */
+  method: string;
+  label: string;
   inputs: number;
   units: number;
   /** Multiplicative weights of the layer itself (a tree counts every node). */
   weights: number;
   biases: number;
-  /** Low-rank factors U, V; policy weights Z, d; tree gaters G, c. */
+  /** Estimator factors, policy weights, tree gaters, routers. */
   gateParameters: number;
   /** weights + biases + gateParameters. */
   parameters: number;
@@ -23,19 +27,19 @@ export interface LayerCost {
   denseMacs: number;
   /** The layer's own products at the expected density (bias adds are not MACs). */
   bodyMacs: number;
-  /** The gate's own work: estimator, policy network or tree gaters. */
+  /** The gate's own work: estimator, policy network, gaters, router. */
   gateMacs: number;
   /** bodyMacs + gateMacs: what one example is expected to cost. */
   conditionalMacs: number;
-  /** Expected fraction of units (or blocks) computed; null when it does not apply. */
+  /** Expected fraction of units (blocks, experts) computed; null when it does not apply. */
   density: number | null;
-  /** True when the density is an assumption (`density:` of a lowrank gate), not a target. */
+  /** True when the density is an assumption (e.g. `density:` of a lowrank gate), not a target. */
   densityAssumed: boolean;
-  /** Fraction of the input computed upstream (a policy-gated source); 1 otherwise. */
+  /** Fraction of the input the body reads (a block-masked source); 1 otherwise. */
   inputDensity: number;
   /** Capacity to computation: parameters / conditionalMacs. */
   ratio: number;
-  /** weights / bodyMacs; for a tree of depth k exactly (2^(k+1) - 1) / (k + 1). */
+  /** weights / bodyMacs (for a tree of depth k exactly (2^(k+1) - 1) / (k + 1)). */
   weightRatio: number;
   /** parameters * 4 bytes (f32); gradients, optimizer state and activations not counted. */
   memoryBytes: number;
@@ -55,117 +59,63 @@ export interface ModelCost {
   speedup: number;
 }
 
-/** Nodes of a complete binary tree of depth k: 2^(k+1) - 1. */
-export function treeNodeCount(depth: number): number {
-  return 2 ** (depth + 1) - 1;
-}
-
-/** Bytes of a tree layer's node weights: (2^(k+1) - 1) * inputs * units * 4. */
-export function treeWeightBytes(depth: number, inputs: number, units: number): number {
-  return treeNodeCount(depth) * inputs * units * BYTES_PER_PARAMETER;
-}
-
-/** The deepest tree whose weights fit in `limitBytes`; 0 when not even depth 0 fits. */
-export function largestTreeDepth(inputs: number, units: number, limitBytes: number): number {
-  let depth = 0;
-  while (depth < 64 && treeWeightBytes(depth + 1, inputs, units) <= limitBytes) depth++;
-  return treeWeightBytes(0, inputs, units) <= limitBytes ? depth : 0;
-}
-
 function safeRatio(numerator: number, denominator: number): number {
   return denominator > 0 ? numerator / denominator : 0;
 }
 
-/**
- * The cost of one layer per example. `inputDensity` is the expected fraction of the
- * input that is computed (block-masked by a policy-gated source); the policy and
- * low-rank gates still read the whole input.
- */
-export function layerCost(layer: CheckedLayer, inputDensity = 1): LayerCost {
-  const { inputs, units } = layer;
-  const denseMacs = inputs * units;
-  let weights = denseMacs;
-  let biases = units;
-  let gateParameters = 0;
-  let bodyMacs = denseMacs * inputDensity;
-  let gateMacs = 0;
-  let density: number | null = null;
-  let densityAssumed = false;
-  let appliedInputDensity = inputDensity;
-
-  if (layer.op === "tree" && layer.tree) {
-    const depth = layer.tree.depth;
-    const nodes = treeNodeCount(depth);
-    weights = nodes * inputs * units;
-    biases = nodes * units;
-    gateParameters = inputs * depth + depth;
-    bodyMacs = (depth + 1) * inputs * units;
-    gateMacs = inputs * depth;
-    appliedInputDensity = 1;
-  } else if (layer.gate?.kind === "lowrank") {
-    const { rank, assumedDensity } = layer.gate;
-    gateParameters = rank * (inputs + units);
-    gateMacs = rank * (inputs + units);
-    density = assumedDensity;
-    densityAssumed = true;
-    bodyMacs = denseMacs * inputDensity * assumedDensity;
-  } else if (layer.gate?.kind === "policy") {
-    const { blocks, tau, uniform } = layer.gate;
-    gateParameters = uniform ? 0 : inputs * blocks + blocks;
-    gateMacs = uniform ? 0 : inputs * blocks;
-    density = tau;
-    bodyMacs = denseMacs * inputDensity * tau;
-  }
-
-  const parameters = weights + biases + gateParameters;
-  const conditionalMacs = bodyMacs + gateMacs;
+/** The cost of one layer per example, its source's output density given. */
+export function layerCost(layer: CheckedLayer, inputDensity: number, methods: MethodTable): LayerCost {
+  const unit = methods.require(layer.method);
+  const c = unit.cost(layer, inputDensity);
+  const parameters = c.weights + c.biases + c.gateParameters;
+  const conditionalMacs = c.bodyMacs + c.gateMacs;
   return {
     layer: layer.name,
-    op: layer.op,
-    gate: layer.gate?.kind ?? null,
-    inputs,
-    units,
-    weights,
-    biases,
-    gateParameters,
+    method: unit.key,
+    label: unit.label(layer.options),
+    inputs: layer.inputs,
+    units: layer.units,
+    weights: c.weights,
+    biases: c.biases,
+    gateParameters: c.gateParameters,
     parameters,
-    denseMacs,
-    bodyMacs,
-    gateMacs,
+    denseMacs: layer.inputs * layer.units,
+    bodyMacs: c.bodyMacs,
+    gateMacs: c.gateMacs,
     conditionalMacs,
-    density,
-    densityAssumed,
-    inputDensity: appliedInputDensity,
+    density: c.density,
+    densityAssumed: c.densityAssumed,
+    inputDensity: c.inputDensity,
     ratio: safeRatio(parameters, conditionalMacs),
-    weightRatio: safeRatio(weights, bodyMacs),
+    weightRatio: safeRatio(c.weights, c.bodyMacs),
     memoryBytes: parameters * BYTES_PER_PARAMETER,
   };
 }
 
-/** The expected density of a layer's output blocks, as seen by the layers that read it. */
-function outputBlockDensity(layer: CheckedLayer): number {
-  return layer.gate?.kind === "policy" ? layer.gate.tau : 1;
-}
-
-/** Per-layer costs (each reading its source's block density) and model totals. */
-export function modelCost(model: CheckedModel): ModelCost {
+/** Per-layer costs (each reading its source's output density) and model totals. */
+export function modelCost(model: CheckedModel, methods: MethodTable): ModelCost {
   const byName = new Map(model.layers.map((layer) => [layer.name, layer]));
   const layers = model.layers.map((layer) => {
     const source = byName.get(layer.source);
-    return layerCost(layer, source ? outputBlockDensity(source) : 1);
+    const density = source ? (methods.require(source.method).outputDensity?.(source.options) ?? 1) : 1;
+    return layerCost(layer, density, methods);
   });
-  const sum = (pick: (cost: LayerCost) => number) => layers.reduce((total, cost) => total + pick(cost), 0);
-  const parameters = sum((c) => c.parameters);
-  const denseMacs = sum((c) => c.denseMacs);
-  const conditionalMacs = sum((c) => c.conditionalMacs);
+  let parameters = 0, denseMacs = 0, gateMacs = 0, conditionalMacs = 0, memoryBytes = 0;
+  for (const c of layers) {
+    parameters += c.parameters;
+    denseMacs += c.denseMacs;
+    gateMacs += c.gateMacs;
+    conditionalMacs += c.conditionalMacs;
+    memoryBytes += c.memoryBytes;
+  }
   return {
     model: model.name,
     layers,
     parameters,
     denseMacs,
-    gateMacs: sum((c) => c.gateMacs),
+    gateMacs,
     conditionalMacs,
-    memoryBytes: sum((c) => c.memoryBytes),
+    memoryBytes,
     ratio: safeRatio(parameters, conditionalMacs),
     speedup: safeRatio(denseMacs, conditionalMacs),
   };

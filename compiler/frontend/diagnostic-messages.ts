@@ -1,6 +1,7 @@
 /**
- * @fileoverview The one table of diagnostics: stable code, severity and message template.
- * Codes never change meaning; CD1xxx lexing/syntax, CD2xxx names and structure,
+ * @fileoverview The table of generic diagnostics: stable code, severity and message template;
+ * each method adds its own (`MethodUnit.messages`), and `allMessages` lists both. Codes never
+ * change meaning; CD1xxx lexing/syntax, CD2xxx names and structure,
  * CD3xxx values, shapes and limits, CD4xxx warnings, CD5xxx back end (build).
  * `{x}` is filled from arguments.
  */
@@ -61,7 +62,6 @@ export const Messages = {
   duplicateSetting: error("CD2025", "setting '{name}' is given more than once; the first is at line {line}"),
   unknownDataset: error("CD2026", "unknown dataset '{name}'"),
   unknownOptimizer: error("CD2027", "unknown optimizer '{name}'"),
-  unknownPolicyTrainer: error("CD2028", "unknown policy trainer '{name}'"),
   unknownSchedule: error("CD2029", "unknown schedule '{name}'"),
   keywordAsName: error("CD2030", "'{name}' is a keyword and cannot name a declaration"),
 
@@ -71,30 +71,24 @@ export const Messages = {
   wrongValueType: error("CD3003", "{what} expects {expected}, got {got}"),
   invalidChoice: error("CD3004", "{what} must be one of {choices}, got '{value}'"),
   logitsWidthMismatch: error("CD3005", "the loss's logits '{name}' have {width} units but target '{target}' has {classes} classes"),
-  lowRankRankRange: error("CD3006", "lowrank rank must satisfy 1 <= rank < min(inputs, units) = {limit} for layer '{layer}', got {rank}"),
-  lowRankNeedsRelu: error("CD3007", "gate 'lowrank' needs activation 'relu' (a sign estimate only predicts zeros under a rectifier); layer '{layer}' is {activation}"),
-  blocksMustDivide: error("CD3008", "policy blocks ({blocks}) must divide the layer's {units} units"),
   gateOnOutput: error("CD3009", "the output layer '{layer}' (the loss's logits) cannot carry a gate"),
-  treeTooLarge: error("CD3010", "tree layer '{layer}' needs {bytes} bytes of weights at depth {depth}, more than the 4 GiB WebAssembly memory; {advice}"),
   datasetWidthMismatch: error("CD3011", "dataset '{data}' has {width}-wide examples but input '{input}' is {inputWidth} wide"),
   datasetClassMismatch: error("CD3012", "dataset '{data}' has {classes} classes but target '{target}' has {targetClasses}"),
   modelTooLarge: error("CD3013", "the model's parameters need {bytes} bytes, more than the 4 GiB WebAssembly memory"),
-  gateOnTree: error("CD3014", "gate '{gate}' cannot be put on tree layer '{layer}': tree layers are conditional already"),
+  gateOnKind: error("CD3014", "gate '{gate}' cannot be put on {kind} layer '{layer}': {reason}"),
 
   // Back end (build).
   notYetSupported: error("CD5001", "{what} cannot be built yet (layer '{layer}'): 'check' and 'inspect' accept them, 'build', 'train' and 'eval' do not"),
   memoryPlanTooLarge: error("CD5002", "the compiled model needs {bytes} bytes of memory (parameters, gradients, optimizer state and activations at max batch {maxBatch}), more than the 4 GiB WebAssembly memory"),
 
   // Warnings.
-  rankAboveBreakEven: warning("CD4001", "lowrank rank {rank} is at or above the break-even rank {breakEven} = {inputs}*{units}/({inputs}+{units}) of layer '{layer}': the estimator costs at least as much as it can save"),
   unusedLayer: warning("CD4002", "layer '{layer}' does not feed the loss's logits '{logits}'"),
-  unusedPolicySettings: warning("CD4003", "train setting 'policy' has no effect: the model has no learned policy gate or REINFORCE-trained tree"),
-  treeDecayNeedsPlainSgd: warning("CD4004", "tree layers decay weights lazily, which is exact only for plain SGD; momentum {momentum} makes weight_decay approximate"),
 } as const satisfies Record<string, DiagnosticMessage>;
 
 export type MessageId = keyof typeof Messages;
 
-/** Every message in code order, for docs and for the uniqueness test. */
-export function allMessages(): DiagnosticMessage[] {
-  return Object.values(Messages as Record<string, DiagnosticMessage>).sort((a, b) => a.code.localeCompare(b.code));
+/** Every message, generic and the given methods', in code order (docs, the uniqueness test). */
+export function allMessages(methods: readonly { messages: Record<string, DiagnosticMessage> }[] = []): DiagnosticMessage[] {
+  const all = [...Object.values(Messages as Record<string, DiagnosticMessage>), ...methods.flatMap((m) => Object.values(m.messages))];
+  return all.sort((a, b) => a.code.localeCompare(b.code));
 }

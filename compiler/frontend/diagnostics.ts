@@ -42,7 +42,11 @@ export class DiagnosticBag {
 
   /** Reports `id` at `span`; `suggestion` becomes "; did you mean 'x'?". */
   report(id: MessageId, span: Span, args: MessageArgs = {}, suggestion?: string): Diagnostic {
-    const entry: DiagnosticMessage = Messages[id];
+    return this.reportMessage(Messages[id], span, args, suggestion);
+  }
+
+  /** Reports a message that is not in the generic table (a method's own). */
+  reportMessage(entry: DiagnosticMessage, span: Span, args: MessageArgs = {}, suggestion?: string): Diagnostic {
     let message = formatTemplate(entry.template, args);
     if (suggestion !== undefined) message += `; did you mean '${suggestion}'?`;
     const diagnostic: Diagnostic = { code: entry.code, severity: entry.severity, message, file: this.file, span };

@@ -13,6 +13,9 @@ import type { MessageId } from "./diagnostic-messages.js";
 import type { CheckedModel } from "./model.js";
 import { SourceText } from "./source-text.js";
 import { suggest } from "./suggest.js";
+import { METHODS } from "../../methods/registry.js";
+import type { MethodUnit } from "../../methods/unit.js";
+import { MethodTable } from "./method-table.js";
 
 export interface FrontendResult {
   /** Absent only if parsing produced no tree at all (it always does today). */
@@ -97,14 +100,26 @@ function withoutEchoesOfSyntaxErrors(diagnostics: Diagnostic[]): Diagnostic[] {
   return diagnostics.filter((d) => d.code.startsWith("CD1") || !syntaxLines.has(d.span.start.line));
 }
 
+export interface CheckOptions {
+  /** The methods layers may use; default the registry's (`methods/registry.ts`). */
+  methods?: readonly MethodUnit[];
+}
+
+const defaultTable = new MethodTable(METHODS);
+
+/** The lookup table of a method list (the registry's is built once). */
+export function methodTable(methods: readonly MethodUnit[] | undefined): MethodTable {
+  return methods === undefined || methods === METHODS ? defaultTable : new MethodTable(methods);
+}
+
 /** Lexes, parses and checks `text`; `file` is the name diagnostics carry. */
-export function checkSource(text: string, file: string): FrontendResult {
+export function checkSource(text: string, file: string, options: CheckOptions = {}): FrontendResult {
   const source = new SourceText(text);
   const diagnostics = new DiagnosticBag(file);
   const tokens = reportLexing(text, source, diagnostics);
   const { cst, errors } = parseTokens(tokens);
   reportSyntax(errors, source, diagnostics);
   const program = cstToAst(cst, source, diagnostics);
-  const model = checkProgram(program, diagnostics);
+  const model = checkProgram(program, diagnostics, methodTable(options.methods));
   return { program, model: diagnostics.hasErrors ? undefined : model, diagnostics: sortDiagnostics(withoutEchoesOfSyntaxErrors(diagnostics.items)), source };
 }

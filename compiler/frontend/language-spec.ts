@@ -1,13 +1,11 @@
 /**
- * @fileoverview The language's vocabulary in one place: layer kinds, activations, gates,
- * their options with defaults, train settings, datasets, optimizers and the default
- * training configuration. The checker, the docs and the tests read these tables.
+ * @fileoverview The language's generic vocabulary in one place: activations, input and target
+ * types, loss and penalty functions, train settings, datasets, optimizers, schedules and the
+ * default training configuration. Layer kinds, gates, their options and the settings a method
+ * owns come from the method registry (`methods/registry.ts`).
  */
 import type { Activation, TrainConfig } from "./model.js";
 import type { CallSpec, OptionSpec } from "./options.js";
-
-export const LAYER_KINDS = ["dense", "tree"] as const;
-export type LayerKind = (typeof LAYER_KINDS)[number];
 
 /** `linear` may be written out; leaving the activation off means the same. */
 export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "sigmoid", "linear"];
@@ -21,49 +19,8 @@ export const PENALTY_FUNCTIONS = ["l1"] as const;
 export const WASM_MEMORY_BYTES = 4 * 1024 * 1024 * 1024;
 export const BYTES_PER_PARAMETER = 4;
 
-export const LAYER_OPTIONS: Record<LayerKind, OptionSpec[]> = {
-  dense: [],
-  tree: [
-    { name: "depth", kind: "integer", required: true, min: 1 },
-    { name: "layout", kind: "choice", choices: ["shared", "per_unit"] },
-    { name: "gater_training", kind: "choice", choices: ["deterministic", "reinforce", "noisy"] },
-    { name: "sigma", kind: "number", min: 0, minInclusive: false },
-    { name: "level_lr", kind: "choice", choices: ["uniform", "scaled", "bucket"] },
-    { name: "level_lr_max", kind: "number", min: 1 },
-  ],
-};
-
-export const TREE_DEFAULTS = { layout: "shared", gaterTraining: "deterministic", sigma: 0.1, levelLr: "uniform", levelLrMax: 16 } as const;
-
-export const GATES = ["lowrank", "policy"] as const;
-export type GateName = (typeof GATES)[number];
-
-export const GATE_OPTIONS: Record<GateName, OptionSpec[]> = {
-  lowrank: [
-    // The range 1 <= rank < min(inputs, units) depends on the layer: checked by the checker.
-    { name: "rank", kind: "integer", required: true },
-    { name: "threshold", kind: "number" },
-    { name: "refresh", kind: "choice", choices: ["epoch", "never"] },
-    { name: "mode", kind: "choice", choices: ["test_only", "in_loop"] },
-    { name: "density", kind: "number", min: 0, minInclusive: false, max: 1 },
-  ],
-  policy: [
-    { name: "blocks", kind: "integer", required: true, min: 1 },
-    { name: "tau", kind: "number", required: true, min: 0, minInclusive: false, max: 1 },
-    { name: "squash", kind: "number", min: 0, max: 0.5, maxInclusive: false },
-    { name: "test", kind: "choice", choices: ["sample", "threshold"] },
-    { name: "uniform", kind: "boolean" },
-  ],
-};
-
-/**
- * `density` is the fraction of units `inspect` assumes the estimator lets through; 0.5 is
- * a deliberately cautious guess (calibration measured 0.03-0.3 with an L1 penalty).
- */
-export const LOWRANK_DEFAULTS = { threshold: 0, refresh: "epoch", mode: "test_only", density: 0.5 } as const;
-export const POLICY_DEFAULTS = { squash: 0.01, test: "sample", uniform: false } as const;
-
-export const TRAIN_SETTINGS = ["data", "optimizer", "policy", "batch", "epochs", "seed", "schedule"] as const;
+/** Settings of every model; methods add their own (`MethodUnit.trainSettings`). */
+export const TRAIN_SETTINGS = ["data", "optimizer", "batch", "epochs", "seed", "schedule"] as const;
 
 export interface DatasetShape {
   width: number;
@@ -75,7 +32,6 @@ export const DATASETS: Record<"mnist" | "fashion_mnist", DatasetShape> = {
   mnist: { width: 784, classes: 10 },
   fashion_mnist: { width: 784, classes: 10 },
 };
-export const DATASET_NAMES = ["mnist", "fashion_mnist", "idx"] as const;
 export const IDX_CALL: CallSpec = { positional: [{ name: "dir", kind: "string", required: true }], options: [] };
 
 const positiveNumber = (name: string): OptionSpec => ({ name, kind: "number", min: 0, minInclusive: false });
@@ -100,30 +56,6 @@ export const OPTIMIZERS: Record<"sgd" | "adam", CallSpec> = {
 export const SGD_DEFAULTS = { lr: 0.05, momentum: 0, weightDecay: 0 } as const;
 export const ADAM_DEFAULTS = { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } as const;
 
-export const POLICY_TRAINERS: Record<"reinforce", CallSpec> = {
-  reinforce: {
-    positional: [],
-    options: [
-      positiveNumber("lr"),
-      nonNegativeNumber("lambda_s"),
-      nonNegativeNumber("lambda_v"),
-      nonNegativeNumber("l2"),
-      { name: "baseline", kind: "choice", choices: ["none", "batch_min", "batch_mean", "moving_average"] },
-      { name: "regularizer", kind: "choice", choices: ["paper", "code"] },
-    ],
-  },
-};
-
-/** The condnet CIFAR-10 settings (methods.md 4.5) with the authors' batch-min baseline. */
-export const REINFORCE_DEFAULTS = {
-  lr: 1e-5,
-  lambdaS: 20,
-  lambdaV: 20,
-  l2: 0,
-  baseline: "batch_min",
-  regularizer: "paper",
-} as const;
-
 export const SCHEDULES: Record<"constant" | "step", CallSpec> = {
   constant: { positional: [], options: [] },
   step: {
@@ -140,7 +72,7 @@ export function defaultTrainConfig(): TrainConfig {
   return {
     data: { kind: "mnist" },
     optimizer: { kind: "sgd", lr: 0.05, momentum: 0.9, weightDecay: 0 },
-    policy: null,
+    settings: {},
     batch: 128,
     epochs: 2,
     seed: 0,

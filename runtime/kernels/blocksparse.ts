@@ -6,13 +6,10 @@
 // segment. Four rows share each load of x. Blocks are [xB, min(N, xB + B)): the last block
 // is shorter when N is not a multiple of B (the tail). Active-block lists: i32 [n, nb]
 // (row stride nb) with counts i32 [n]; a null list (0) means "all blocks" (dense side).
+import { ACTIVATION_LINEAR, ACTIVATION_RELU, ACTIVATION_TANH, ACTIVATION_SIGMOID } from "../kernel-codes";
 import { reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
 
 /** Activation kinds of bsActivate / bsActivationBackward. */
-export const BS_LINEAR: i32 = 0;
-export const BS_RELU: i32 = 1;
-export const BS_TANH: i32 = 2;
-export const BS_SIGMOID: i32 = 3;
 
 @inline function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
@@ -231,14 +228,14 @@ export function bsBackwardWeight(
 }
 
 function activateSegment(p: usize, count: i32, kind: i32): void {
-  if (kind == BS_RELU) reluForward(p, p, count);
-  else if (kind == BS_TANH) tanhForward(p, p, count);
-  else if (kind == BS_SIGMOID) sigmoidForward(p, p, count);
+  if (kind == ACTIVATION_RELU) reluForward(p, p, count);
+  else if (kind == ACTIVATION_TANH) tanhForward(p, p, count);
+  else if (kind == ACTIVATION_SIGMOID) sigmoidForward(p, p, count);
 }
 
 /** h = f(h) in place on the active blocks of each row (inactive blocks stay as they are: 0). */
 export function bsActivate(h: usize, n: i32, N: i32, B: i32, outList: usize, outCount: usize, nbOut: i32, kind: i32): void {
-  if (kind == BS_LINEAR) return;
+  if (kind == ACTIVATION_LINEAR) return;
   for (let i = 0; i < n; i++) {
     const hi = h + ((<usize>i * <usize>N) << 2);
     const blocks = load<i32>(outCount + (<usize>i << 2));
@@ -264,9 +261,9 @@ export function bsActivationBackward(delta: usize, h: usize, n: i32, N: i32, B: 
       const o = <usize>j0 << 2;
       if (load<f32>(u + ((<usize>i * <usize>nbOut + <usize>b) << 2)) == 0) {
         memory.fill(di + o, 0, <usize>len << 2);
-      } else if (kind == BS_RELU) reluBackward(di + o, hi + o, di + o, len);
-      else if (kind == BS_TANH) tanhBackward(di + o, hi + o, di + o, len);
-      else if (kind == BS_SIGMOID) sigmoidBackward(di + o, hi + o, di + o, len);
+      } else if (kind == ACTIVATION_RELU) reluBackward(di + o, hi + o, di + o, len);
+      else if (kind == ACTIVATION_TANH) tanhBackward(di + o, hi + o, di + o, len);
+      else if (kind == ACTIVATION_SIGMOID) sigmoidBackward(di + o, hi + o, di + o, len);
     }
   }
 }

@@ -1,5 +1,6 @@
 // Dense f32 GEMM family (NN, NT, TN): packed panels, 4x8 register-blocked SIMD micro-kernel,
 // cache blocking, and small-m (GEMV-like) paths. Sizes i32, pointers are byte addresses.
+import { scratchAt, SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_EDGE_TILE } from "./scratch";
 
 // ---------------------------------------------------------------------------------------
 // Blocking parameters. MR x NR is the register tile (8 f32x4 accumulators); KC the depth of
@@ -13,12 +14,9 @@ export const GEMM_NC: i32 = 1024;
 /** m at or below this uses the unpacked small-m kernels. */
 export const GEMM_SMALL_M: i32 = 8;
 
-// Static pack buffers (zeroed, 64-byte aligned): A block MC*KC f32 stored pre-splatted (each
-// element as a full f32x4, 4x the floats; see packA), B block KC*NC f32.
-const PACK_A: usize = memory.data(GEMM_MC * GEMM_KC * 16, 64);
-const PACK_B: usize = memory.data(GEMM_KC * GEMM_NC * 4, 64);
-// Edge tile: the micro-kernel writes here when the tile sticks out of C.
-const EDGE_TILE: usize = memory.data(GEMM_MR * GEMM_NR * 4, 64);
+// Pack buffers live in this instance's scratch block (scratch.ts): A block MC*KC f32 stored
+// pre-splatted (each element as a full f32x4, 4x the floats; see packA), B block KC*NC f32, and
+// the edge tile the micro-kernel writes when the tile sticks out of C.
 
 /** Bytes of static scratch the GEMM family reserves (pack buffers + edge tile). */
 export const GEMM_SCRATCH_BYTES: i32 = (GEMM_MC * GEMM_KC * 4 + GEMM_KC * GEMM_NC + GEMM_MR * GEMM_NR) * 4;
@@ -268,25 +266,25 @@ function gemmPacked(
     const nc = minI(GEMM_NC, n - jc);
     for (let pc = 0; pc < k; pc += kcNominal) {
       const kc = minI(kcNominal, k - pc);
-      packB(b + (<usize>pc * bDepth + <usize>jc * bCol) * 4, bDepth, bCol, kc, nc, PACK_B);
+      packB(b + (<usize>pc * bDepth + <usize>jc * bCol) * 4, bDepth, bCol, kc, nc, scratchAt(SCRATCH_PACK_B));
       const accumulate = pc > 0 || beta != 0;
       for (let ic = 0; ic < m; ic += GEMM_MC) {
         const mc = minI(GEMM_MC, m - ic);
-        packA(a + (<usize>ic * aRow + <usize>pc * aDepth) * 4, aRow, aDepth, mc, kc, PACK_A);
+        packA(a + (<usize>ic * aRow + <usize>pc * aDepth) * 4, aRow, aDepth, mc, kc, scratchAt(SCRATCH_PACK_A));
         for (let jr = 0; jr < nc; jr += 8) {
-          const pb = PACK_B + <usize>(jr >> 3) * <usize>kc * 32;
+          const pb = scratchAt(SCRATCH_PACK_B) + <usize>(jr >> 3) * <usize>kc * 32;
           const cols = minI(8, nc - jr);
           for (let ir = 0; ir < mc; ir += 4) {
-            const pa = PACK_A + <usize>(ir >> 2) * <usize>kc * 64;
+            const pa = scratchAt(SCRATCH_PACK_A) + <usize>(ir >> 2) * <usize>kc * 64;
             const cTile = c + <usize>(ic + ir) * ldcB + <usize>(jc + jr) * 4;
             const rows = minI(4, mc - ir);
             if (rows == 4 && cols == 8) {
               kernel4x8(kc, pa, pb, cTile, ldcB, accumulate);
             } else {
-              kernel4x8(kc, pa, pb, EDGE_TILE, 32, false);
+              kernel4x8(kc, pa, pb, scratchAt(SCRATCH_EDGE_TILE), 32, false);
               for (let i = 0; i < rows; i++) {
                 const dstRow = cTile + <usize>i * ldcB;
-                const srcRow = EDGE_TILE + <usize>i * 32;
+                const srcRow = scratchAt(SCRATCH_EDGE_TILE) + <usize>i * 32;
                 for (let j = 0; j < cols; j++) {
                   let v = load<f32>(srcRow + <usize>j * 4);
                   if (accumulate) v += load<f32>(dstRow + <usize>j * 4);

@@ -6,9 +6,11 @@
 // Counters (f64, at `stats`): 0 examples, 1 computed (example, unit) pairs, 2 MACs performed,
 // 3 agree, 4 truly positive, 5 false negatives, 6 pairs measured, 7 estimated positive
 // (3..7 only from lowrankSignStats).
+import { scratchAt, SCRATCH_SMALL } from "./scratch";
 
 import { gemmNN, gemmNT } from "./gemm";
 import { addBias, reluForward } from "./elementwise";
+import { LOWRANK_STAT_AGREE, LOWRANK_STAT_COMPUTED, LOWRANK_STAT_ESTIMATED, LOWRANK_STAT_EXAMPLES, LOWRANK_STAT_FALSE_NEGATIVE, LOWRANK_STAT_MACS, LOWRANK_STAT_MEASURED, LOWRANK_STAT_POSITIVE } from "../kernel-codes";
 
 // @ts-ignore: decorator
 @inline function fma4(a: v128, b: v128, c: v128): v128 {
@@ -126,7 +128,6 @@ function countNonzeros(x: usize, len: i32): i32 {
 }
 
 // Accumulators of projectSparse's current chunk (up to 16 columns), before they are stored.
-const PROJECT_TMP: usize = memory.data(16 * 4, 16);
 
 /**
  * t[c] = sum_q val[q] * U[idx[q], c] (U [nin x r] row-major): the sparse estimator input. One
@@ -167,18 +168,18 @@ function projectSparse(u: usize, r: i32, nin: i32, idx: usize, val: usize, nnz: 
         a0 = fma4(v128.load32_splat(val + o), v128.load(col + <usize>load<i32>(idx + o) * rowBytes), a0);
       }
     }
-    v128.store(PROJECT_TMP, a0); v128.store(PROJECT_TMP, a1, 16);
-    v128.store(PROJECT_TMP, a2, 32); v128.store(PROJECT_TMP, a3, 48);
+    v128.store(scratchAt(SCRATCH_SMALL), a0); v128.store(scratchAt(SCRATCH_SMALL), a1, 16);
+    v128.store(scratchAt(SCRATCH_SMALL), a2, 32); v128.store(scratchAt(SCRATCH_SMALL), a3, 48);
     for (let q = safe; q < nnz; q++) {
       const o = <usize>q << 2;
       const xs = load<f32>(val + o);
       const p = col + <usize>load<i32>(idx + o) * rowBytes;
       for (let cc = 0; cc < w; cc++) {
-        const a = PROJECT_TMP + (<usize>cc << 2);
+        const a = scratchAt(SCRATCH_SMALL) + (<usize>cc << 2);
         store<f32>(a, load<f32>(a) + xs * load<f32>(p + (<usize>cc << 2)));
       }
     }
-    memory.copy(t + (<usize>c << 2), PROJECT_TMP, <usize>w << 2);
+    memory.copy(t + (<usize>c << 2), scratchAt(SCRATCH_SMALL), <usize>w << 2);
   }
 }
 
@@ -475,9 +476,9 @@ export function lowrankForward(
       }
     }
   }
-  addStat(stats, 0, <f64>n);
-  addStat(stats, 1, <f64>computed);
-  addStat(stats, 2, macs);
+  addStat(stats, LOWRANK_STAT_EXAMPLES, <f64>n);
+  addStat(stats, LOWRANK_STAT_COMPUTED, <f64>computed);
+  addStat(stats, LOWRANK_STAT_MACS, macs);
 }
 
 /**
@@ -549,9 +550,9 @@ export function lowrankSignStats(n: i32, nout: i32, zhat: usize, ztrue: usize, t
     if (p && !s) falseNeg++;
     if (s) estimated++;
   }
-  addStat(stats, 3, <f64>agree);
-  addStat(stats, 4, <f64>positive);
-  addStat(stats, 5, <f64>falseNeg);
-  addStat(stats, 6, <f64>count);
-  addStat(stats, 7, <f64>estimated);
+  addStat(stats, LOWRANK_STAT_AGREE, <f64>agree);
+  addStat(stats, LOWRANK_STAT_POSITIVE, <f64>positive);
+  addStat(stats, LOWRANK_STAT_FALSE_NEGATIVE, <f64>falseNeg);
+  addStat(stats, LOWRANK_STAT_MEASURED, <f64>count);
+  addStat(stats, LOWRANK_STAT_ESTIMATED, <f64>estimated);
 }

@@ -1,10 +1,11 @@
 // Block-dropout policies (condnet, methods.md 4.1-4.3): Bernoulli sampling from the
 // counter RNG, per-example costs, baselines, the REINFORCE + regularizer gradient E with
 // respect to the policy logits Q, and the policy parameter step.
+import { scratchAt, SCRATCH_SMALL } from "./scratch";
 import { philox4x32 } from "./rng";
+import { BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_THRESHOLD } from "../kernel-codes";
 
 // The last Philox block (4 words): one call serves 4 consecutive mask elements.
-const WORDS: usize = memory.data(16, 16);
 
 /** RNG stream of (step, layer): step * 64 + layer (wraps after 2^26 steps). */
 @inline export function policyStream(step: u32, layer: u32): u32 {
@@ -23,7 +24,7 @@ export function policySample(
 ): void {
   const scale: f32 = 1 - 2 * squash;
   let active: f32 = 0;
-  const random = !(mode == 1 && rate < 0);
+  const random = !(mode == POLICY_TEST_THRESHOLD && rate < 0);
   for (let i = 0; i < n; i++) {
     let c = 0;
     for (let j = 0; j < nb; j++) {
@@ -33,8 +34,8 @@ export function policySample(
       if (!random) on = p > <f32>0.5;
       else {
         // = uniform(seed, stream, at) of rng.ts: word at & 3 of Philox block at >>> 2
-        if ((at & 3) == 0 || (i == 0 && j == 0)) philox4x32(<u32>(at >>> 2), 0, 0, 0, seed, stream, WORDS);
-        const bits = load<u32>(WORDS + ((at & 3) << 2));
+        if ((at & 3) == 0 || (i == 0 && j == 0)) philox4x32(<u32>(at >>> 2), 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
+        const bits = load<u32>(scratchAt(SCRATCH_SMALL) + ((at & 3) << 2));
         on = <f32>(bits >>> 8) * (<f32>1.0 / <f32>16777216.0) < p;
       }
       store<f32>(u + (at << 2), on ? <f32>1 : <f32>0);
@@ -74,8 +75,8 @@ export function policyCosts(probs: usize, labels: usize, n: i32, classes: i32, c
 
 /** Baseline: 0 none, 1 batch min, 2 batch mean, 3 moving average (returns `ema`, the caller updates it). */
 export function policyBaseline(cost: usize, n: i32, kind: i32, ema: f32): f32 {
-  if (kind == 0 || n == 0) return 0;
-  if (kind == 3) return ema;
+  if (kind == BASELINE_NONE || n == 0) return 0;
+  if (kind == BASELINE_MOVING_AVERAGE) return ema;
   let lo = load<f32>(cost);
   let sum: f64 = 0;
   for (let i = 0; i < n; i++) {
@@ -83,7 +84,7 @@ export function policyBaseline(cost: usize, n: i32, kind: i32, ema: f32): f32 {
     if (c < lo) lo = c;
     sum += <f64>c;
   }
-  return kind == 1 ? lo : <f32>(sum / <f64>n);
+  return kind == BASELINE_BATCH_MIN ? lo : <f32>(sum / <f64>n);
 }
 
 /** Mean of cost[0..n). */

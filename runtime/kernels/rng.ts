@@ -1,5 +1,6 @@
 // Counter-based RNG: Philox-4x32-10 keyed by (seed, stream), addressed by an element
 // counter, plus parameter initializers. Same (seed, stream, index) => same bits, any order.
+import { scratchAt, SCRATCH_SMALL } from "./scratch";
 
 const PHILOX_M0: u64 = 0xD2511F53;
 const PHILOX_M1: u64 = 0xCD9E8D57;
@@ -7,7 +8,6 @@ const PHILOX_W0: u32 = 0x9E3779B9;
 const PHILOX_W1: u32 = 0xBB67AE85;
 
 // Output block of the last philox4x32 call (4 u32 words).
-const BLOCK: usize = memory.data(16, 16);
 
 /** Philox-4x32-10 of counter (c0, c1, c2, c3) under key (k0, k1); words written to `out`. */
 export function philox4x32(c0: u32, c1: u32, c2: u32, c3: u32, k0: u32, k1: u32, out: usize): void {
@@ -24,8 +24,8 @@ export function philox4x32(c0: u32, c1: u32, c2: u32, c3: u32, k0: u32, k1: u32,
 
 /** 32 random bits for element `index` of stream (seed, stream): word index&3 of block index>>>2. */
 export function randomBits(seed: u32, stream: u32, index: u32): u32 {
-  philox4x32(index >>> 2, 0, 0, 0, seed, stream, BLOCK);
-  return load<u32>(BLOCK + ((<usize>index & 3) << 2));
+  philox4x32(index >>> 2, 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
+  return load<u32>(scratchAt(SCRATCH_SMALL) + ((<usize>index & 3) << 2));
 }
 
 // @ts-ignore: decorator
@@ -42,10 +42,10 @@ export function uniform(seed: u32, stream: u32, index: u32): f32 {
 // @ts-ignore: decorator
 @inline function forEachUniform(count: i32, seed: u32, stream: u32, ptr: usize, lo: f32, scale: f32): void {
   for (let i = 0; i < count; i += 4) {
-    philox4x32(<u32>i >>> 2, 0, 0, 0, seed, stream, BLOCK);
+    philox4x32(<u32>i >>> 2, 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
     const n = count - i < 4 ? count - i : 4;
     for (let w = 0; w < n; w++) {
-      const u = toUniform(load<u32>(BLOCK + (<usize>w << 2)));
+      const u = toUniform(load<u32>(scratchAt(SCRATCH_SMALL) + (<usize>w << 2)));
       store<f32>(ptr + ((<usize>(i + w)) << 2), lo + scale * u);
     }
   }
@@ -70,10 +70,10 @@ export function glorotUniform(ptr: usize, fanIn: i32, fanOut: i32, count: i32, s
 export function heNormal(ptr: usize, fanIn: i32, count: i32, seed: u32, stream: u32): void {
   const std = Math.sqrt(2.0 / <f64>fanIn);
   for (let i = 0; i < count; i += 4) {
-    philox4x32(<u32>i >>> 2, 0, 0, 0, seed, stream, BLOCK);
+    philox4x32(<u32>i >>> 2, 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
     for (let pair = 0; pair < 2; pair++) {
-      const u1 = <f64>toUniform(load<u32>(BLOCK + (<usize>pair << 3)));
-      const u2 = <f64>toUniform(load<u32>(BLOCK + (<usize>pair << 3) + 4));
+      const u1 = <f64>toUniform(load<u32>(scratchAt(SCRATCH_SMALL) + (<usize>pair << 3)));
+      const u2 = <f64>toUniform(load<u32>(scratchAt(SCRATCH_SMALL) + (<usize>pair << 3) + 4));
       const r = Math.sqrt(-2.0 * Math.log(1.0 - u1)) * std;
       const theta = 2.0 * Math.PI * u2;
       const e = i + 2 * pair;

@@ -7,11 +7,12 @@
 // Lazy, time-aware weight decay (3.3): every node keeps, as an f64, the value of the
 // decay log-product Lambda at which it is exact; catching up multiplies by
 // exp(Lambda_now - Lambda_node).
+import { scratchAt, SCRATCH_SMALL } from "./scratch";
 
 import { gemmNN, gemmNT, gemmTN } from "./gemm";
 import { philox4x32 } from "./rng";
+import { TREE_BITS_DETERMINISTIC, TREE_BITS_REINFORCE, TREE_LEVEL_BUCKET, TREE_LEVEL_SCALED, TREE_LEVEL_UNIFORM } from "../kernel-codes";
 
-const TREE_BLOCK: usize = memory.data(16, 16);
 
 // @ts-ignore: decorator
 @inline function u01(bits: u32): f64 {
@@ -31,16 +32,16 @@ export function treeBits(gz: usize, n: i32, k: i32, bits: usize, codes: usize, m
       const o = (<usize>(e * k + i)) << 2;
       const g = load<f32>(gz + o);
       let b: i32 = 0;
-      if (mode == 0) {
+      if (mode == TREE_BITS_DETERMINISTIC) {
         b = g > 0 ? 1 : 0;
       } else {
-        philox4x32(<u32>(e * k + i), <u32>step, layer, 0x74726565, seed, 0x5452 ^ layer, TREE_BLOCK);
-        const u1 = u01(load<u32>(TREE_BLOCK));
-        if (mode == 1) {
+        philox4x32(<u32>(e * k + i), <u32>step, layer, 0x74726565, seed, 0x5452 ^ layer, scratchAt(SCRATCH_SMALL));
+        const u1 = u01(load<u32>(scratchAt(SCRATCH_SMALL)));
+        if (mode == TREE_BITS_REINFORCE) {
           const p = 1.0 / (1.0 + Math.exp(-<f64>g));
           b = u1 < p ? 1 : 0;
         } else {
-          const u2 = u01(load<u32>(TREE_BLOCK, 4));
+          const u2 = u01(load<u32>(scratchAt(SCRATCH_SMALL), 4));
           const z = Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(2.0 * Math.PI * u2);
           b = <f64>g + <f64>sigma * z > 0 ? 1 : 0;
         }
@@ -253,8 +254,8 @@ export function treeBackwardInput(ds: usize, n: i32, inputs: i32, units: i32, k:
  */
 // @ts-ignore: decorator
 @inline function levelScale(mode: i32, max: f32, l: i32, n: i32, count: i32): f32 {
-  if (mode == 0) return 1;
-  const s: f32 = mode == 1 ? <f32>(1 << l) : <f32>n / <f32>count;
+  if (mode == TREE_LEVEL_UNIFORM) return 1;
+  const s: f32 = mode == TREE_LEVEL_SCALED ? <f32>(1 << l) : <f32>n / <f32>count;
   return s < max ? s : max;
 }
 
@@ -473,7 +474,7 @@ export function treeUnitUpdate(weight: usize, bias: usize, gradWeight: usize, gr
   const f: f32 = <f32>(1.0 - <f64>baseLr * decay);
   const logF: f64 = Math.log(<f64>f);
   for (let j = 0; j < units; j++) sgdRow(weight, bias, gradWeight, gradBias, last, j, inputs, f, baseLr, logF);
-  if (levelMode == 2) {
+  if (levelMode == TREE_LEVEL_BUCKET) {
     for (let e = 0; e < n; e++) {
       for (let j = 0; j < units; j++) {
         const pr = path + (<usize>((e * units + j) * k) << 2);
@@ -499,7 +500,7 @@ export function treeUnitUpdate(weight: usize, bias: usize, gradWeight: usize, gr
         const m = mark + (<usize>row << 2);
         if (load<i32>(m) == gen) continue;
         store<i32>(m, gen);
-        const touched = levelMode == 2 ? load<i32>(count + (<usize>row << 2)) : n;
+        const touched = levelMode == TREE_LEVEL_BUCKET ? load<i32>(count + (<usize>row << 2)) : n;
         const lr = baseLr * levelScale(levelMode, levelMax, l + 1, n, touched);
         sgdRow(weight, bias, gradWeight, gradBias, last, row, inputs, f, lr, logF);
       }

@@ -28,7 +28,10 @@ export interface KernelModule {
 
 /** Entry re-exporting the given kernel families, plus heapBase(). */
 export function entrySource(families: string[]): string {
-  return families.map((f) => `export * from "./kernels/${f}";`).join("\n") + "\nexport function heapBase(): usize { return __heap_base; }\n";
+  return (
+    families.map((f) => `export * from "./kernels/${f}";`).join("\n") +
+    `\nexport { setScratch, scratchBytes } from "./kernels/scratch";\nexport function heapBase(): usize { return __heap_base; }\n`
+  );
 }
 
 export async function compileKernels(families: string[], variant: Variant, emitText = false): Promise<KernelModule> {
@@ -40,7 +43,7 @@ export async function compileKernels(families: string[], variant: Variant, emitT
   const { instance } = await WebAssembly.instantiate(result.wasm, {});
   const exports = instance.exports as Record<string, any>;
   const memory = exports.memory as WebAssembly.Memory;
-  const base = (Number(exports.heapBase()) + 63) & ~63;
+  let base = (Number(exports.heapBase()) + 63) & ~63;
   let top = base;
   const mod: KernelModule = {
     variant,
@@ -65,6 +68,9 @@ export async function compileKernels(families: string[], variant: Variant, emitT
       return ptr;
     },
   };
+  // Each instance's packing buffers and temporaries (kernels/scratch.ts), above the static data.
+  exports.setScratch(mod.alloc(Number(exports.scratchBytes())));
+  base = top;
   return mod;
 }
 

@@ -52,6 +52,8 @@ export function loadKernelSources(): Record<string, string> {
   for (const name of readdirSync(dir)) {
     if (name.endsWith(".ts")) out[name] = readFileSync(join(dir, name), "utf8");
   }
+  // Constants shared with the TypeScript side, imported by kernels as "../kernel-codes".
+  out["../kernel-codes.ts"] = readFileSync(join(findPackageRoot(), "runtime", "kernel-codes.ts"), "utf8");
   kernelSources = out;
   return out;
 }
@@ -79,7 +81,7 @@ export async function compileAssemblyScript(
 ): Promise<AscResult> {
   const kernels = loadKernelSources();
   const sources = new Map<string, string>();
-  for (const [name, text] of Object.entries(kernels)) sources.set(`${KERNEL_IMPORT_DIR}/${name}`, text);
+  for (const [name, text] of Object.entries(kernels)) sources.set(normalize(`${KERNEL_IMPORT_DIR}/${name}`), text);
   for (const [name, text] of Object.entries(files)) sources.set(normalize(name), text);
 
   const args = [

@@ -1,0 +1,57 @@
+/**
+ * @fileoverview One set of numbers for any model, mixed ones included (docs/reports.md): per
+ * layer the MACs per example (as the module counted them where its method counts, the cost
+ * model where it does not), the active fraction where gated and the method's own figures; for
+ * the whole model the sum over the layers the loss depends on. `train`, `eval` and `bench` all
+ * report through here, so their figures agree.
+ */
+import type { Model } from "./model.js";
+
+export type Phase = "train" | "eval";
+
+export interface LayerFigures {
+  method: string;
+  macsPerExample: number;
+  denseMacsPerExample: number;
+  /** True when the module counted the MACs; false when they are the cost model's. */
+  macsCounted: boolean;
+  activeFraction: number | null;
+  metrics: Record<string, number | number[] | string>;
+}
+
+export interface ModelFigures {
+  macsPerExample: number;
+  denseMacsPerExample: number;
+  /** The layers the loss depends on, in source order. */
+  layers: Map<string, LayerFigures>;
+}
+
+/** Zeroes the counters of every method for a phase (before an epoch or an evaluation). */
+export function resetCounters(model: Model, phase: Phase): void {
+  for (const g of model.methodGroups()) g.runtime.resetCounters?.(model, g.layers, phase);
+}
+
+/** The figures since the last reset. */
+export function collectFigures(model: Model, phase: Phase): ModelFigures {
+  const runtimes = new Map(model.methodGroups().map((g) => [g.runtime.key, g.runtime]));
+  const layers = new Map<string, LayerFigures>();
+  let macs = 0;
+  let dense = 0;
+  for (const layer of model.manifest.layers) {
+    if (layer.delta === null) continue;
+    const report = runtimes.get(layer.method)?.report?.(model, layer, phase);
+    const counted = report?.macsPerExample ?? null;
+    const figures: LayerFigures = {
+      method: layer.method,
+      macsPerExample: counted ?? layer.macs,
+      denseMacsPerExample: layer.denseMacs,
+      macsCounted: counted !== null,
+      activeFraction: report?.activeFraction ?? null,
+      metrics: report?.metrics ?? {},
+    };
+    macs += figures.macsPerExample;
+    dense += figures.denseMacsPerExample;
+    layers.set(layer.name, figures);
+  }
+  return { macsPerExample: macs, denseMacsPerExample: dense, layers };
+}
