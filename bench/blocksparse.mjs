@@ -11,7 +11,7 @@ const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : dflt; };
 const runs = opt("runs", 30), N = opt("n", 1024), K = N, m = opt("batch", 50), B = opt("block", 64), density = opt("density", 0.1);
 const nb = Math.ceil(N / B);
-const { compileAssemblyScript } = await import("../dist/compiler/backend/codegen/asc.js");
+const { compileAssemblyScript } = await import("../scripts/asc.mjs");
 const ENTRY = `
 export { gemmNT } from "./kernels/gemm";
 export { bsForward, bsForwardGrouped, bsBackwardInput } from "./kernels/blocksparse";

@@ -26,7 +26,7 @@ if (!args.includes("--no-mlp")) {
   jobs.push(["batch-1 forward (GEMV)", "NT", 1, 1000, 1000]);
 }
 
-const { compileAssemblyScript } = await import("../dist/compiler/backend/codegen/asc.js");
+const { compileAssemblyScript } = await import("../scripts/asc.mjs");
 
 const ENTRY = `
 export { gemmNN, gemmNT, gemmTN } from "./kernels/gemm";

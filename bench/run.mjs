@@ -45,7 +45,7 @@ const log = (...a) => { if (!JSON_OUT) console.log(...a); };
 const tStart = performance.now();
 
 const { compile } = await import("../dist/compiler/index.js");
-const { compileAssemblyScript } = await import("../dist/compiler/backend/codegen/asc.js");
+const { compileAssemblyScript } = await import("../scripts/asc.mjs");
 const { loadModel, pickWasm, Model } = await import("../dist/runtime/index.js");
 const tf = await import("@tensorflow/tfjs-core");
 await import("@tensorflow/tfjs-backend-wasm");

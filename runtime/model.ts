@@ -154,7 +154,7 @@ export class Model {
 
   /**
    * One step of training on 1 <= n <= maxBatch examples. Inputs are checked first (finite
-   * values, labels in range, a positive finite learning rate); a step whose loss is not finite
+   * values, labels in range, a finite learning rate >= 0); a step whose loss is not finite
    * throws NonFiniteError and changes no parameter.
    */
   trainStep(x: Float32Array, labels: Uint8Array | Int32Array, n: number, options: TrainStepOptions = {}): { loss: number } {
@@ -299,8 +299,9 @@ export class Model {
 
   private learningRate(method: string, lr: number | undefined): number {
     const rate = lr ?? Number(this.manifest.train.optimizer["lr"]);
-    if (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0 || Math.fround(rate) === 0 || !Number.isFinite(Math.fround(rate))) {
-      throw new RangeError(`${method}: lr must be a positive finite number (as f32), got ${describe(lr)}`);
+    // lr 0 is allowed: a step that computes gradients and changes no weight (gradient checks).
+    if (typeof rate !== "number" || !Number.isFinite(Math.fround(rate)) || rate < 0) {
+      throw new RangeError(`${method}: lr must be a finite number >= 0 (as f32), got ${describe(lr)}`);
     }
     return rate;
   }

@@ -5,48 +5,26 @@
 // the library's facts the compiler needs (export signatures, static data end, scratch size, id).
 // Run by `npm run build` / `prepare` before tsc; the files are build outputs (git-ignored).
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import asc from "assemblyscript/asc";
+import { compileAssemblyScript, loadKernelSources } from "./asc.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const kernelDir = join(root, "runtime", "kernels");
 const outDir = join(root, "runtime", "generated");
 /** Static data starts here; [0, 1024) stays unused so that a null pointer never aliases data. */
 const MEMORY_BASE = 1024;
 
-const sources = new Map();
-for (const name of readdirSync(kernelDir).sort()) {
-  if (name.endsWith(".ts")) sources.set(`kernels/${name}`, readFileSync(join(kernelDir, name), "utf8"));
-}
-// Constants shared with the TypeScript side (runtime/kernel-codes.ts), imported as "../kernel-codes".
-sources.set("kernel-codes.ts", readFileSync(join(root, "runtime", "kernel-codes.ts"), "utf8"));
 const sourceHash = createHash("sha256");
-for (const [name, text] of sources) sourceHash.update(name).update("\0").update(text).update("\0");
+for (const [name, text] of Object.entries(loadKernelSources())) sourceHash.update(name).update("\0").update(text).update("\0");
 
 async function build(relaxed) {
-  const args = [
-    "kernels/library.ts", "--outFile", "out.wasm",
-    "--optimizeLevel", "3", "--shrinkLevel", "0", "--optimize",
-    "--runtime", "stub", "--noAssert",
-    "--enable", "simd", ...(relaxed ? ["--enable", "relaxed-simd"] : []),
-    "--importMemory", "--memoryBase", String(MEMORY_BASE),
-  ];
-  let wasm;
-  let stderr = "";
-  const result = await asc.main(args, {
-    stdout: asc.createMemoryStream(),
-    stderr: asc.createMemoryStream((chunk) => { stderr += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk); }),
-    readFile: (name) => sources.get(name.replace(/^\.\//, "")) ?? null,
-    writeFile: (name, contents) => { if (name.endsWith(".wasm")) wasm = contents; },
-    listFiles: () => [],
-  });
-  if (result.error || !wasm) {
-    process.stderr.write(`build-kernels: asc failed (${relaxed ? "relaxed" : "plain"}):\n${stderr}${result.error?.message ?? ""}\n`);
+  const result = await compileAssemblyScript({}, "kernels/library.ts", { relaxedSimd: relaxed, importMemory: true, memoryBase: MEMORY_BASE });
+  if (!result.ok) {
+    process.stderr.write(`build-kernels: asc failed (${relaxed ? "relaxed" : "plain"}):\n${result.stderr}\n`);
     process.exit(1);
   }
-  return wasm;
+  return result.wasm;
 }
 
 /** Exported functions with their wasm types, read from the binary. */

@@ -78,7 +78,6 @@ export const Messages = {
   gateOnKind: error("CD3014", "gate '{gate}' cannot be put on {kind} layer '{layer}': {reason}"),
 
   // Back end (build).
-  notYetSupported: error("CD5001", "{what} cannot be built yet (layer '{layer}'): 'check' and 'inspect' accept them, 'build', 'train' and 'eval' do not"),
   memoryPlanTooLarge: error("CD5002", "the compiled model needs {bytes} bytes of memory (parameters, gradients, optimizer state and activations at max batch {maxBatch}), more than the 4 GiB WebAssembly memory"),
 
   // Warnings.

@@ -112,8 +112,8 @@ const PAGE_HTML = `<!doctype html>
 <body><p>condc browser test: the test drives this page through page.evaluate.</p></body></html>
 `;
 
-/** What the page and Node import: the runtime's entry and runtime/tree.ts (not exported by index). */
-const RUNTIME_ENTRIES = ["runtime/index.ts", "runtime/tree.ts"];
+/** What the page and Node import: the runtime's entry (it exports the methods' runtime API too). */
+const RUNTIME_ENTRIES = ["runtime/index.ts"];
 
 /** The runtime's module graph plus the two test modules, all transpiled the same way. */
 function buildGraph(): ModuleGraph {
@@ -121,9 +121,10 @@ function buildGraph(): ModuleGraph {
 }
 
 describe("browser runtime module graph", () => {
-  it("runtime/index and runtime/tree have no Node-only imports or globals (they are imported by browsers as is)", () => {
+  it("runtime/index has no Node-only imports or globals (they are imported by browsers as is)", () => {
     const { files, problems } = transpileGraph(RUNTIME_ENTRIES);
-    for (const file of ["index", "model", "lowrank", "policy", "tree"]) expect(files.has(`/runtime/${file}.js`), file).toBe(true);
+    for (const file of ["runtime/index", "runtime/model", "methods/lowrank/runtime", "methods/policy/runtime", "methods/tree/runtime", "runtime/generated/kernels-plain"]) expect(files.has(`/${file}.js`), file).toBe(true);
+    for (const file of files.keys()) expect(file, "the runtime must not load the compiler").not.toMatch(/^\/compiler/);
     if (problems.length > 0) {
       throw new Error(`the runtime's import graph cannot load in a browser:\n  ${problems.join("\n  ")}`);
     }
@@ -190,7 +191,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`runtime in headless Chromium${SKIP_REASON}`, ()
     tmp = await mkdtemp(join(tmpdir(), "condc-browser-"));
     await writeGraph(graph, tmp);
     const load = (path: string) => import(/* @vite-ignore */ pathToFileURL(join(tmp!, path)).href);
-    nodeRuntime = { ...(await load("runtime/index.js")), ...(await load("runtime/tree.js")) };
+    nodeRuntime = await load("runtime/index.js");
     nodeRunCase = (await load("tests/browser/case.js")).runCase;
 
     const assets = new Map<string, Asset>();

@@ -4,7 +4,7 @@
  * plus, for each conditional method the model uses (found from its manifest), that method's
  * runtime steps and observations:
  *
- * - low-rank gates: the truncated SVD of each gated layer's weights in f64 (runtime/lowrank.ts,
+ * - low-rank gates: the truncated SVD of each gated layer's weights in f64 (runtime/linalg/svd.ts,
  *   TypeScript, so this is where engines' Math could differ), `refreshEstimators` after init (so
  *   predict runs the estimator), the estimator's ẑ, and predict with the estimator off;
  * - tree layers: the MAC / example counters after the step (`Model.flush` runs inside save);
@@ -16,7 +16,7 @@
  * It imports nothing at run time: the runtime's functions are passed in.
  */
 import type * as RuntimeIndex from "../../runtime/index.js";
-import type * as RuntimeTree from "../../runtime/tree.js";
+import type * as RuntimeTree from "../../methods/tree/runtime.js";
 import type { Manifest, Model } from "../../runtime/index.js";
 
 export const SEED = 1234;
@@ -26,7 +26,7 @@ export const ROWS = 40;
 export const TRAIN_ROWS = 16;
 export const LR = 0.05;
 
-/** What runCase needs from the runtime (runtime/index.ts, plus runtime/tree.ts, which index does not export). */
+/** What runCase needs from the runtime (runtime/index.ts, which exports the methods' runtime API too). */
 export type Runtime = Pick<
   typeof RuntimeIndex,
   "loadModel" | "lowrankLayers" | "truncatedSvd" | "refreshEstimators" | "setEstimatorsEnabled" | "hasPolicy" | "setPolicySeed" | "setPolicyMode" | "readPolicyStats"
@@ -105,7 +105,7 @@ export async function runCase(runtime: Runtime, wasm: Uint8Array, manifest: Mani
   const check = (what: string, bytes: Uint8Array): void => void checks.push({ what, bytes });
   const region = (name: string): Uint8Array => bytesOf(model.regionView(name));
   const lowrank = runtime.lowrankLayers(model).map(({ layer }) => layer);
-  const policy = runtime.hasPolicy(model) ? manifest.layers.filter((l) => l.gate?.kind === "policy") : [];
+  const policy = runtime.hasPolicy(model) ? manifest.layers.filter((l) => l.method === "policy") : [];
   const trees = runtime.treeLayers(model);
   const policyStats = (which: "train" | "eval"): Uint8Array =>
     numbers(runtime.readPolicyStats(model, which).flatMap((s) => [s.examples, s.meanActivation, ...s.blockMean, ...s.blockVariance]));
@@ -116,7 +116,7 @@ export async function runCase(runtime: Runtime, wasm: Uint8Array, manifest: Mani
     const w = model.parameter(`${layer.name}.weight`);
     const at = new Float64Array(layer.inputs * layer.units);
     for (let j = 0; j < layer.units; j++) for (let k = 0; k < layer.inputs; k++) at[k * layer.units + j] = w[j * layer.inputs + k]!;
-    const rank = Number(layer.gate!["rank"]);
+    const rank = Number(layer.options["rank"]);
     const svd = runtime.truncatedSvd(at, layer.inputs, layer.units, rank);
     check(`${layer.name}: truncatedSvd sigma (f64)`, bytesOf(svd.sigma));
     check(`${layer.name}: truncatedSvd U·Σ (f64)`, bytesOf(svd.us));

@@ -5,7 +5,7 @@
  * compare exactly.
  */
 import * as runtime from "../../runtime/index.js";
-import { treeCounters, treeLayers } from "../../runtime/tree.js";
+import { treeCounters, treeLayers } from "../../runtime/index.js";
 import { runCase, type Runtime } from "./case.js";
 
 /** The runtime as runCase takes it: runtime/index.ts, plus the tree helpers it does not export. */

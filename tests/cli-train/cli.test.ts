@@ -68,7 +68,10 @@ describe("condc train / eval", () => {
     expect(report["seconds"]).toBeGreaterThan(0);
     const epochs = report["epochs"] as Array<Record<string, number>>;
     expect(epochs).toHaveLength(1);
-    expect(Object.keys(epochs[0]!).sort()).toEqual(["epoch", "lr", "seconds", "test_accuracy", "test_loss", "train_accuracy", "train_loss"]);
+    expect(Object.keys(epochs[0]!).sort()).toEqual(["dense_macs_per_example", "epoch", "layers", "lr", "mac_ratio", "macs_per_example", "seconds", "test", "test_accuracy", "test_loss", "train_accuracy", "train_loss"]);
+    // A dense model: the cost model's MACs, every layer plain dense (docs/reports.md).
+    expect(report).toMatchObject({ macs_per_example: 784 * 256 + 256 * 10, dense_macs_per_example: 784 * 256 + 256 * 10, mac_ratio: 1 });
+    expect(Object.keys(report["layers"] as object)).toEqual(["h1", "out"]);
     expect(epochs[0]!["test_accuracy"]).toBe(report["test_accuracy"]);
     expect(epochs[0]!["lr"]).toBe(0.05);
     expect(readdirSync(dir)).toEqual(["mnist.safetensors"]);
@@ -87,7 +90,8 @@ describe("condc train / eval", () => {
     const text = await run(["eval", "examples/mnist-dense.cond", "--weights", checkpoint]);
     expect(text.code).toBe(0);
     const percent = (100 * (report["test_accuracy"] as number)).toFixed(2);
-    expect(text.stdout()).toMatch(new RegExp(`^MnistDense on mnist:test \\(2000 examples\\): accuracy ${percent.replace(".", "\\.")}%, loss \\d+\\.\\d{4}, \\d+ examples/s$`));
+    expect(text.out[0]).toMatch(new RegExp(`^MnistDense on mnist:test \\(2000 examples\\): accuracy ${percent.replace(".", "\\.")}%, loss \\d+\\.\\d{4}, \\d+ examples/s$`));
+    expect(text.out[1]).toBe("  whole model: 203,264 MACs/example vs 203,264 dense (1.00x)");
   });
 
   it("eval with a corrupt checkpoint: one line, exit 1", async () => {
@@ -135,14 +139,17 @@ describe("condc build", () => {
     expect(WebAssembly.validate(readFileSync(join(dir, "MnistDense.relaxed.wasm")))).toBe(true);
   });
 
-  it("build --emit as prints the generated AssemblyScript", async () => {
-    const r = await run(["build", join(tmp, "small.cond"), "--emit", "as", "--simd", "plain"]);
+  it("build --emit wat prints the generated module as text", async () => {
+    const r = await run(["build", join(tmp, "small.cond"), "--emit", "wat", "--simd", "plain"]);
     expect(r.code).toBe(0);
     const source = r.stdout();
-    expect(source.split("\n")[0]).toMatch(/^\/\/ Small from .*small\.cond, condc \S+, sha256 [0-9a-f]{64}$/);
-    expect(source).toContain("export function trainStep(n: i32, lr: f32): f32 {");
-    expect(source).toContain("export function predict(n: i32): void {");
-    expect(source).toContain("export function init(seed: u32): void {");
+    expect(source.split("\n")[0]).toMatch(/^;; Small from .*small\.cond, condc \S+, build [0-9a-f]{32}, source sha256 [0-9a-f]{64}$/);
+    expect(source).toContain('export "trainStep" func trainStep(n: i32, lr: f32) -> f32 {');
+    expect(source).toContain('export "predict" func predict(n: i32) {');
+    expect(source).toContain('export "init" func init(seed: i32) {');
+    const old = await run(["build", join(tmp, "small.cond"), "--emit", "as"]);
+    expect(old.code).toBe(2);
+    expect(old.stderr()).toContain("--emit supports only 'wat', got 'as' (models are no longer compiled through AssemblyScript");
   });
 
   it("build usage errors exit 2", async () => {
@@ -235,7 +242,7 @@ describe("condc train failures", () => {
     const out = join(tmp, "diverged.safetensors");
     const r = await run(["train", "examples/mnist-dense.cond", "--lr", "1e30", "--epochs", "1", "--plain-simd", "--out", out]);
     expect(r.code).toBe(1);
-    expect(r.stderr()).toMatch(/^condc train: training diverged at step \d+: (NaN|Inf) loss; first non-finite values in layer '(h1|out)'$/);
+    expect(r.stderr()).toMatch(/^condc train: training diverged at step \d+: (NaN|Inf) loss; first non-finite values in layer '(h1|out)'; the parameters are those before the step$/);
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -85,7 +85,7 @@ describe("condc in-process", () => {
     expect(table.stdout()).toContain("7,850");
     const json = captureIO(files);
     expect(await main(["inspect", "good.cond", "--json"], json.io)).toBe(0);
-    expect(JSON.parse(json.stdout())).toMatchObject({ model: "M", parameters: 7850, denseMacs: 7840, conditionalMacs: 7840 });
+    expect(JSON.parse(json.stdout())).toMatchObject({ model: "M", parameters: 7850, dense_macs_per_example: 7840, macs_per_example: 7840 });
     const bad = captureIO(files);
     expect(await main(["inspect", "bad.cond"], bad.io)).toBe(1);
     expect(bad.stderr()).toContain("CD2003");
@@ -124,6 +124,6 @@ describe("bin/condc.js", () => {
     const missing = run("check", "does-not-exist.cond");
     expect(missing.status).toBe(2);
     expect(missing.stderr.trim()).toBe("condc: cannot read 'does-not-exist.cond': no such file");
-    expect(run("inspect", "examples/mnist-tree.cond").stdout).toContain("(2^7 - 1) / 7 = 18.1");
+    expect(run("inspect", "examples/mnist-tree.cond").stdout).toContain("h1: weights / MACs of its body = 18.1");
   });
 });

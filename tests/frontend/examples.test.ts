@@ -39,7 +39,7 @@ describe("examples", () => {
       ["h2", "h1", 1000, 600, "relu", false],
       ["out", "h2", 600, 10, "linear", true],
     ]);
-    expect(model.layers[0].gate).toEqual({ kind: "lowrank", rank: 30, threshold: 0, refresh: "epoch", mode: "test_only", assumedDensity: 0.1 });
+    expect([model.layers[0].method, model.layers[0].options]).toEqual(["lowrank", { rank: 30, threshold: 0, refresh: "epoch", mode: "test_only", assumedDensity: 0.1 }]);
     expect(model.loss).toEqual({
       fn: "softmax_cross_entropy",
       logits: "out",
@@ -49,7 +49,7 @@ describe("examples", () => {
     expect(model.train).toEqual({
       data: { kind: "fashion_mnist" },
       optimizer: { kind: "sgd", lr: 0.05, momentum: 0.9, weightDecay: 0 },
-      policy: null,
+      settings: {},
       batch: 128,
       epochs: 6,
       seed: 0,
@@ -59,13 +59,14 @@ describe("examples", () => {
 
   it("fashion-policy folds 1/16 and fills REINFORCE defaults", () => {
     const model = checkFile("examples/fashion-policy.cond").model!;
-    expect(model.layers[0].gate).toEqual({ kind: "policy", blocks: 10, tau: 1 / 16, squash: 0.01, test: "sample", uniform: false });
-    expect(model.train.policy).toEqual({ kind: "reinforce", lr: 0.05, lambdaS: 0.2, lambdaV: 0.2, l2: 0, baseline: "batch_mean", regularizer: "paper" });
+    expect([model.layers[0].method, model.layers[0].options]).toEqual(["policy", { blocks: 10, tau: 1 / 16, squash: 0.01, test: "sample", uniform: false }]);
+    expect(model.train.settings["policy"]).toEqual({ kind: "reinforce", lr: 0.05, lambdaS: 0.2, lambdaV: 0.2, l2: 0, baseline: "batch_mean", regularizer: "paper" });
   });
 
   it("mnist-tree fills tree defaults", () => {
     const model = checkFile("examples/mnist-tree.cond").model!;
-    expect(model.layers[0].tree).toEqual({ depth: 6, layout: "shared", gaterTraining: "deterministic", sigma: 0.1, levelLr: "uniform", levelLrMax: 16 });
+    expect(model.layers[0].method).toBe("tree");
+    expect(model.layers[0].options).toEqual({ depth: 6, layout: "shared", gaterTraining: "deterministic", sigma: 0.1, levelLr: "uniform", levelLrMax: 16 });
     expect(model.train.optimizer).toEqual({ kind: "sgd", lr: 0.05, momentum: 0, weightDecay: 1e-4 });
   });
 
@@ -85,7 +86,7 @@ describe("examples", () => {
     const result = checkSource(text, "m.cond");
     expect(result.diagnostics.map((d) => d.message)).toEqual([]);
     expect(result.model?.train.data).toEqual({ kind: "idx", dir: 'data/my "set"' });
-    expect(result.model?.layers[0].gate).toMatchObject({ threshold: -0.25 });
+    expect(result.model?.layers[0].options).toMatchObject({ threshold: -0.25 });
     expect(result.model?.train.optimizer).toEqual({ kind: "adam", lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
     expect(result.model?.train.schedule).toEqual({ kind: "step", every: 2, factor: 0.5 });
   });

@@ -58,16 +58,22 @@ describe("condc with a lowrank model", () => {
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.accuracy).toBeGreaterThan(0.5);
-    expect(j.accuracy_dense).toBeGreaterThan(0.5);
-    expect(j.layers).toHaveLength(1);
-    const l = j.layers[0];
-    expect(l.name).toBe("h");
-    for (const k of ["sign_agreement", "false_negative_rate", "alpha"]) {
+    expect(j.accuracy_without_lowrank).toBeGreaterThan(0.5);
+    expect(Object.keys(j.layers)).toEqual(["h", "out"]);
+    const l = j.layers.h;
+    expect(l).toMatchObject({ method: "lowrank", rank: 8, macs_source: "counted", dense_macs_per_example: 784 * 64 });
+    for (const k of ["sign_agreement", "false_negative_rate", "alpha", "active_fraction"]) {
       expect(l[k]).toBeGreaterThanOrEqual(0);
       expect(l[k]).toBeLessThanOrEqual(1);
     }
-    expect(l.macs_per_example).toBeGreaterThan(0);
-    expect(l.macs_per_example_model).toBeCloseTo(8 * (784 + 64) + l.alpha * 784 * 64, 3);
+    // The estimator's share of units computed during the timed pass and the measuring pass agree.
+    expect(l.alpha).toBeCloseTo(l.active_fraction, 9);
+    // Counted: the estimator r·(in + units) plus at most every unit's exact dot product.
+    expect(l.macs_per_example).toBeGreaterThan(8 * (784 + 64));
+    expect(l.macs_per_example).toBeLessThanOrEqual(8 * (784 + 64) + 784 * 64);
+    expect(j.layers.out).toMatchObject({ method: "dense", macs_per_example: 640, macs_source: "cost_model" });
+    expect(j.macs_per_example).toBeCloseTo(l.macs_per_example + 640, 6);
+    expect(j.dense_macs_per_example).toBe(784 * 64 + 640);
   });
 
   it("bench --json: one case per batch, conditional vs dense, same weights", async () => {
@@ -80,13 +86,14 @@ describe("condc with a lowrank model", () => {
       expect(c.dense_ms).toBeGreaterThan(0);
       expect(c.conditional_ms).toBeGreaterThan(0);
       expect(c.speedup).toBeCloseTo(c.dense_ms / c.conditional_ms, 6);
-      expect(c.active_fraction).toBeGreaterThanOrEqual(0);
-      expect(c.active_fraction).toBeLessThanOrEqual(1);
+      expect(c.layers.h.active_fraction).toBeGreaterThanOrEqual(0);
+      expect(c.layers.h.active_fraction).toBeLessThanOrEqual(1);
       // Dense: 784·64 + 64·10. Conditional, as counted: the output layer plus, for h, the
       // estimator and the exact part, never more than dense plus the estimator r·(in + units).
       expect(c.dense_macs_per_example).toBe(784 * 64 + 64 * 10);
-      expect(c.conditional_macs_per_example).toBeGreaterThan(64 * 10);
-      expect(c.conditional_macs_per_example).toBeLessThanOrEqual(784 * 64 + 64 * 10 + 8 * (784 + 64));
+      expect(c.macs_per_example).toBeGreaterThan(64 * 10);
+      expect(c.macs_per_example).toBeLessThanOrEqual(784 * 64 + 64 * 10 + 8 * (784 + 64));
+      expect(c.macs_per_example).toBeCloseTo(c.layers.h.macs_per_example + c.layers.out.macs_per_example, 6);
     }
   });
 

@@ -11,7 +11,15 @@ v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile, type CompileSuccess } from "../../compiler/compile.js";
 import { loadModel, type Model } from "../../runtime/model.js";
-import { jacobiSvd, readCounters, refreshEstimators, resetCounters, setEstimatorsEnabled, truncatedSvd } from "../../runtime/lowrank.js";
+import { refreshEstimators, setEstimatorsEnabled } from "../../methods/lowrank/runtime.js";
+import { jacobiSvd, truncatedSvd } from "../../runtime/linalg/svd.js";
+import { resetCounters } from "../../runtime/report.js";
+
+/** The layer's counters (examples, computed, macs, ...), by the region the manifest names. */
+function readCounters(model: Model, layer: string): number[] {
+  const l = model.manifest.layers.find((x) => x.name === layer)!;
+  return Array.from(model.regionViewF64(l.regions["lowrank_stats"]!));
+}
 
 const MAX_BATCH = 17;
 const NIN = 37, H1 = 29, H2 = 23, R1 = 8, R2 = 6;
@@ -189,7 +197,7 @@ describe("lowrank forward", () => {
     setUp(model, true);
     for (const n of [1, 5, 17]) {
       const x = normals(n * NIN, 300 + n); // no zeros: a dense input
-      resetCounters(model);
+      resetCounters(model, "eval");
       runLayers(model, x, n, true);
       const zhat = model.regionView("h1.lowrank_zhat").slice(0, n * H1);
       const active = zhat.filter((z) => z > 0).length;
@@ -271,12 +279,49 @@ describe("lowrank in_loop backward", () => {
   it("units the estimator skips get no weight gradient", async () => {
     const model = await instantiate("inLoop");
     model.init(9);
-    // Estimator factors zero: Zhat = b = 0, nothing computed, no gradient into h1/h2.
+    // Estimator factors zero (init computes them from the weights: zero them by hand):
+    // Zhat = b = 0, nothing computed, no gradient into h1/h2.
+    for (const name of ["h1.lowrank_u", "h1.lowrank_v", "h2.lowrank_u", "h2.lowrank_v"]) model.setParameter(name, new Float32Array(model.parameter(name).length));
     const n = 6;
     const x = normals(n * NIN, 78);
     model.trainStep(x, new Int32Array(n), n, { lr: 0 });
     expect(model.regionView("h1.weight.grad").every((g) => g === 0)).toBe(true);
     expect(model.regionView("h1.output").slice(0, n * H1).every((g) => g === 0)).toBe(true);
+  });
+});
+
+describe("init leaves the estimators ready (issue 16, class 15)", () => {
+  it("init computes the factors from the new weights: an in_loop step computes units and trains", async () => {
+    const model = await instantiate("inLoop");
+    model.init(9);
+    const u = model.parameter("h1.lowrank_u");
+    expect(u.some((v) => v !== 0)).toBe(true);
+    const fresh = await instantiate("inLoop");
+    fresh.init(9);
+    refreshEstimators(fresh);
+    expect(Buffer.from(u.buffer).equals(Buffer.from(fresh.parameter("h1.lowrank_u").buffer))).toBe(true);
+    const n = 6;
+    model.trainStep(normals(n * NIN, 78), new Int32Array(n), n, { lr: 0 });
+    expect(model.regionView("h1.weight.grad").some((g) => g !== 0)).toBe(true);
+    expect(model.regionView("h1.output").slice(0, n * H1).some((h) => h !== 0)).toBe(true);
+  });
+
+  it("loading a checkpoint without the factors recomputes them; with them keeps them", async () => {
+    const source = await instantiate("inLoop");
+    source.init(3);
+    const full = source.save();
+    const { decodeSafetensors, encodeSafetensors } = await import("../../runtime/checkpoint/safetensors.js");
+    const decoded = decodeSafetensors(full, "full");
+    const stripped = encodeSafetensors([...decoded.tensors].filter(([name]) => !name.includes("lowrank_")).map(([name, t]) => ({ name, shape: t.shape, data: t.data })));
+    const target = await instantiate("inLoop");
+    target.init(99);
+    target.load(stripped, "stripped");
+    expect(Buffer.from(target.save()).equals(Buffer.from(full))).toBe(true);
+    // A checkpoint's own factors win over recomputation.
+    const edited = source.parameter("h2.lowrank_v").map((v) => v * 2);
+    source.setParameter("h2.lowrank_v", edited);
+    target.load(source.save(), "edited");
+    expect(Array.from(target.parameter("h2.lowrank_v"))).toEqual(Array.from(edited));
   });
 });
 

@@ -10,7 +10,7 @@ v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
 import { loadModel, type Model } from "../../runtime/model.js";
-import { readPolicyStats, setPolicyMode, setPolicySeed } from "../../runtime/policy.js";
+import { readPolicyStats, setPolicyMode, setPolicySeed } from "../../methods/policy/runtime.js";
 
 const N = 9;
 

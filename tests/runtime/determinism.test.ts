@@ -191,24 +191,28 @@ describe("argument checks", () => {
     const before = model.save();
     const ds: Dataset = { name: "synthetic", count: COUNT, width: 20, classes: 4, images: data.x, labels: Uint8Array.from(data.labels) };
     const order = Array.from({ length: COUNT }, (_, i) => i);
-    expect(() => model.trainStep(data.x, data.labels, 11)).toThrow("trainStep: n = 11 exceeds the model's max batch 10");
-    expect(() => model.trainStepOn(ds, order, 0, 11)).toThrow("trainStepOn: n = 11 exceeds the model's max batch 10");
+    expect(() => model.trainStep(data.x, data.labels, 11)).toThrow("trainStep: n must be an integer in [1, 10], got 11");
+    expect(() => model.trainStepOn(ds, order, 0, 11)).toThrow("trainStepOn: n must be an integer in [1, 10], got 11");
     expect(model.step).toBe(0);
     expect(model.save()).toEqual(before);
     // Labels outside the classes are refused before anything runs.
     expect(() => model.trainStep(data.x, Int32Array.from([0, 1, 4]), 3)).toThrow("label 4 of example 2 is not a class in [0, 4)");
-    expect(() => model.trainStep(data.x, data.labels, 3.5)).toThrow("n must be a non-negative integer, got 3.5");
+    expect(() => model.trainStep(data.x, data.labels, 3.5)).toThrow("trainStep: n must be an integer in [1, 10], got 3.5");
     expect(model.step).toBe(0);
   });
 });
 
 describe("divergence", () => {
-  it("an absurd learning rate throws NonFiniteError naming the step and a layer", async () => {
+  it("an absurd learning rate throws NonFiniteError naming the step and a layer; the failed step changes nothing", async () => {
     const model = await fresh();
     model.init(0);
     let error: unknown;
+    let before = model.save();
     try {
-      train(model, 20, 1e30);
+      for (let s = 0; s < 20; s++) {
+        before = model.save();
+        train(model, 1, 1e30);
+      }
     } catch (e) {
       error = e;
     }
@@ -217,12 +221,15 @@ describe("divergence", () => {
     expect(e.name).toBe("NonFiniteError");
     expect(["h", "g", "out"]).toContain(e.layer);
     expect(e.step).toBeGreaterThanOrEqual(1);
-    expect(e.step).toBe(model.step);
+    // The failed step is not taken: the step counter and every parameter are as before it.
+    expect(model.step).toBe(e.step - 1);
+    expect(model.save()).toEqual(before);
     expect(e.message).toBe(
-      `training diverged at step ${e.step}: ${Number.isNaN(e.loss) ? "NaN" : "Inf"} loss; first non-finite values in layer '${e.layer}'`,
+      `training diverged at step ${e.step}: ${Number.isNaN(e.loss) ? "NaN" : "Inf"} loss; first non-finite values in layer '${e.layer}'; the parameters are those before the step`,
     );
     // Step 1 moves every weight by ~1e30; step 2's forward overflows in 'g' (h is still finite).
-    expect(e.message).toBe("training diverged at step 2: NaN loss; first non-finite values in layer 'g'");
+    expect(e.step).toBe(2);
+    expect(e.layer).toBe("g");
   });
 
   it("trainModel surfaces the same error", async () => {
@@ -231,7 +238,7 @@ describe("divergence", () => {
     const ds: Dataset = { name: "synthetic", count: COUNT, width: 20, classes: 4, images: data.x, labels: Uint8Array.from(data.labels) };
     expect(() => trainModel(model, ds, ds, { epochs: 1, batch: 10, seed: 0, lr: 1e30, schedule: { kind: "constant" } })).toThrow(NonFiniteError);
     expect(() => trainModel(model, ds, ds, { epochs: 1, batch: 11, seed: 0, lr: 0.1, schedule: { kind: "constant" } })).toThrow(
-      "batch 11 exceeds the model's max batch 10; rebuild with --max-batch 11",
+      "train: batch 11 exceeds the model's max batch 10; rebuild with --max-batch 11",
     );
   });
 });

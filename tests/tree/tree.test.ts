@@ -7,8 +7,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { checkSource } from "../../compiler/frontend/frontend.js";
-import { layerCost, treeNodeCount } from "../../compiler/frontend/cost.js";
-import { resetTreeCounters, treeCounters, treeLayers } from "../../runtime/tree.js";
+import { layerCost } from "../../compiler/frontend/cost.js";
+import { methodTable } from "../../compiler/frontend/frontend.js";
+import { treeNodeCount } from "../../methods/tree/method.js";
+import { resetTreeCounters, treeCounters, treeLayers } from "../../methods/tree/runtime.js";
 import type { Model } from "../../runtime/model.js";
 import { compileText, instantiate, naiveTree, nodeOf, prefix, randomArray, rng, treeSource } from "./helpers.js";
 
@@ -115,7 +117,7 @@ describe("parameter and MAC counts", () => {
   it("cost model: (2^(k+1) - 1) q n weights, (k + 1) q n MACs, ratio 186.1 at k = 10", () => {
     const { model } = checkSource(treeSource({ inputs: 100, units: 30, depth: 10 }), "counts.cond");
     const layer = model!.layers[0]!;
-    const cost = layerCost(layer);
+    const cost = layerCost(layer, 1, methodTable(undefined));
     expect(cost.weights).toBe(2047 * 100 * 30);
     expect(cost.biases).toBe(2047 * 30);
     expect(cost.gateParameters).toBe(10 * 100 + 10);

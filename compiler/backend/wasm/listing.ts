@@ -19,11 +19,20 @@ export function oneLine(text: string): string {
   return JSON.stringify(text).slice(1, -1);
 }
 
+/** The shortest decimal that reads back as the same f32. */
+function shortestF32(value: number): string {
+  for (let digits = 1; digits <= 9; digits++) {
+    const text = String(Number(value.toPrecision(digits)));
+    if (Math.fround(Number(text)) === value) return text;
+  }
+  return String(value);
+}
+
 function constant(e: Expr & { op: "const" }): string {
   if (e.note !== undefined) return `@${quoteName(e.note)}`;
   if (e.type === "i32") return String(e.value);
-  const text = Number.isFinite(e.value) ? String(e.value) : e.value > 0 ? "inf" : e.value < 0 ? "-inf" : "nan";
-  return `${text}${e.type === "f32" ? "f" : ""}`;
+  if (!Number.isFinite(e.value)) return `${e.value > 0 ? "inf" : e.value < 0 ? "-inf" : "nan"}${e.type === "f32" ? "f" : ""}`;
+  return e.type === "f32" ? `${shortestF32(e.value)}f` : String(e.value);
 }
 
 const INFIX: Record<string, string> = { add: "+", sub: "-", mul: "*", div: "/", lt: "<", lt_s: "<" };
