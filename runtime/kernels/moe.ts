@@ -7,10 +7,14 @@
 // FFN (hidden > 0) W1 [E x hidden x inputs], b1 [E x hidden], W2 [E x units x hidden],
 // b2 [E x units], y = W2_i ACT(W1_i x + b1_i) + b2_i. Every buffer comes from the caller.
 
-import { gemmNN, gemmNT, gemmTN } from "./gemm";
+import { gemmNN, gemmTN } from "./gemm";
 import { addBias, columnSums, reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
+import { rowsProductNT } from "./moerouter";
 
-export * from "./moerouter";
+export {
+  MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
+  moeRouterWorkBytes, moeRouterLogits, moeRoute, moeBalanceLoss, moeRouterBackward,
+} from "./moerouter";
 
 /** Activation kinds of the experts (ACT). */
 export const MOE_LINEAR: i32 = 0;
@@ -106,8 +110,10 @@ export function moeGather(x: usize, inputs: i32, k: i32, rowPair: usize, expertS
 
 /**
  * Expert outputs ys [kept x units] of the gathered rows xs, one GEMM (gemmNT, beta 0) per
- * non-empty expert: ACT(xs W1_iᵀ + b1_i), or for FFN experts hs = ACT(xs W1_iᵀ + b1_i)
- * [kept x hidden] then hs W2_iᵀ + b2_i. Empty experts cost nothing. Returns the MACs.
+ * non-empty expert (a bucket of at most MOE_CHUNK_ROWS rows, unless it holds every row, as
+ * small-m calls of GEMM_SMALL_M rows: rowsProductNT): ACT(xs W1_iᵀ + b1_i), or for FFN experts
+ * hs = ACT(xs W1_iᵀ + b1_i) [kept x hidden] then hs W2_iᵀ + b2_i. Empty experts cost nothing.
+ * Returns the MACs.
  */
 export function moeExpertsForward(
   xs: usize, expertStart: usize, experts: i32, inputs: i32, units: i32, hidden: i32, act: i32,
@@ -116,16 +122,19 @@ export function moeExpertsForward(
   const width = hidden > 0 ? hidden : units;
   const slice1 = <usize>width * <usize>inputs, slice2 = <usize>units * <usize>hidden;
   let macs: f64 = 0;
+  const total = i32At(expertStart, experts);
   for (let i = 0; i < experts; i++) {
     const s = i32At(expertStart, i), m = i32At(expertStart, i + 1) - s;
     if (m == 0) continue;
+    // a bucket of every row is one call: E = 1 is then exactly the dense layer's product
+    const whole = m == total;
     const x = rowAt(xs, s, inputs), y = rowAt(ys, s, units);
     const z = hidden > 0 ? rowAt(hs, s, hidden) : y;
-    gemmNT(m, width, inputs, x, inputs, w1 + ((<usize>i * slice1) << 2), inputs, z, width, 0);
+    rowsProductNT(m, width, inputs, x, inputs, w1 + ((<usize>i * slice1) << 2), inputs, z, width, whole);
     addBias(z, b1 + ((<usize>i * <usize>width) << 2), m, width);
     activate(z, m * width, act);
     if (hidden > 0) {
-      gemmNT(m, units, hidden, z, hidden, w2 + ((<usize>i * slice2) << 2), hidden, y, units, 0);
+      rowsProductNT(m, units, hidden, z, hidden, w2 + ((<usize>i * slice2) << 2), hidden, y, units, whole);
       addBias(y, b2 + ((<usize>i * <usize>units) << 2), m, units);
     }
     macs += <f64>m * <f64>(slice1 + slice2);

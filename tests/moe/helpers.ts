@@ -68,7 +68,7 @@ export function runKernels(mod: KernelModule, s: MoeShape, p: KernelParams, x: F
   const work = mod.alloc(k.moeRouterWorkBytes(E));
   const xs = nanF32(mod, pairs * D), hs = nanF32(mod, pairs * H), ys = nanF32(mod, pairs * U), h = nanF32(mod, n * U);
   const noisy = s.noisy ? 1 : 0;
-  const routerMacs = k.moeRouterLogits(px, n, D, E, wg, s.noisy ? wn : 0, logits, noiseLogits);
+  const routerMacs = k.moeRouterLogits(px, n, D, E, wg, s.noisy ? wn : 0, logits, noiseLogits, nanF32(mod, E * n));
   const entropy = k.moeRoute(logits, noiseLogits, n, E, K, noisy, s.seed, s.step, s.layer, work, noise, gateLogits, probs, topIdx, gates);
   const dropped = k.moeDispatch(topIdx, n, K, E, s.capacity, counts, expertStart, rowPair, pairRow);
   k.moeGather(px, D, K, rowPair, expertStart, E, xs);
