@@ -300,7 +300,7 @@ function balanceStats(
  * ones included); load: see balanceStats. Returns 0 for none or n = 0.
  */
 export function moeBalanceLoss(
-  kind: i32, c1: f32, c2: f32, n: i32, experts: i32, k: i32, noisy: bool,
+  kind: i32, c1: f64, c2: f64, n: i32, experts: i32, k: i32, noisy: bool,
   logits: usize, noiseLogits: usize, gateLogits: usize, probs: usize, topIdx: usize, gates: usize, work: usize,
 ): f64 {
   return balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, false);
@@ -314,7 +314,7 @@ export function moeBalanceLoss(
  * written as zeros and dx is left as it is. Returns the balance loss.
  */
 export function moeRouterBackward(
-  kind: i32, c1: f32, c2: f32, x: usize, inputs: i32, n: i32, experts: i32, k: i32, noisy: bool,
+  kind: i32, c1: f64, c2: f64, x: usize, inputs: i32, n: i32, experts: i32, k: i32, noisy: bool,
   wg: usize, wn: usize, logits: usize, noiseLogits: usize, noise: usize, gateLogits: usize, probs: usize,
   topIdx: usize, gates: usize, dgates: usize, dLogits: usize, dNoiseLogits: usize, gradWg: usize, gradWn: usize, dx: usize, work: usize,
 ): f64 {

@@ -133,6 +133,19 @@ for (const variant of VARIANTS) {
       expect(lazy.backwardMacs).toBe(2 * (width * D + 2 * U * width + width * D));
     });
 
+    it("an empty batch (n = 0) writes zero router gradients, touches no expert and returns zero loss and entropy", () => {
+      const s = shape({ experts: 4, topK: 2, hidden: 3, noisy: true, balance: { kind: "cv", importance: 1, load: 1 } });
+      const run = runKernels(mod, s, randomParams(s, 61), new Float32Array(0), 0, new Float32Array(0), false);
+      expect(run.entropy).toBe(0);
+      expect(run.balance).toBe(0);
+      expect(run.dropped).toBe(0);
+      expect(run.expertMacs).toBe(0);
+      expect(run.backwardMacs).toBe(0);
+      expect(Array.from(run.grads!.wg).every((v) => v === 0)).toBe(true);
+      expect(Array.from(run.grads!.wn).every((v) => v === 0)).toBe(true);
+      expect(Array.from(run.grads!.w1).every(Number.isNaN)).toBe(true);
+    });
+
     it("a dropped pair passes zeros: an example whose only pair is dropped has h = 0 and, with no balance loss, dx = 0", () => {
       const s = shape({ experts: 2, topK: 1, capacity: 1, act: "tanh", balance: { kind: "none" } });
       const n = 6, p = randomParams(s, 41), x = randomArray(n * s.inputs, 42), r = randomArray(n * s.units, 43);
