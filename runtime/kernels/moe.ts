@@ -1,0 +1,288 @@
+// Sparsely-gated mixture-of-experts layer (docs/methods/moe.md): dispatch of the (example, slot)
+// pairs by expert (counting sort, optional capacity), one GEMM per non-empty expert, combine; backward.
+// The router (logits, gates, balance losses) is in moerouter.ts, re-exported here.
+//
+// Shapes: x [n x inputs]; k slots per example; pair p = example * k + slot. Experts: one
+// layer (hidden = 0) W1 [E x units x inputs], b1 [E x units], y = ACT(W1_i x + b1_i); or
+// FFN (hidden > 0) W1 [E x hidden x inputs], b1 [E x hidden], W2 [E x units x hidden],
+// b2 [E x units], y = W2_i ACT(W1_i x + b1_i) + b2_i. Every buffer comes from the caller.
+
+import { gemmNN, gemmTN } from "./gemm";
+import { addBias, columnSums, reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
+import { rowsProductNT } from "./moerouter";
+
+export {
+  MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
+  moeRouterWorkBytes, moeRouterLogits, moeRoute, moeBalanceLoss, moeRouterBackward,
+} from "./moerouter";
+
+/** Activation kinds of the experts (ACT). */
+export const MOE_LINEAR: i32 = 0;
+export const MOE_RELU: i32 = 1;
+export const MOE_TANH: i32 = 2;
+export const MOE_SIGMOID: i32 = 3;
+
+// @ts-ignore: decorator
+@inline function i32At(p: usize, i: i32): i32 { return load<i32>(p + (<usize>i << 2)); }
+// @ts-ignore: decorator
+@inline function rowAt(base: usize, row: i32, width: i32): usize { return base + ((<usize>row * <usize>width) << 2); }
+
+function activate(z: usize, count: i32, act: i32): void {
+  if (act == MOE_RELU) reluForward(z, z, count);
+  else if (act == MOE_TANH) tanhForward(z, z, count);
+  else if (act == MOE_SIGMOID) sigmoidForward(z, z, count);
+}
+
+/** dz = dh ⊙ ACT'(from the output h), in place over dh. */
+function activationBackward(dh: usize, h: usize, count: i32, act: i32): void {
+  if (act == MOE_RELU) reluBackward(dh, h, dh, count);
+  else if (act == MOE_TANH) tanhBackward(dh, h, dh, count);
+  else if (act == MOE_SIGMOID) sigmoidBackward(dh, h, dh, count);
+}
+
+/**
+ * Tokens per expert for capacity factor c: ceil(c k n / E), computed in f64 with a relative
+ * slack of 1e-12 so that the representation error of c adds no slot (1.1 * 10 -> 11, not 12).
+ */
+export function moeCapacity(c: f64, k: i32, n: i32, experts: i32): i32 {
+  const exact = c * <f64>k * <f64>n / <f64>experts;
+  return <i32>Math.ceil(exact - 1e-12 * Math.abs(exact));
+}
+
+/**
+ * Counting sort of the n * k pairs by expert. counts [E] (i32): pairs routed to each expert
+ * (the load, before capacity). capacity < 0: dropless; otherwise an expert keeps the first
+ * `capacity` of its pairs in (slot, example) order, i.e. every first choice of the batch
+ * before any second choice (k = 1: example order); the others are dropped. expertStart
+ * [E + 1]: the kept rows of expert i are [expertStart[i], expertStart[i + 1]), in example
+ * order (stable). rowPair [kept]: the pair of each row; pairRow [n * k]: the row of each
+ * pair, -1 when dropped. Returns the number of dropped pairs.
+ */
+export function moeDispatch(topIdx: usize, n: i32, k: i32, experts: i32, capacity: i32, counts: usize, expertStart: usize, rowPair: usize, pairRow: usize): i32 {
+  memory.fill(counts, 0, <usize>experts << 2);
+  memory.fill(expertStart, 0, <usize>(experts + 1) << 2);
+  let dropped = 0;
+  for (let s = 0; s < k; s++) {
+    for (let e = 0; e < n; e++) {
+      const p = e * k + s;
+      const i = i32At(topIdx, p);
+      const c = counts + (<usize>i << 2);
+      const seen = load<i32>(c);
+      if (capacity >= 0 && seen >= capacity) {
+        store<i32>(pairRow + (<usize>p << 2), -1);
+        dropped++;
+      } else {
+        store<i32>(pairRow + (<usize>p << 2), 0);
+        const at = expertStart + (<usize>(i + 1) << 2);
+        store<i32>(at, load<i32>(at) + 1);
+      }
+      store<i32>(c, seen + 1);
+    }
+  }
+  for (let i = 1; i <= experts; i++) {
+    const at = expertStart + (<usize>i << 2);
+    store<i32>(at, load<i32>(at) + load<i32>(at - 4));
+  }
+  // expertStart[i] is the start of i; placing advances it to the end of i ...
+  const pairs = n * k;
+  for (let p = 0; p < pairs; p++) {
+    if (i32At(pairRow, p) < 0) continue;
+    const at = expertStart + (<usize>i32At(topIdx, p) << 2);
+    const row = load<i32>(at);
+    store<i32>(rowPair + (<usize>row << 2), p);
+    store<i32>(pairRow + (<usize>p << 2), row);
+    store<i32>(at, row + 1);
+  }
+  // ... then shift back so that expertStart[i] is again the start of i.
+  for (let i = experts; i >= 1; i--) store<i32>(expertStart + (<usize>i << 2), i32At(expertStart, i - 1));
+  store<i32>(expertStart, 0);
+  return dropped;
+}
+
+/** xs [kept x inputs]: row r is x[rowPair[r] / k]. */
+export function moeGather(x: usize, inputs: i32, k: i32, rowPair: usize, expertStart: usize, experts: i32, xs: usize): void {
+  const rows = i32At(expertStart, experts);
+  const rowBytes = <usize>inputs << 2;
+  for (let r = 0; r < rows; r++) {
+    memory.copy(rowAt(xs, r, inputs), rowAt(x, i32At(rowPair, r) / k, inputs), rowBytes);
+  }
+}
+
+/**
+ * Expert outputs ys [kept x units] of the gathered rows xs, one GEMM (gemmNT, beta 0) per
+ * non-empty expert (a bucket of at most MOE_CHUNK_ROWS rows, unless it holds every row, as
+ * small-m calls of GEMM_SMALL_M rows: rowsProductNT): ACT(xs W1_iᵀ + b1_i), or for FFN experts
+ * hs = ACT(xs W1_iᵀ + b1_i) [kept x hidden] then hs W2_iᵀ + b2_i. Empty experts cost nothing.
+ * Returns the MACs.
+ */
+export function moeExpertsForward(
+  xs: usize, expertStart: usize, experts: i32, inputs: i32, units: i32, hidden: i32, act: i32,
+  w1: usize, b1: usize, w2: usize, b2: usize, hs: usize, ys: usize,
+): f64 {
+  const width = hidden > 0 ? hidden : units;
+  const slice1 = <usize>width * <usize>inputs, slice2 = <usize>units * <usize>hidden;
+  let macs: f64 = 0;
+  const total = i32At(expertStart, experts);
+  for (let i = 0; i < experts; i++) {
+    const s = i32At(expertStart, i), m = i32At(expertStart, i + 1) - s;
+    if (m == 0) continue;
+    // a bucket of every row is one call: E = 1 is then exactly the dense layer's product
+    const whole = m == total;
+    const x = rowAt(xs, s, inputs), y = rowAt(ys, s, units);
+    const z = hidden > 0 ? rowAt(hs, s, hidden) : y;
+    rowsProductNT(m, width, inputs, x, inputs, w1 + ((<usize>i * slice1) << 2), inputs, z, width, whole);
+    addBias(z, b1 + ((<usize>i * <usize>width) << 2), m, width);
+    activate(z, m * width, act);
+    if (hidden > 0) {
+      rowsProductNT(m, units, hidden, z, hidden, w2 + ((<usize>i * slice2) << 2), hidden, y, units, whole);
+      addBias(y, b2 + ((<usize>i * <usize>units) << 2), m, units);
+    }
+    macs += <f64>m * <f64>(slice1 + slice2);
+  }
+  return macs;
+}
+
+/**
+ * h [n x units]: h_x = Σ over the kept slots s of x, in slot order, of gates[x, s] * ys[row];
+ * the first term is stored (g * y), later ones added; an example with no kept slot gets 0.
+ */
+export function moeCombine(ys: usize, units: i32, n: i32, k: i32, pairRow: usize, gates: usize, h: usize): void {
+  for (let e = 0; e < n; e++) {
+    const out = rowAt(h, e, units);
+    let first = true;
+    for (let s = 0; s < k; s++) {
+      const r = i32At(pairRow, e * k + s);
+      if (r < 0) continue;
+      scaledRow(out, load<f32>(gates + (<usize>(e * k + s) << 2)), rowAt(ys, r, units), units, !first);
+      first = false;
+    }
+    if (first) memory.fill(out, 0, <usize>units << 2);
+  }
+}
+
+/** out = a * src, or out += a * src when accumulate (separate multiply and add). */
+function scaledRow(out: usize, a: f32, src: usize, width: i32, accumulate: bool): void {
+  const va = f32x4.splat(a);
+  let j = 0;
+  for (; j + 4 <= width; j += 4) {
+    const o = <usize>j << 2;
+    const v = f32x4.mul(va, v128.load(src + o));
+    v128.store(out + o, accumulate ? f32x4.add(v128.load(out + o), v) : v);
+  }
+  for (; j < width; j++) {
+    const o = <usize>j << 2;
+    const v = a * load<f32>(src + o);
+    store<f32>(out + o, accumulate ? load<f32>(out + o) + v : v);
+  }
+}
+
+/** Σ a[j] b[j] in f32, four lanes then a fixed horizontal order. */
+function dot(a: usize, b: usize, width: i32): f32 {
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= width; j += 4) {
+    const o = <usize>j << 2;
+    acc = f32x4.add(acc, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  }
+  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (; j < width; j++) s += load<f32>(a + (<usize>j << 2)) * load<f32>(b + (<usize>j << 2));
+  return s;
+}
+
+/**
+ * Backward of moeCombine for dh [n x units]: dys[row] = gate * dh_x for every kept pair,
+ * dgates [n x k] = dh_x · ys[row] (0 for a dropped pair, whose output is 0).
+ */
+export function moeCombineBackward(dh: usize, ys: usize, units: i32, n: i32, k: i32, pairRow: usize, gates: usize, dys: usize, dgates: usize): void {
+  for (let e = 0; e < n; e++) {
+    const d = rowAt(dh, e, units);
+    for (let s = 0; s < k; s++) {
+      const p = e * k + s;
+      const r = i32At(pairRow, p);
+      const dg = dgates + (<usize>p << 2);
+      if (r < 0) { store<f32>(dg, 0); continue; }
+      store<f32>(dg, dot(d, rowAt(ys, r, units), units));
+      scaledRow(rowAt(dys, r, units), load<f32>(gates + (<usize>p << 2)), d, units, false);
+    }
+  }
+}
+
+/**
+ * Expert gradients over their routed rows only, beta 0 (overwritten): one layer dZ = dys ⊙
+ * ACT'(ys) in place, gradW1_i = dZᵀ xs, gradB1_i = colsum dZ; FFN gradW2_i = dysᵀ hs,
+ * gradB2_i = colsum dys, dhs = dys W2_i, dZ1 = dhs ⊙ ACT'(hs) in place, gradW1_i, gradB1_i.
+ * dxs [kept x inputs] = dZ W1_i when dxs != 0. The gradients of an expert with no kept row
+ * are not written (zeroUntouched: written as zeros). Returns the MACs.
+ */
+export function moeExpertsBackward(
+  xs: usize, hs: usize, ys: usize, dys: usize, dhs: usize, expertStart: usize, experts: i32, inputs: i32, units: i32, hidden: i32, act: i32,
+  w1: usize, w2: usize, gradW1: usize, gradB1: usize, gradW2: usize, gradB2: usize, dxs: usize, zeroUntouched: bool,
+): f64 {
+  const width = hidden > 0 ? hidden : units;
+  const slice1 = <usize>width * <usize>inputs, slice2 = <usize>units * <usize>hidden;
+  let macs: f64 = 0;
+  for (let i = 0; i < experts; i++) {
+    const s = i32At(expertStart, i), m = i32At(expertStart, i + 1) - s;
+    const gw1 = gradW1 + ((<usize>i * slice1) << 2), gb1 = gradB1 + ((<usize>i * <usize>width) << 2);
+    const gw2 = gradW2 + ((<usize>i * slice2) << 2), gb2 = gradB2 + ((<usize>i * <usize>units) << 2);
+    if (m == 0) {
+      if (zeroUntouched) {
+        memory.fill(gw1, 0, slice1 << 2);
+        memory.fill(gb1, 0, <usize>width << 2);
+        if (hidden > 0) { memory.fill(gw2, 0, slice2 << 2); memory.fill(gb2, 0, <usize>units << 2); }
+      }
+      continue;
+    }
+    const x = rowAt(xs, s, inputs), dy = rowAt(dys, s, units);
+    let dz = dy;
+    if (hidden > 0) {
+      const h = rowAt(hs, s, hidden);
+      gemmTN(units, hidden, m, dy, units, h, hidden, gw2, hidden, 0);
+      columnSums(dy, m, units, gb2);
+      dz = rowAt(dhs, s, hidden);
+      gemmNN(m, hidden, units, dy, units, w2 + ((<usize>i * slice2) << 2), hidden, dz, hidden, 0);
+      activationBackward(dz, h, m * hidden, act);
+    } else {
+      activationBackward(dz, rowAt(ys, s, units), m * units, act);
+    }
+    gemmTN(width, inputs, m, dz, width, x, inputs, gw1, inputs, 0);
+    columnSums(dz, m, width, gb1);
+    macs += <f64>m * <f64>(slice1 + 2 * slice2);
+    if (dxs != 0) {
+      gemmNN(m, inputs, width, dz, width, w1 + ((<usize>i * slice1) << 2), inputs, rowAt(dxs, s, inputs), inputs, 0);
+      macs += <f64>m * <f64>slice1;
+    }
+  }
+  return macs;
+}
+
+/**
+ * dx [n x inputs] (=, or += when accumulate) Σ over the kept slots of x, in slot order, of
+ * dxs[row]; an example with no kept slot gets 0 (or is left as it is when accumulating).
+ */
+export function moeScatterInput(dxs: usize, inputs: i32, n: i32, k: i32, pairRow: usize, dx: usize, accumulate: bool): void {
+  for (let e = 0; e < n; e++) {
+    const out = rowAt(dx, e, inputs);
+    let started = accumulate;
+    for (let s = 0; s < k; s++) {
+      const r = i32At(pairRow, e * k + s);
+      if (r < 0) continue;
+      if (started) addRow(out, rowAt(dxs, r, inputs), inputs);
+      else memory.copy(out, rowAt(dxs, r, inputs), <usize>inputs << 2);
+      started = true;
+    }
+    if (!started) memory.fill(out, 0, <usize>inputs << 2);
+  }
+}
+
+function addRow(dst: usize, src: usize, width: i32): void {
+  let j = 0;
+  for (; j + 4 <= width; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+  }
+  for (; j < width; j++) {
+    const o = <usize>j << 2;
+    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
