@@ -3,7 +3,9 @@
  */
 export { compile, InternalCompilerError } from "./compile.js";
 export type { CompileOptions, CompileResult, CompileSuccess, CompileFailure } from "./compile.js";
-export { checkSource } from "./frontend/frontend.js";
+export { checkSource, registerMethod } from "./frontend/frontend.js";
+export type { MethodUnit, EmitLayer, EmitContext, CheckLayerContext, MethodCost, ParamRequest, RegionRequest } from "../methods/unit.js";
+export { defineMethod } from "../methods/unit.js";
 export type { FrontendResult } from "./frontend/frontend.js";
 export { formatDiagnostic, formatDiagnostics, toJson } from "./frontend/diagnostics.js";
 export type { Diagnostic, DiagnosticJson } from "./frontend/diagnostics.js";

@@ -9,4 +9,16 @@ import { lowrankMethod } from "./lowrank/method.js";
 import { treeMethod } from "./tree/method.js";
 import { policyMethod } from "./policy/method.js";
 
-export const METHODS: readonly MethodUnit[] = [denseMethod, lowrankMethod, treeMethod, policyMethod] as readonly MethodUnit<any, any>[];
+/** Every method the compiler knows: the built-in ones and those registered from outside. */
+export const METHODS: MethodUnit[] = [denseMethod, lowrankMethod, treeMethod, policyMethod] as MethodUnit<any, any>[];
+
+/**
+ * Adds a method from outside (an app's or a test's own unit) to the registry, as if it had a
+ * line here: `check`, `compile` and the CLI then accept its syntax. Throws a TypeError, and
+ * registers nothing, when it contradicts the registry (a key, a syntax or a diagnostic code
+ * already taken); `validate` builds the lookup table that checks this.
+ */
+export function registerMethod(unit: MethodUnit<any, any>, validate: (units: readonly MethodUnit[]) => void): void {
+  validate([...METHODS, unit]);
+  METHODS.push(unit);
+}

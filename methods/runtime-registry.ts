@@ -8,7 +8,15 @@ import { lowrankRuntime } from "./lowrank/runtime.js";
 import { treeRuntime } from "./tree/runtime.js";
 import { policyRuntime } from "./policy/runtime.js";
 
-export const METHOD_RUNTIMES: readonly MethodRuntime[] = [lowrankRuntime, treeRuntime, policyRuntime] as readonly MethodRuntime<any>[];
+/** Every method runtime `loadModel` uses: the built-in ones and those registered from outside. */
+export const METHOD_RUNTIMES: MethodRuntime[] = [lowrankRuntime, treeRuntime, policyRuntime] as MethodRuntime<any>[];
+
+/** Adds the runtime half of a method from outside (see `registerMethod`); a key already taken is a TypeError. */
+export function registerMethodRuntime(runtime: MethodRuntime<any>): void {
+  if (typeof runtime !== "object" || runtime === null || typeof runtime.key !== "string") throw new TypeError("registerMethodRuntime: expected a method runtime unit with a key");
+  if (METHOD_RUNTIMES.some((r) => r.key === runtime.key)) throw new TypeError(`registerMethodRuntime: a method runtime with key '${runtime.key}' is already registered`);
+  METHOD_RUNTIMES.push(runtime);
+}
 
 export { refreshEstimators, setEstimatorsEnabled, measureLowRank, lowrankLayers } from "./lowrank/runtime.js";
 export type { LowRankMetrics, LowRankLayerMetrics } from "./lowrank/runtime.js";

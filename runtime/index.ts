@@ -15,6 +15,7 @@ export { pickWasm, relaxedSimdSupported } from "./simd.js";
 export { KERNEL_LIBRARY, kernelLibraryBytes } from "./kernel-library.js";
 export * from "../methods/runtime-registry.js";
 export type { MethodRuntime, RuntimeLayer, LayerReport } from "../methods/runtime-unit.js";
+export { defineRuntime } from "../methods/runtime-unit.js";
 export { encodeSafetensors, decodeSafetensors } from "./checkpoint/safetensors.js";
 export { CheckpointError } from "./checkpoint/errors.js";
 export { DataError } from "./data/errors.js";

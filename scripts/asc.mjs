@@ -1,9 +1,9 @@
 // Runs the AssemblyScript compiler in memory (no temp files) on entry sources plus the kernel
-// library in runtime/kernels/, which every entry imports as "./kernels/<family>", and the
-// constants shared with TypeScript (runtime/kernel-codes.ts, imported by kernels as
-// "../kernel-codes"). Used to build the kernel library (build-kernels.mjs), by the kernel tests
-// and by the kernel benchmarks; compiling a model never runs it.
-import { readdirSync, readFileSync } from "node:fs";
+// library in runtime/kernels/, which every entry imports as "./kernels/<family>" (the constants
+// shared with TypeScript are runtime/kernels/codes/*.ts). Used to build the kernel library
+// (build-kernels.mjs), by the kernel tests and by the kernel benchmarks; compiling a model never
+// runs it.
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/asc";
@@ -11,15 +11,27 @@ import asc from "assemblyscript/asc";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 let kernelSources;
 
-/** Kernel library sources keyed by virtual path ("kernels/gemm.ts", "kernel-codes.ts"), read once. */
+/** Kernel library sources keyed by virtual path ("kernels/gemm.ts", "kernels/codes/tree.ts"), read once. */
 export function loadKernelSources() {
   if (kernelSources) return kernelSources;
-  const dir = join(root, "runtime", "kernels");
   const out = {};
-  for (const name of readdirSync(dir).sort()) if (name.endsWith(".ts")) out[`kernels/${name}`] = readFileSync(join(dir, name), "utf8");
-  out["kernel-codes.ts"] = readFileSync(join(root, "runtime", "kernel-codes.ts"), "utf8");
+  const walk = (dir, prefix) => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path, `${prefix}${name}/`);
+      else if (name.endsWith(".ts")) out[`${prefix}${name}`] = readFileSync(path, "utf8");
+    }
+  };
+  walk(join(root, "runtime", "kernels"), "kernels/");
   kernelSources = out;
   return out;
+}
+
+/** The families of the library: every kernels/*.ts (codes/ holds constants, not kernels). */
+export function kernelFamilies() {
+  return Object.keys(loadKernelSources())
+    .filter((path) => /^kernels\/[^/]+\.ts$/.test(path))
+    .map((path) => path.slice("kernels/".length, -".ts".length));
 }
 
 function normalize(path) {

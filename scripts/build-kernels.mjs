@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the kernel library once per SIMD flavour (plain, relaxed) from runtime/kernels/ with the
+// Builds the kernel library (every family in runtime/kernels/) once per SIMD flavour (plain, relaxed) with the
 // AssemblyScript compiler, in memory, and writes runtime/generated/: the two modules as base64
 // (so that the runtime loads them with a plain dynamic import, in Node and in every bundler) and
 // the library's facts the compiler needs (export signatures, static data end, scratch size, id).
@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compileAssemblyScript, loadKernelSources } from "./asc.mjs";
+import { compileAssemblyScript, kernelFamilies, loadKernelSources } from "./asc.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = join(root, "runtime", "generated");
@@ -18,8 +18,11 @@ const MEMORY_BASE = 1024;
 const sourceHash = createHash("sha256");
 for (const [name, text] of Object.entries(loadKernelSources())) sourceHash.update(name).update("\0").update(text).update("\0");
 
+// The library's entry: every family, so adding a kernel file is all it takes to ship it.
+const ENTRY = kernelFamilies().map((family) => `export * from "./kernels/${family}";`).join("\n") + "\n";
+
 async function build(relaxed) {
-  const result = await compileAssemblyScript({}, "kernels/library.ts", { relaxedSimd: relaxed, importMemory: true, memoryBase: MEMORY_BASE });
+  const result = await compileAssemblyScript({ "library.ts": ENTRY }, "library.ts", { relaxedSimd: relaxed, importMemory: true, memoryBase: MEMORY_BASE });
   if (!result.ok) {
     process.stderr.write(`build-kernels: asc failed (${relaxed ? "relaxed" : "plain"}):\n${result.stderr}\n`);
     process.exit(1);

@@ -13,7 +13,7 @@ import type { MessageId } from "./diagnostic-messages.js";
 import type { CheckedModel } from "./model.js";
 import { SourceText } from "./source-text.js";
 import { suggest } from "./suggest.js";
-import { METHODS } from "../../methods/registry.js";
+import { METHODS, registerMethod as registerInRegistry } from "../../methods/registry.js";
 import type { MethodUnit } from "../../methods/unit.js";
 import { MethodTable } from "./method-table.js";
 
@@ -105,11 +105,22 @@ export interface CheckOptions {
   methods?: readonly MethodUnit[];
 }
 
-const defaultTable = new MethodTable(METHODS);
+let defaultTable = new MethodTable(METHODS);
 
-/** The lookup table of a method list (the registry's is built once). */
+/** The lookup table of a method list (the registry's is built once, and again after a registration). */
 export function methodTable(methods: readonly MethodUnit[] | undefined): MethodTable {
-  return methods === undefined || methods === METHODS ? defaultTable : new MethodTable(methods);
+  if (methods !== undefined && methods !== METHODS) return new MethodTable(methods);
+  if (defaultTable.units.length !== METHODS.length) defaultTable = new MethodTable(METHODS);
+  return defaultTable;
+}
+
+/**
+ * Registers a method from outside (docs/adding-a-method.md): its syntax is then accepted by
+ * `checkSource`, `compile` and the CLI. Throws a TypeError (and registers nothing) when it
+ * contradicts the registry. Its runtime half is registered with `registerMethodRuntime`.
+ */
+export function registerMethod(unit: MethodUnit<any, any>): void {
+  registerInRegistry(unit, (units) => void new MethodTable(units));
 }
 
 /** Lexes, parses and checks `text`; `file` is the name diagnostics carry. */

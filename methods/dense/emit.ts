@@ -7,6 +7,7 @@ import { wasm, type Expr } from "../../compiler/backend/wasm/code.js";
 import type { FunctionBuilder } from "../../compiler/backend/wasm/module-builder.js";
 import type { Activation } from "../../compiler/frontend/model.js";
 import type { EmitLayer, SourceDelta } from "../unit.js";
+import { ACTIVATION_LINEAR, ACTIVATION_RELU, ACTIVATION_SIGMOID, ACTIVATION_TANH } from "../../runtime/kernels/codes/activation.js";
 
 /** Z = X Wᵀ + b and the activation, in place in the layer's output. */
 export function emitDenseForward(f: FunctionBuilder, layer: EmitLayer, n: Expr): void {
@@ -58,5 +59,5 @@ export function emitDenseBackward(f: FunctionBuilder, layer: EmitLayer, n: Expr,
   }
 }
 
-/** The activation's code in the block-sparse and policy kernels (runtime/kernels/blocksparse.ts). */
-export const ACTIVATION_CODE: Record<Activation, number> = { linear: 0, relu: 1, tanh: 2, sigmoid: 3 };
+/** The activation's code in the block-sparse kernels (runtime/kernels/codes/activation.ts). */
+export const ACTIVATION_CODE: Record<Activation, number> = { linear: ACTIVATION_LINEAR, relu: ACTIVATION_RELU, tanh: ACTIVATION_TANH, sigmoid: ACTIVATION_SIGMOID };

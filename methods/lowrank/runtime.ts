@@ -21,7 +21,7 @@ import {
   LOWRANK_STAT_MACS,
   LOWRANK_STAT_MEASURED,
   LOWRANK_STAT_POSITIVE,
-} from "../../runtime/kernel-codes.js";
+} from "../../runtime/kernels/codes/lowrank.js";
 
 export interface LowRankSettings {
   rank: number;

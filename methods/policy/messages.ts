@@ -6,5 +6,5 @@ import type { DiagnosticMessage } from "../../compiler/frontend/diagnostic-messa
 export const POLICY_MESSAGES = {
   blocksMustDivide: { code: "CD3008", severity: "error", template: "policy blocks ({blocks}) must divide the layer's {units} units" },
   unknownTrainer: { code: "CD2028", severity: "error", template: "unknown policy trainer '{name}'" },
-  unusedSettings: { code: "CD4003", severity: "warning", template: "train setting 'policy' has no effect: the model has no learned policy gate or REINFORCE-trained tree" },
+  unusedSettings: { code: "CD4003", severity: "warning", template: "train setting 'policy' has no effect: the model has no learned policy gate" },
 } as const satisfies Record<string, DiagnosticMessage>;

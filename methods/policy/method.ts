@@ -15,7 +15,7 @@ import type { FunctionBuilder } from "../../compiler/backend/wasm/module-builder
 import { ACTIVATION_CODE } from "../dense/emit.js";
 import { denseParams } from "../dense/method.js";
 import { defineMethod, type EmitContext, type EmitLayer, type SourceDelta } from "../unit.js";
-import { BASELINE_BATCH_MEAN, BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernel-codes.js";
+import { BASELINE_BATCH_MEAN, BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernels/codes/policy.js";
 import { POLICY_MESSAGES } from "./messages.js";
 import { reinforceSetting, type ReinforceSettings } from "./settings.js";
 

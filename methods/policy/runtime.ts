@@ -6,7 +6,7 @@
 import type { Model } from "../../runtime/model.js";
 import { findRegion } from "../../runtime/manifest.js";
 import { defineRuntime, type LayerReport, type RuntimeLayer } from "../runtime-unit.js";
-import { POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernel-codes.js";
+import { POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernels/codes/policy.js";
 
 export type PolicyTestMode = "sample" | "threshold";
 

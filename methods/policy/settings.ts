@@ -1,6 +1,6 @@
 /**
- * @fileoverview The train block's `policy = reinforce(...)` setting: how learned policies (and
- * REINFORCE-trained tree gaters) are trained. Defaults are the condnet CIFAR-10 settings with
+ * @fileoverview The train block's `policy = reinforce(...)` setting: how learned policies are
+ * trained (tree gaters trained by REINFORCE use their own signal, not these settings). Defaults are the condnet CIFAR-10 settings with
  * the authors' batch-min baseline (docs/methods/policy.md).
  */
 import type { OptionSpec, OptionValues } from "../../compiler/frontend/options.js";

@@ -98,7 +98,6 @@ export const treeMethod = defineMethod<TreeOptions, undefined>({
       levelLrMax: num("level_lr_max", DEFAULTS.levelLrMax),
     };
   },
-  needsSettings: (o) => (o.gaterTraining === "reinforce" ? ["policy"] : []),
   checkTrain(_layer, train, report) {
     const o = train.optimizer;
     if (o.kind === "sgd" && o.weightDecay > 0 && o.momentum > 0) report(TREE_MESSAGES.decayNeedsPlainSgd, { momentum: o.momentum });

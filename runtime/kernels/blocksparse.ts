@@ -6,7 +6,7 @@
 // segment. Four rows share each load of x. Blocks are [xB, min(N, xB + B)): the last block
 // is shorter when N is not a multiple of B (the tail). Active-block lists: i32 [n, nb]
 // (row stride nb) with counts i32 [n]; a null list (0) means "all blocks" (dense side).
-import { ACTIVATION_LINEAR, ACTIVATION_RELU, ACTIVATION_TANH, ACTIVATION_SIGMOID } from "../kernel-codes";
+import { ACTIVATION_LINEAR, ACTIVATION_RELU, ACTIVATION_TANH, ACTIVATION_SIGMOID } from "./codes/activation";
 import { reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
 
 /** Activation kinds of bsActivate / bsActivationBackward. */

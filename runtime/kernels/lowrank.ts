@@ -10,7 +10,7 @@ import { scratchAt, SCRATCH_SMALL } from "./scratch";
 
 import { gemmNN, gemmNT } from "./gemm";
 import { addBias, reluForward } from "./elementwise";
-import { LOWRANK_STAT_AGREE, LOWRANK_STAT_COMPUTED, LOWRANK_STAT_ESTIMATED, LOWRANK_STAT_EXAMPLES, LOWRANK_STAT_FALSE_NEGATIVE, LOWRANK_STAT_MACS, LOWRANK_STAT_MEASURED, LOWRANK_STAT_POSITIVE } from "../kernel-codes";
+import { LOWRANK_STAT_AGREE, LOWRANK_STAT_COMPUTED, LOWRANK_STAT_ESTIMATED, LOWRANK_STAT_EXAMPLES, LOWRANK_STAT_FALSE_NEGATIVE, LOWRANK_STAT_MACS, LOWRANK_STAT_MEASURED, LOWRANK_STAT_POSITIVE } from "./codes/lowrank";
 
 // @ts-ignore: decorator
 @inline function fma4(a: v128, b: v128, c: v128): v128 {

@@ -3,7 +3,7 @@
 // respect to the policy logits Q, and the policy parameter step.
 import { scratchAt, SCRATCH_SMALL } from "./scratch";
 import { philox4x32 } from "./rng";
-import { BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_THRESHOLD } from "../kernel-codes";
+import { BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_THRESHOLD } from "./codes/policy";
 
 // The last Philox block (4 words): one call serves 4 consecutive mask elements.
 

@@ -11,7 +11,7 @@ import { scratchAt, SCRATCH_SMALL } from "./scratch";
 
 import { gemmNN, gemmNT, gemmTN } from "./gemm";
 import { philox4x32 } from "./rng";
-import { TREE_BITS_DETERMINISTIC, TREE_BITS_REINFORCE, TREE_LEVEL_BUCKET, TREE_LEVEL_SCALED, TREE_LEVEL_UNIFORM } from "../kernel-codes";
+import { TREE_BITS_DETERMINISTIC, TREE_BITS_REINFORCE, TREE_LEVEL_BUCKET, TREE_LEVEL_SCALED, TREE_LEVEL_UNIFORM } from "./codes/tree";
 
 
 // @ts-ignore: decorator
