@@ -6,7 +6,7 @@
 import type { Manifest, ManifestRegion } from "./manifest.js";
 import { findRegion, layerExportName, manifestProblems } from "./manifest.js";
 import type { Dataset } from "./data/dataset.js";
-import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors } from "./checkpoint/safetensors.js";
+import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors, type DecodeOptions } from "./checkpoint/safetensors.js";
 
 /** The functions every compiled module exports. */
 interface ModuleExports {
@@ -187,9 +187,12 @@ export class Model {
     });
   }
 
-  /** Replace the parameters with a checkpoint's; throws naming every mismatch. */
-  load(bytes: Uint8Array, fileLabel = "checkpoint"): void {
-    const decoded = decodeSafetensors(bytes, fileLabel);
+  /**
+   * Replace the parameters with a checkpoint's (F32, F16, BF16 or F64); throws naming every
+   * mismatch, or every tensor holding NaN/Infinity unless `options.allowNonFinite`.
+   */
+  load(bytes: Uint8Array, fileLabel = "checkpoint", options: DecodeOptions = {}): void {
+    const decoded = decodeSafetensors(bytes, fileLabel, options);
     checkTensorsAgainst(
       this.manifest.params.map((p) => ({ name: p.name, shape: p.shape })),
       decoded,
