@@ -24,3 +24,7 @@ export { mapTensors, parseImportMap } from "./checkpoint/mapping.js";
 export type { ImportMapping, MapTarget, ModelTensor, ImportedTensor } from "./checkpoint/mapping.js";
 export { DataError } from "./data/errors.js";
 export { parseIdx, loadIdxPair } from "./data/idx.js";
+export { saveModel, loadWeights, listSavedModels, removeSavedModel, parseStorageUrl } from "./storage/storage.js";
+export type { LoadWeightsOptions, LoadedWeights, StorageLocation, StorageScheme } from "./storage/storage.js";
+export type { StoredModelInfo } from "./storage/record.js";
+export { StorageError } from "./storage/errors.js";
