@@ -10,7 +10,7 @@ import type { EpochReport, TrainProgress } from "../index.js";
 
 /** The main thread's end of a worker (a Web Worker or a worker_threads Worker). */
 export interface WorkerPort {
-  post(message: ToWorker, transfer: Transferable[]): void;
+  post(message: ToWorker, transfer: ArrayBuffer[]): void;
   onMessage(handler: (message: FromWorker) => void): void;
   /** The worker failed to start, threw an uncaught error, exited or sent an unreadable message. */
   onFailure(handler: (reason: string) => void): void;
@@ -70,14 +70,14 @@ const isDataset = (d: unknown): d is Dataset => {
 };
 
 /** A copy (or, with transfer, the array itself) whose whole buffer can be transferred. */
-function sendable<T extends Float32Array | Uint8Array | Int32Array>(array: T, transfer: boolean | undefined, list: Transferable[]): T {
+function sendable<T extends Float32Array | Uint8Array | Int32Array>(array: T, transfer: boolean | undefined, list: ArrayBuffer[]): T {
   const whole = array.byteOffset === 0 && array.byteLength === array.buffer.byteLength && array.buffer instanceof ArrayBuffer;
   const own = transfer && whole ? array : (array.slice() as T);
   list.push(own.buffer as ArrayBuffer);
   return own;
 }
 
-function sendDataset(d: Dataset, transfer: boolean | undefined, list: Transferable[]): Dataset {
+function sendDataset(d: Dataset, transfer: boolean | undefined, list: ArrayBuffer[]): Dataset {
   return { name: d.name, count: d.count, width: d.width, classes: d.classes, images: sendable(d.images, transfer, list), labels: sendable(d.labels, transfer, list) };
 }
 
@@ -160,20 +160,20 @@ export class WorkerModel {
 
   predict(x: Float32Array, n: number, options: TransferOption = {}): Promise<Float32Array> {
     if (!(x instanceof Float32Array)) return Promise.reject(new TypeError(`predict: x must be a Float32Array, got ${describe(x)}`));
-    const transfer: Transferable[] = [];
+    const transfer: ArrayBuffer[] = [];
     return this.call("predict", [sendable(x, options.transfer, transfer), n], transfer) as Promise<Float32Array>;
   }
 
   trainStep(x: Float32Array, labels: Uint8Array | Int32Array, n: number, options: TransferOption & { lr?: number } = {}): Promise<{ loss: number }> {
     if (!(x instanceof Float32Array)) return Promise.reject(new TypeError(`trainStep: x must be a Float32Array, got ${describe(x)}`));
     if (!(labels instanceof Uint8Array || labels instanceof Int32Array)) return Promise.reject(new TypeError(`trainStep: labels must be a Uint8Array or Int32Array, got ${describe(labels)}`));
-    const transfer: Transferable[] = [];
+    const transfer: ArrayBuffer[] = [];
     return this.call("trainStep", [sendable(x, options.transfer, transfer), sendable(labels, options.transfer, transfer), n, options.lr], transfer) as Promise<{ loss: number }>;
   }
 
   evaluate(dataset: Dataset, options: TransferOption = {}): Promise<Evaluation> {
     if (!isDataset(dataset)) return Promise.reject(new TypeError("evaluate: dataset must be a Dataset ({ count, width, classes, images: Float32Array, labels: Uint8Array })"));
-    const transfer: Transferable[] = [];
+    const transfer: ArrayBuffer[] = [];
     return this.call("evaluate", [sendDataset(dataset, options.transfer, transfer)], transfer) as Promise<Evaluation>;
   }
 
@@ -183,7 +183,7 @@ export class WorkerModel {
 
   load(bytes: Uint8Array, fileLabel = "checkpoint", options: TransferOption & { allowNonFinite?: boolean } = {}): Promise<void> {
     if (!(bytes instanceof Uint8Array)) return Promise.reject(new TypeError(`load: bytes must be a Uint8Array, got ${describe(bytes)}`));
-    const transfer: Transferable[] = [];
+    const transfer: ArrayBuffer[] = [];
     return this.call("load", [sendable(bytes, options.transfer, transfer), String(fileLabel), options.allowNonFinite === true], transfer) as Promise<void>;
   }
 
@@ -210,7 +210,7 @@ export class WorkerModel {
     }
     try {
       const snapshot = shared ? null : await this.send("save", [], []) as Uint8Array;
-      const transfer: Transferable[] = [];
+      const transfer: ArrayBuffer[] = [];
       const train = sendDataset(split.train, options.transfer, transfer);
       // One copy when the run evaluates on its training set (structured cloning keeps the identity).
       const test = split.test === split.train ? train : sendDataset(split.test, options.transfer, transfer);
@@ -253,18 +253,18 @@ export class WorkerModel {
     return settings;
   }
 
-  private async call<M extends MethodName>(method: M, args: CallArgs[M], transfer: Transferable[]): Promise<unknown> {
+  private async call<M extends MethodName>(method: M, args: CallArgs[M], transfer: ArrayBuffer[]): Promise<unknown> {
     await this.barrier;
     return this.send(method, args, transfer);
   }
 
-  private send<M extends MethodName>(method: M, args: CallArgs[M], transfer: Transferable[]): Promise<unknown> {
+  private send<M extends MethodName>(method: M, args: CallArgs[M], transfer: ArrayBuffer[]): Promise<unknown> {
     return this.request({ kind: "call", method, args } as Omit<Extract<ToWorker, { kind: "call" }>, "id">, transfer);
   }
 
   private request(
     message: Omit<Extract<ToWorker, { kind: "call" | "train" }>, "id">,
-    transfer: Transferable[],
+    transfer: ArrayBuffer[],
     train?: Pending["train"],
     attach?: (id: number, pending: Pending) => () => void,
   ): Promise<unknown> {

@@ -8,23 +8,23 @@ import { serializeError, type CallArgs, type FromWorker, type MethodName, type T
 
 /** The worker's end of the channel (Web Worker `self`, Node `parentPort`). */
 export interface ParentPort {
-  post(message: FromWorker, transfer: Transferable[]): void;
+  post(message: FromWorker, transfer: ArrayBuffer[]): void;
   onMessage(handler: (message: ToWorker) => void): void;
 }
 
-type Reply = { value: unknown; transfer: Transferable[] };
+type Reply = { value: unknown; transfer: ArrayBuffer[] };
 
 const METHODS: { [M in MethodName]: (model: Model, args: CallArgs[M]) => Reply } = {
   init: (model, [seed]) => (model.init(seed), { value: undefined, transfer: [] }),
   predict: (model, [x, n]) => {
     const probs = model.predict(x, n);
-    return { value: probs, transfer: [probs.buffer] };
+    return { value: probs, transfer: [probs.buffer as ArrayBuffer] };
   },
   trainStep: (model, [x, labels, n, lr]) => ({ value: model.trainStep(x, labels, n, lr === undefined ? {} : { lr }), transfer: [] }),
   evaluate: (model, [dataset]) => ({ value: model.evaluate(dataset), transfer: [] }),
   save: (model) => {
     const bytes = model.save();
-    return { value: bytes, transfer: [bytes.buffer] };
+    return { value: bytes, transfer: [bytes.buffer as ArrayBuffer] };
   },
   load: (model, [bytes, fileLabel, allowNonFinite]) => (model.load(bytes, fileLabel, { allowNonFinite }), { value: undefined, transfer: [] }),
 };
@@ -91,7 +91,7 @@ function train(port: ParentPort, model: Model, message: Extract<ToWorker, { kind
       onEpoch: (report) => {
         epochs.push(report);
         const snapshot = message.snapshots ? model.save() : null;
-        port.post({ kind: "epoch", id, report, step: model.step, snapshot }, snapshot ? [snapshot.buffer] : []);
+        port.post({ kind: "epoch", id, report, step: model.step, snapshot }, snapshot ? [snapshot.buffer as ArrayBuffer] : []);
       },
     });
     port.post({ kind: "result", id, value: result, step: model.step }, []);

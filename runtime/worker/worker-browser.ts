@@ -6,7 +6,7 @@ import { serveModel } from "./serve.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
 
 interface WorkerScope {
-  postMessage(message: FromWorker, transfer: Transferable[]): void;
+  postMessage(message: FromWorker, transfer: ArrayBuffer[]): void;
   addEventListener(type: "message", handler: (event: MessageEvent<ToWorker>) => void): void;
 }
 
