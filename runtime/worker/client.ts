@@ -136,7 +136,13 @@ export class WorkerModel {
         if (!opened) reject(new WorkerError(this.stopped!));
       });
       port.setKeepAlive(true);
-      port.post(this.open, []);
+      try {
+        port.post(this.open, []);
+      } catch (error) {
+        // Options that cannot be cloned (functions, class instances holding them).
+        this.stop(`the model's worker was not started: ${(error as Error).message}`);
+        reject(new TypeError(`loadModelInWorker: wasm, manifest and options must be cloneable to a worker: ${(error as Error).message}`));
+      }
     });
   }
 
@@ -280,7 +286,12 @@ export class WorkerModel {
       this.pending.set(id, pending);
       if (attach) detach = attach(id, pending);
       this.keepAlive();
-      this.port.post({ ...message, id } as ToWorker, transfer);
+      try {
+        this.port.post({ ...message, id } as ToWorker, transfer);
+      } catch (error) {
+        const what = "method" in message ? message.method : "train";
+        this.settle(id, (p) => p.reject(new TypeError(`${what}: the arguments cannot be sent to the worker: ${(error as Error).message}`)));
+      }
     });
   }
 

@@ -261,6 +261,12 @@ parentPort.addEventListener("message", (event) => {
     );
   });
 
+  it("options that cannot be sent to a worker: a TypeError (the worker is terminated)", async () => {
+    const error = await rejection(api.loadModelInWorker(mlp.wasm, mlp.manifest, { onLoad: () => undefined }));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toMatch(/^loadModelInWorker: wasm, manifest and options must be cloneable to a worker: .*could not be cloned/);
+  });
+
   it("dispose() rejects pending calls and is safe twice", async () => {
     const handle = await inWorker();
     await handle.init(1);
