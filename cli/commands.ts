@@ -9,6 +9,7 @@ import { buildCommand } from "./build.js";
 import { trainCommand } from "./train.js";
 import { evalCommand } from "./eval.js";
 import { benchCommand } from "./bench.js";
+import { importCommand } from "./import.js";
 
 export const COMMANDS: readonly Command[] = [
   checkCommand,
@@ -17,4 +18,5 @@ export const COMMANDS: readonly Command[] = [
   trainCommand,
   evalCommand,
   benchCommand,
+  importCommand,
 ];

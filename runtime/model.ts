@@ -9,7 +9,7 @@
 import type { Manifest, ManifestLayer, ManifestRegion } from "./manifest.js";
 import { findRegion, manifestProblems } from "./manifest.js";
 import type { Dataset } from "./data/dataset.js";
-import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors } from "./checkpoint/safetensors.js";
+import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors, type DecodeOptions } from "./checkpoint/safetensors.js";
 import { KERNEL_LIBRARY, instantiateKernels, kernelLibraryModule, type KernelInstance, type SimdFlavour } from "./kernel-library.js";
 import { relaxedSimdSupported } from "./simd.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
@@ -245,13 +245,15 @@ export class Model {
   }
 
   /**
-   * Replaces the parameters with a checkpoint's; throws naming every mismatch and leaves the
-   * model as it was. Derived tensors (estimator factors) may be absent: they are recomputed.
+   * Replaces the parameters with a checkpoint's (F32, F16, BF16 or F64); throws naming every
+   * mismatch, or every tensor holding NaN/Infinity unless `options.allowNonFinite`, and leaves
+   * the model as it was. Derived tensors (estimator factors) may be absent: they are recomputed.
    */
-  load(bytes: Uint8Array, fileLabel = "checkpoint"): void {
+  load(bytes: Uint8Array, fileLabel = "checkpoint", options: DecodeOptions = {}): void {
     if (!(bytes instanceof Uint8Array)) throw new TypeError(`load: the checkpoint must be a Uint8Array, got ${describe(bytes)}`);
     if (typeof fileLabel !== "string") throw new TypeError("load: fileLabel must be a string");
-    const decoded = decodeSafetensors(bytes, fileLabel);
+    if (typeof options !== "object" || options === null) throw new TypeError("load: options must be an object");
+    const decoded = decodeSafetensors(bytes, fileLabel, options);
     const expected = this.manifest.params.filter((p) => p.update !== "none" || decoded.tensors.has(p.name));
     checkTensorsAgainst(expected.map((p) => ({ name: p.name, shape: p.shape })), decoded, fileLabel);
     const missing = this.manifest.params.filter((p) => !decoded.tensors.has(p.name)).map((p) => p.name);

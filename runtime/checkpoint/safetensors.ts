@@ -1,8 +1,10 @@
 /**
- * @fileoverview safetensors encoding and checked decoding (F32 tensors): 8-byte little-endian
- * header length, JSON header, little-endian data. Same tensors in, bit-identical bytes out.
+ * @fileoverview safetensors encoding (F32) and checked decoding (F32, F16, BF16, F64 read as F32):
+ * 8-byte little-endian header length, JSON header, little-endian data. Same tensors in,
+ * bit-identical bytes out.
  */
-import { CheckpointError } from "./errors.js";
+import { CheckpointError, NonFiniteCheckpointError, type NonFiniteTensor } from "./errors.js";
+import { describeValue, firstNonFinite, formatIndex, isFloatDtype, toFloat32, type FloatDtype } from "./dtypes.js";
 
 export interface NamedTensor {
   name: string;
@@ -24,8 +26,15 @@ export interface SafetensorsHeader {
   dataStart: number;
 }
 
+/** One tensor as read: always F32 data; `storedDtype` says what the file held. */
+export interface DecodedTensor {
+  shape: number[];
+  data: Float32Array;
+  storedDtype: FloatDtype;
+}
+
 export interface DecodedSafetensors {
-  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  tensors: Map<string, DecodedTensor>;
   metadata: Record<string, string>;
 }
 
@@ -126,7 +135,7 @@ function checkEntry(name: string, value: unknown, dataLength: number, fail: (pro
   const entry = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
   if (typeof entry !== "object" || entry === null || Array.isArray(entry)) fail(`${name}: header entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-  if (typeof dtype !== "string" || !(dtype in DTYPE_BYTES)) fail(`${name}: unknown dtype ${JSON.stringify(dtype)}`);
+  if (typeof dtype !== "string" || !Object.hasOwn(DTYPE_BYTES, dtype)) fail(`${name}: unknown dtype ${JSON.stringify(dtype)}`);
   const isCount = (d: unknown): d is number => Number.isSafeInteger(d) && (d as number) >= 0;
   if (!Array.isArray(shape) || !shape.every(isCount)) fail(`${name}: shape ${JSON.stringify(shape)} is not a list of sizes`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
@@ -158,24 +167,51 @@ function checkLayout(tensors: Map<string, TensorEntry>, dataLength: number, fail
   if (covered < dataLength) fail(`data bytes [${covered}, ${dataLength}) belong to no tensor`);
 }
 
-/** Decodes a safetensors file holding only F32 tensors (all others are listed in the error). */
-export function decodeSafetensors(bytes: Uint8Array, fileLabel: string): DecodedSafetensors {
+export interface DecodeOptions {
+  /**
+   * Accept NaN and ±Infinity (and F64 values beyond the f32 range, which become ±Infinity).
+   * For debugging a diverged run only: such weights make every prediction NaN.
+   */
+  allowNonFinite?: boolean;
+}
+
+/**
+ * Decodes a safetensors file of floating-point tensors as F32: F32 as is, F16 and BF16 widened
+ * exactly, F64 rounded to nearest (an F64 value beyond the f32 range is an error naming the
+ * tensor and index). Other dtypes are listed in one error. Non-finite values (NaN, ±Infinity)
+ * are refused with each tensor's first index unless `allowNonFinite` is set.
+ */
+export function decodeSafetensors(bytes: Uint8Array, fileLabel: string, options: DecodeOptions = {}): DecodedSafetensors {
   const header = readSafetensorsHeader(bytes, fileLabel);
-  const other = [...header.tensors].filter(([, t]) => t.dtype !== "F32").map(([name, t]) => `${name} is ${t.dtype}`);
-  if (other.length > 0) throw new CheckpointError(fileLabel, `dtype not F32 (only F32 is supported): ${other.join(", ")}`);
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (const [name, { shape, dataOffsets: [begin, end] }] of header.tensors) {
-    const at = header.dataStart + begin;
-    let data: Float32Array;
-    if (LITTLE_ENDIAN) {
-      // Uint8Array's slice copies; a Node Buffer's `slice` would be a view over the whole file.
-      data = new Float32Array(Uint8Array.prototype.slice.call(bytes, at, header.dataStart + end).buffer);
-    } else {
-      data = new Float32Array((end - begin) / 4);
-      for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(at + 4 * i, true);
+  const other = [...header.tensors].filter(([, t]) => !isFloatDtype(t.dtype)).map(([name, t]) => `${name} is ${t.dtype}`);
+  if (other.length > 0) throw new CheckpointError(fileLabel, `dtype not supported (F32, F16, BF16 and F64 are): ${other.join(", ")}`);
+  const tensors = new Map<string, DecodedTensor>();
+  const problems: Array<{ name: string; text: string }> = [];
+  const nonFinite: NonFiniteTensor[] = [];
+  for (const [name, { dtype, shape, dataOffsets: [begin, end] }] of header.tensors) {
+    const stored = dtype as FloatDtype;
+    const { data, outOfRange, outOfRangeCount } = toFloat32(stored, bytes, header.dataStart + begin, header.dataStart + end);
+    tensors.set(name, { shape, data, storedDtype: stored });
+    if (options.allowNonFinite) continue;
+    if (outOfRange) {
+      const more = outOfRangeCount > 1 ? ` (${outOfRangeCount} values in all)` : "";
+      problems.push({ name, text: `${name} ${stored}: value ${outOfRange.value} at index ${outOfRange.index} ${formatIndex(outOfRange.index, shape)} is beyond the f32 range (|x| < 3.4028235e38)${more}` });
+      continue;
     }
-    tensors.set(name, { shape, data });
+    const index = firstNonFinite(data);
+    if (index >= 0) {
+      let count = 0;
+      for (let i = index; i < data.length; i++) if (!Number.isFinite(data[i]!)) count++;
+      nonFinite.push({ name, index, value: data[index]!, count });
+      const more = count > 1 ? ` (${count} non-finite values in all)` : "";
+      problems.push({ name, text: `${name}: ${describeValue(data[index]!)} at index ${index} ${formatIndex(index, shape)}${more}` });
+    }
+  }
+  if (problems.length > 0) {
+    // Name order, not the file's header order, so the same weights give the same message.
+    const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+    problems.sort((a, b) => byName(a.name, b.name));
+    throw new NonFiniteCheckpointError(fileLabel, problems.map((p) => p.text), nonFinite.sort((a, b) => byName(a.name, b.name)));
   }
   return { tensors, metadata: header.metadata };
 }

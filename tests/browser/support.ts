@@ -115,8 +115,11 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serve `assets` (exact paths) on 127.0.0.1 at a random port; everything else is a 404. */
-export async function serve(assets: Map<string, Asset>): Promise<StaticServer> {
+/**
+ * Serve `assets` (exact paths) on 127.0.0.1 at a random port; everything else is a 404.
+ * `headers` go on every answer (e.g. COOP/COEP for a cross-origin isolated page).
+ */
+export async function serve(assets: Map<string, Asset>, headers: Record<string, string> = {}): Promise<StaticServer> {
   const misses: string[] = [];
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
@@ -127,7 +130,7 @@ export async function serve(assets: Map<string, Asset>): Promise<StaticServer> {
       res.end();
       return;
     }
-    res.writeHead(200, { "content-type": asset.type, "cache-control": "no-store" });
+    res.writeHead(200, { ...headers, "content-type": asset.type, "cache-control": "no-store" });
     res.end(asset.body);
   });
   await new Promise<void>((ok, fail) => {

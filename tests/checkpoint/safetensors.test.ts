@@ -50,7 +50,7 @@ describe("round trip", () => {
     const tensors = [...layer("h1", 5, 7, 1), ...layer("out", 3, 5, 2), { name: "specials", shape: [2, 4], data: specials }];
     const metadata = { format: "condc", epoch: "3", ["__proto__"]: "kept as data" };
     expect(Object.keys(metadata)).toContain("__proto__");
-    const decoded = decodeSafetensors(encodeSafetensors(tensors, metadata), FILE);
+    const decoded = decodeSafetensors(encodeSafetensors(tensors, metadata), FILE, { allowNonFinite: true });
     expect([...decoded.tensors.keys()].sort()).toEqual(tensors.map((t) => t.name).sort());
     for (const t of tensors) {
       const back = decoded.tensors.get(t.name)!;
@@ -70,8 +70,8 @@ describe("round trip", () => {
     const shifted = new Uint8Array(bytes.length + 3);
     shifted.set(bytes, 3);
     const decoded = decodeSafetensors(shifted.subarray(3), FILE);
-    expect(decoded.tensors.get("scalar")).toEqual({ shape: [], data: Float32Array.of(2.5) });
-    expect(decoded.tensors.get("empty")).toEqual({ shape: [0, 4], data: new Float32Array(0) });
+    expect(decoded.tensors.get("scalar")).toEqual({ shape: [], data: Float32Array.of(2.5), storedDtype: "F32" });
+    expect(decoded.tensors.get("empty")).toEqual({ shape: [0, 4], data: new Float32Array(0), storedDtype: "F32" });
     expect(decodeSafetensors(encodeSafetensors([]), FILE).tensors.size).toBe(0);
   });
 
@@ -165,11 +165,12 @@ describe("corruption", () => {
     expect(decodeError(craft({ a: f32([2], 4, 12) }, 12))).toBe(`${FILE}: data bytes [0, 4) belong to no tensor`);
   });
 
-  it("dtype not F32", () => {
-    const bytes = craft({ a: { dtype: "F16", shape: [2], data_offsets: [0, 4] }, b: f32([1], 4, 8), c: { dtype: "BF16", shape: [2], data_offsets: [8, 12] } }, 12);
-    expect(decodeError(bytes)).toBe(`${FILE}: dtype not F32 (only F32 is supported): a is F16, c is BF16`);
-    expect(readSafetensorsHeader(bytes, FILE).tensors.get("a")).toEqual({ dtype: "F16", shape: [2], dataOffsets: [0, 4] });
+  it("dtype not a float (F32, F16, BF16, F64)", () => {
+    const bytes = craft({ a: { dtype: "I64", shape: [2], data_offsets: [0, 16] }, b: f32([1], 16, 20), c: { dtype: "F8_E4M3", shape: [4], data_offsets: [20, 24] } }, 24);
+    expect(decodeError(bytes)).toBe(`${FILE}: dtype not supported (F32, F16, BF16 and F64 are): a is I64, c is F8_E4M3`);
+    expect(readSafetensorsHeader(bytes, FILE).tensors.get("a")).toEqual({ dtype: "I64", shape: [2], dataOffsets: [0, 16] });
     expect(decodeError(craft({ a: { dtype: "Q4", shape: [2], data_offsets: [0, 1] } }, 1))).toBe(`${FILE}: a: unknown dtype "Q4"`);
+    expect(decodeError(craft({ a: { dtype: "toString", shape: [2], data_offsets: [0, 1] } }, 1))).toBe(`${FILE}: a: unknown dtype "toString"`);
   });
 
   it("shape × 4 differs from the byte length", () => {

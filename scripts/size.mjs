@@ -1,0 +1,69 @@
+// @fileoverview `npm run size`: the min+gzip size of condc/runtime (and condc/worker) as a browser
+// bundle, and the raw and gzip size of each example's wasm builds; written into the README.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import v8 from "node:v8";
+import { build } from "esbuild";
+
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+const { compile } = await import("../dist/compiler/index.js");
+
+const RUNTIME_GOAL = 30 * 1024;
+const WASM_GOAL = 64 * 1024;
+const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+
+/** Minified browser bundle of `contents` (an entry importing from dist/): bytes, gzip bytes. */
+async function bundle(contents) {
+  const result = await build({
+    stdin: { contents, resolveDir: process.cwd(), loader: "js" },
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    write: false,
+    logLevel: "silent",
+  });
+  const bytes = result.outputFiles[0].contents;
+  return { min: bytes.length, gzip: gz(bytes) };
+}
+
+const bundles = [
+  ["`condc/runtime`, everything it exports", 'export * from "./dist/runtime/index.js";'],
+  ["`condc/runtime`, an app using `loadModel` + `predict` only", 'import { loadModel, pickWasm } from "./dist/runtime/index.js"; export { loadModel, pickWasm };'],
+  ["`condc/worker` (the page's side)", 'export * from "./dist/runtime/worker/browser.js";'],
+  ["`condc/worker-script` (the worker)", 'import "./dist/runtime/worker/worker-browser.js";'],
+];
+const rows = [];
+for (const [what, entry] of bundles) rows.push({ what, ...(await bundle(entry)) });
+
+const wasmRows = [];
+for (const file of readdirSync("examples").filter((f) => f.endsWith(".cond")).sort()) {
+  const result = await compile(readFileSync(`examples/${file}`, "utf8"), { file: `examples/${file}`, simd: "both" });
+  if (!result.ok) throw new Error(`examples/${file} does not compile`);
+  wasmRows.push({ file, plain: result.wasm.length, plainGzip: gz(result.wasm), relaxed: result.relaxedWasm.length, relaxedGzip: gz(result.relaxedWasm) });
+}
+
+const runtime = rows[0];
+const largestWasm = Math.max(...wasmRows.map((r) => r.plainGzip));
+const table = [
+  "<!-- size:start (written by `npm run size`; do not edit by hand) -->",
+  `Measured by \`npm run size\` (esbuild ${(await import("esbuild")).version} \`--bundle --minify --format=esm --platform=browser\`, gzip -9; wasm as \`compile()\` emits it, max batch 128):`,
+  "",
+  "| bundle | minified | min+gzip |",
+  "|---|---|---|",
+  ...rows.map((r) => `| ${r.what} | ${kb(r.min)} | ${kb(r.gzip)} |`),
+  "",
+  "| example | `.wasm` (plain SIMD) | gzip | `.relaxed.wasm` | gzip |",
+  "|---|---|---|---|---|",
+  ...wasmRows.map((r) => `| \`examples/${r.file}\` | ${kb(r.plain)} | ${kb(r.plainGzip)} | ${kb(r.relaxed)} | ${kb(r.relaxedGzip)} |`),
+  "",
+  `Goals: runtime <= 30 KB min+gzip (${runtime.gzip <= RUNTIME_GOAL ? "met" : "not met"}: ${kb(runtime.gzip)} for everything it exports), a model's wasm <= 64 KB (${largestWasm <= WASM_GOAL ? "met" : "not met"}: at most ${kb(largestWasm)} gzip; raw at most ${kb(Math.max(...wasmRows.map((r) => r.plain)))}). Each model's wasm currently carries its own copy of the kernel library.`,
+  "<!-- size:end -->",
+].join("\n");
+
+const readme = readFileSync("README.md", "utf8");
+const pattern = /<!-- size:start[^]*?<!-- size:end -->/;
+if (!pattern.test(readme)) throw new Error("README.md has no <!-- size:start --> ... <!-- size:end --> section");
+writeFileSync("README.md", readme.replace(pattern, table));
+console.log(table);
