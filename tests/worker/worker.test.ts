@@ -106,7 +106,7 @@ describe("the Model methods through a worker", () => {
     const before = await handle.save();
     const tooMany = await rejection(handle.trainStep(new Float32Array(20 * 17), new Uint8Array(17), 17));
     expect(tooMany).toBeInstanceOf(RangeError);
-    expect(tooMany.message).toBe("trainStep: n = 17 exceeds the model's max batch 16");
+    expect(tooMany.message).toBe("trainStep: n must be an integer in [1, 16], got 17");
     const notFloats = await rejection(handle.predict([1, 2] as unknown as Float32Array, 1));
     expect(notFloats).toBeInstanceOf(TypeError);
     expect(notFloats.message).toBe("predict: x must be a Float32Array, got Array");
@@ -126,7 +126,7 @@ describe("the Model methods through a worker", () => {
     await handle.load(model.save(), "inf.safetensors", { allowNonFinite: true });
     const train = await rejection(handle.train(dataset(10), { epochs: 1, batch: 99 }));
     expect(train).toBeInstanceOf(RangeError);
-    expect(train.message).toBe("batch 99 exceeds the model's max batch 16; rebuild with --max-batch 99");
+    expect(train.message).toBe("train: batch 99 exceeds the model's max batch 16; rebuild with --max-batch 99");
     expect((await rejection(handle.train(dataset(10), { epochs: 1.5 }))).message).toBe("train: epochs must be a non-negative integer, got 1.5");
   });
 });
@@ -254,8 +254,8 @@ parentPort.addEventListener("message", (event) => {
     expect(broken.name).toBe("WorkerError");
     expect(broken.message).toBe("the model's worker failed to start: Error: no such thing");
     const badWasm = await rejection(api.loadModelInWorker(new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]), mlp.manifest));
-    expect(badWasm.name).toBe("CompileError");
-    expect(badWasm.message).toMatch(/^WebAssembly\.compile\(\): /);
+    expect(badWasm.name).toBe("ModelLoadError");
+    expect(badWasm.message).toMatch(/^model 'WorkerMlp': not a WebAssembly module \(WebAssembly\.compile\(\): /);
     expect((await rejection(api.loadModelInWorker("x" as unknown as Uint8Array, mlp.manifest))).message).toBe(
       "loadModelInWorker: wasm must be a Uint8Array, ArrayBuffer or WebAssembly.Module, got string",
     );
