@@ -12,7 +12,7 @@ import type { DiagnosticMessage } from "../compiler/frontend/diagnostic-messages
 import type { MessageArgs } from "../compiler/frontend/diagnostics.js";
 import type { Activation, CheckedLayer, TrainConfig } from "../compiler/frontend/model.js";
 import type { OptionSpec, OptionValues } from "../compiler/frontend/options.js";
-import type { Expr, GlobalRef } from "../compiler/backend/wasm/code.js";
+import type { Expr, FunctionRef, GlobalRef } from "../compiler/backend/wasm/code.js";
 import type { FunctionBuilder, ModuleBuilder } from "../compiler/backend/wasm/module-builder.js";
 
 // ----------------------------------------------------------------------------- checking
@@ -121,6 +121,8 @@ export interface EmitContext<O = unknown, S = unknown> {
   /** The model's training settings (optimizer, method settings). */
   train: TrainConfig;
   classes: number;
+  /** The largest batch the module runs (regions of per-row state have this many rows). */
+  maxBatch: number;
   /** Frame regions: the output layer's probabilities and the labels. */
   probs: Expr;
   labels: Expr;
@@ -139,6 +141,8 @@ export interface EmitContext<O = unknown, S = unknown> {
    * `exports[what]` so the runtime never builds the name).
    */
   layerFunction(layer: EmitLayer, what: string, params: { name: string; type: "i32" | "f32" | "f64" }[], result: "i32" | "f32" | "f64" | null, doc: string): FunctionBuilder;
+  /** A function defined earlier with `layerFunction` (to call it from init, forward, ...). */
+  layerFunctionRef(layer: EmitLayer, what: string): FunctionRef;
   /** A model-wide exported function of this method (listed under the manifest's `exports`). */
   modelFunction(what: string, params: { name: string; type: "i32" | "f32" | "f64" }[], result: "i32" | "f32" | "f64" | null, doc: string): FunctionBuilder;
 }

@@ -14,7 +14,11 @@ export class MethodTable {
   readonly gateNames: string[];
   readonly settings: TrainSettingSpec[];
 
-  constructor(readonly units: readonly MethodUnit[]) {
+  readonly units: readonly MethodUnit[];
+
+  constructor(units: readonly MethodUnit[]) {
+    // A copy: the registry's array grows when methods are registered from outside.
+    this.units = [...units];
     const syntax = new Map<string, string>();
     const codes = new Map<string, string>(Object.values(Messages).map((m) => [m.code, "the generic diagnostics"]));
     for (const unit of units) {
@@ -30,7 +34,7 @@ export class MethodTable {
         codes.set(message.code, unit.key);
       }
     }
-    this.kindNames = units.filter((u) => u.gate === null).map((u) => u.kind);
+    this.kindNames = this.units.filter((u) => u.gate === null).map((u) => u.kind);
     this.gateNames = [...new Set(units.flatMap((u) => (u.gate === null ? [] : [u.gate])))];
     this.settings = units.flatMap((u) => u.trainSettings ?? []);
   }

@@ -9,7 +9,7 @@ import { InternalCompilerError } from "../../errors.js";
 import type { MethodTable } from "../../frontend/method-table.js";
 import type { IrLayer, IrModule, IrParam } from "../ir.js";
 import type { EmitContext, EmitLayer, MethodUnit } from "../../../methods/unit.js";
-import { wasm, type Expr, type GlobalRef } from "./code.js";
+import { wasm, type Expr, type FunctionRef, type GlobalRef } from "./code.js";
 import { ModuleBuilder, type FunctionBuilder } from "./module-builder.js";
 
 /** The name of a layer's own export: `<layer>__<what>` (what never contains `__`, so names are unique). */
@@ -40,6 +40,7 @@ export function generateModule(ir: IrModule, methods: MethodTable): GeneratedMod
   const layerExports = new Map<string, Record<string, string>>(ir.layers.map((l) => [l.name, {}]));
   const modelExports: Record<string, string> = {};
   const globals = new Map<string, GlobalRef>();
+  const layerFunctions = new Map<string, FunctionRef>();
 
   const emitLayers = new Map<string, EmitLayer>();
   for (const layer of ir.layers) emitLayers.set(layer.name, toEmitLayer(layer, ir, addr, params, emitLayers));
@@ -57,6 +58,7 @@ export function generateModule(ir: IrModule, methods: MethodTable): GeneratedMod
       module,
       train: ir.train,
       classes: ir.classes,
+      maxBatch: ir.maxBatch,
       probs: addr("probs"),
       labels: addr("labels"),
       step,
@@ -76,7 +78,14 @@ export function generateModule(ir: IrModule, methods: MethodTable): GeneratedMod
       layerFunction(layer, what, fnParams, result, doc) {
         const name = layerExportName(layer.name, what);
         layerExports.get(layer.name)![what] = name;
-        return module.function(name, fnParams, result, { exportName: name, doc });
+        const fn = module.function(name, fnParams, result, { exportName: name, doc });
+        layerFunctions.set(name, fn.ref);
+        return fn;
+      },
+      layerFunctionRef(layer, what) {
+        const ref = layerFunctions.get(layerExportName(layer.name, what));
+        if (!ref) throw new InternalCompilerError(`function '${what}' was not defined`, "code generation", layer.name);
+        return ref;
       },
       modelFunction(what, fnParams, result, doc) {
         if ((FRAME_EXPORTS as readonly string[]).includes(what)) throw new InternalCompilerError(`a method export may not be named '${what}'`, "code generation");
