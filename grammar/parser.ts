@@ -21,8 +21,10 @@ export interface SyntaxErrorDetail {
 
 function describeToken(token: IToken | undefined): string {
   if (!token || token.tokenType === EOF) return "the end of the file";
-  const image = token.image.length > 24 ? `${token.image.slice(0, 24)}...` : token.image;
-  return `'${image}'`;
+  if (token.image.length <= 24) return `'${token.image}'`;
+  // Cut before a surrogate pair rather than through it (a string token may hold emoji).
+  const cut = /[\ud800-\udbff]/.test(token.image[23]) ? 23 : 24;
+  return `'${token.image.slice(0, cut)}...'`;
 }
 
 function labelOf(type: TokenType): string {

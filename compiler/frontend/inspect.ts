@@ -50,8 +50,10 @@ function densityLabel(cost: LayerCost): string {
   return `${decimal(cost.density)}${cost.densityAssumed ? "*" : ""}`;
 }
 
+/** Loops, not `Math.max(...rows)`: a model may have thousands of layers (no spread of unbounded arrays). */
 function alignTable(rows: string[][]): string {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  const widths = rows[0].map(() => 0);
+  for (const row of rows) row.forEach((cell, column) => (widths[column] = Math.max(widths[column], cell.length)));
   return rows
     .map((row) => row.map((cell, column) => (column <= 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  ").trimEnd())
     .join("\n");
