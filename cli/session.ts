@@ -114,7 +114,7 @@ export function positiveNumber(command: string, name: string, value: string | bo
   const n = typeof value === "string" && DECIMAL_NUMBER.test(value) ? Number(value) : NaN;
   const rounded = Math.fround(n);
   if (!(rounded > 0) || !Number.isFinite(rounded)) {
-    const why = n > 0 && Number.isFinite(n) ? ` (${rounded} in 32-bit floating point)` : "";
+    const why = !(n > 0 && Number.isFinite(n)) ? "" : rounded === 0 ? " (0 in 32-bit floating point)" : " (too large for 32-bit floating point)";
     throw new CliError(`condc ${command}: --${name} must be a positive number, got ${quotePath(String(value))}${why}`);
   }
   return n;
