@@ -77,13 +77,17 @@ const MAX_FLAG_INTEGER = 2 ** 31 - 1;
  * An integer flag in [min, max], written in plain decimal digits (`0x10`, `1e3`, `12abc`,
  * `''` and ` 5` are refused, not read as JavaScript would). Usage error naming it otherwise.
  */
-export function integerFlag(command: string, name: string, value: string | boolean | undefined, min: number, max: number): number | undefined {
+export function integerFlag(
+  command: string,
+  name: string,
+  value: string | boolean | undefined,
+  min: number,
+  max: number,
+  range = max === MAX_FLAG_INTEGER && min === 1 ? "a positive integer" : `an integer in [${min}, ${max}]`,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = typeof value === "string" && DECIMAL_INTEGER.test(value) ? Number(value) : NaN;
-  if (!(n >= min && n <= max)) {
-    const range = max === MAX_FLAG_INTEGER && min === 1 ? "a positive integer" : `an integer in [${min}, ${max}]`;
-    throw new CliError(`condc ${command}: --${name} must be ${range}, got ${quotePath(String(value))}`);
-  }
+  if (!(n >= min && n <= max)) throw new CliError(`condc ${command}: --${name} must be ${range}, got ${quotePath(String(value))}`);
   return n;
 }
 
@@ -94,7 +98,7 @@ export function positiveInteger(command: string, name: string, value: string | b
 
 /** `--seed`: an integer in [0, 2^32), the range of the generated module's u32 seed. */
 export function seedFlag(command: string, value: string | boolean | undefined): number | undefined {
-  return integerFlag(command, "seed", value, 0, 2 ** 32 - 1);
+  return integerFlag(command, "seed", value, 0, 2 ** 32 - 1, "an integer in [0, 2^32)");
 }
 
 /** A comma-separated list of positive integers (`--batch 1,50,128`), at most 64 entries. */

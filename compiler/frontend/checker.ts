@@ -223,7 +223,10 @@ class ModelChecker {
 
   private reportUnknownName(id: Identifier, eligible: (symbol: ModelSymbol) => boolean): void {
     // The suggestion scans every declared name: skip it once the report would be dropped anyway.
-    if (this.diagnostics.isFull("error")) return this.diagnostics.report("unknownName", id.span, { name: id.name });
+    if (this.diagnostics.isFull("error")) {
+      this.diagnostics.report("unknownName", id.span, { name: id.name });
+      return;
+    }
     const candidates: string[] = [];
     for (const symbol of this.symbols.values()) if (eligible(symbol)) candidates.push(symbol.name);
     this.diagnostics.report("unknownName", id.span, { name: id.name }, suggest(id.name, candidates));

@@ -76,17 +76,23 @@ export class DiagnosticBag {
     private readonly limit = MAX_RECORDED_DIAGNOSTICS,
   ) {}
 
-  /** Reports `id` at `span`; `suggestion` becomes "; did you mean 'x'?". */
-  report(id: MessageId, span: Span, args: MessageArgs = {}, suggestion?: string): void {
+  /**
+   * Reports `id` at `span`; `suggestion` becomes "; did you mean 'x'?". Returns the
+   * diagnostic, which is recorded only while the bag holds fewer than its limit of that
+   * severity (otherwise it is only counted).
+   */
+  report(id: MessageId, span: Span, args: MessageArgs = {}, suggestion?: string): Diagnostic {
     const entry: DiagnosticMessage = Messages[id];
-    if (this.recorded[entry.severity] >= this.limit) {
-      this.dropped[entry.severity]++;
-      return;
-    }
     let message = formatTemplate(entry.template, args);
     if (suggestion !== undefined) message += `; did you mean '${quoteForMessage(suggestion, MAX_QUOTED_ARGUMENT)}'?`;
-    this.items.push({ code: entry.code, severity: entry.severity, message, file: this.file, span });
-    this.recorded[entry.severity]++;
+    const diagnostic: Diagnostic = { code: entry.code, severity: entry.severity, message, file: this.file, span };
+    if (this.recorded[entry.severity] >= this.limit) {
+      this.dropped[entry.severity]++;
+    } else {
+      this.items.push(diagnostic);
+      this.recorded[entry.severity]++;
+    }
+    return diagnostic;
   }
 
   /** True once no more diagnostics of `severity` are recorded: costly suggestions can be skipped. */

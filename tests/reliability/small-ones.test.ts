@@ -105,10 +105,10 @@ describe("no 'Infinity bytes' or '∞ bytes'", () => {
 
 describe("strict numbers on the command line", () => {
   it.each([
-    [["bench", "m.cond", "--seed", "abc"], "condc bench: --seed must be an integer in [0, 4294967295], got 'abc'"],
-    [["bench", "m.cond", "--seed", "4294967296"], "condc bench: --seed must be an integer in [0, 4294967295], got '4294967296'"],
-    [["bench", "m.cond", "--seed=-1"], "condc bench: --seed must be an integer in [0, 4294967295], got '-1'"],
-    [["bench", "m.cond", "--seed", "1e3"], "condc bench: --seed must be an integer in [0, 4294967295], got '1e3'"],
+    [["bench", "m.cond", "--seed", "abc"], "condc bench: --seed must be an integer in [0, 2^32), got 'abc'"],
+    [["bench", "m.cond", "--seed", "4294967296"], "condc bench: --seed must be an integer in [0, 2^32), got '4294967296'"],
+    [["bench", "m.cond", "--seed=-1"], "condc bench: --seed must be an integer in [0, 2^32), got '-1'"],
+    [["bench", "m.cond", "--seed", "1e3"], "condc bench: --seed must be an integer in [0, 2^32), got '1e3'"],
     [["bench", "m.cond", "--batch", "1,0x10"], "condc bench: --batch must be a positive integer, got '0x10'"],
     [["bench", "m.cond", "--batch", "1,,2"], "condc bench: --batch must be a positive integer, got ''"],
     [["bench", "m.cond", "--batch", Array(65).fill("1").join(",")], "condc bench: --batch takes at most 64 values, got 65"],
@@ -120,8 +120,8 @@ describe("strict numbers on the command line", () => {
     [["build", "m.cond", "-o", "x", "--max-batch", "2147483648"], "condc build: --max-batch must be a positive integer, got '2147483648'"],
     [["train", "m.cond", "--epochs", "0x10"], "condc train: --epochs must be a positive integer, got '0x10'"],
     [["train", "m.cond", "--batch", "1.5"], "condc train: --batch must be a positive integer, got '1.5'"],
-    [["train", "m.cond", "--seed", "abc"], "condc train: --seed must be an integer in [0, 4294967295], got 'abc'"],
-    [["train", "m.cond", "--seed", ""], "condc train: --seed must be an integer in [0, 4294967295], got ''"],
+    [["train", "m.cond", "--seed", "abc"], "condc train: --seed must be an integer in [0, 2^32), got 'abc'"],
+    [["train", "m.cond", "--seed", ""], "condc train: --seed must be an integer in [0, 2^32), got ''"],
     [["check", "m.cond", "--max-diagnostics", "Infinity"], "condc check: --max-diagnostics must be a positive integer, got 'Infinity'"],
   ])("%j", async (args, message) => {
     const run = await runCli(args, { "m.cond": tinyModel() });
