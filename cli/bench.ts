@@ -15,7 +15,7 @@ import { figuresJson } from "./report-format.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
-import { loadData, positiveInteger, reportingRuntimeErrors } from "./session.js";
+import { loadData, positiveInteger, positiveIntegerList, reportingRuntimeErrors, seedFlag } from "./session.js";
 
 const USAGE = `usage: condc bench FILE [--weights CKPT] [--batch 1,50,128] [--reps N] [--seed N] [--plain-simd] [--json]
 
@@ -96,9 +96,9 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
   if (positionals.length !== 1) throw new CliError(`condc bench: expected one model file\n${USAGE}`);
   checkMethodOptions("bench", values);
   const file = positionals[0]!;
-  const batches = (typeof values.batch === "string" ? values.batch : "1,50,128").split(",").map((s) => positiveInteger("bench", "batch", s.trim())!);
+  const batches = positiveIntegerList("bench", "batch", values.batch) ?? [1, 50, 128];
   const reps = positiveInteger("bench", "reps", values.reps) ?? 15;
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
+  const seed = seedFlag("bench", values.seed) ?? 0;
   const json = values.json === true;
   const maxBatch = Math.max(...batches);
 

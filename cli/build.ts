@@ -4,12 +4,11 @@
  * the modules carry the manifest's build id, so files of two builds are never paired at load.
  */
 import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import { writeFileAtomic } from "../runtime/node/files.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, type CliIO } from "./io.js";
-import { compileFile, positiveInteger } from "./session.js";
+import { compileFile, positiveInteger, prepareOutputDir } from "./session.js";
 
 const USAGE = `usage: condc build FILE -o DIR [--max-batch N] [--simd both|plain|relaxed]
        condc build FILE --emit wat
@@ -36,6 +35,7 @@ async function runBuild(args: string[], io: CliIO): Promise<number> {
   if (simd !== "both" && simd !== "plain" && simd !== "relaxed") throw new CliError(`condc build: --simd must be both, plain or relaxed, got '${String(simd)}'`);
   if (values.emit === undefined && values.out === undefined) throw new CliError(`condc build: missing -o DIR\n${USAGE}`);
   const maxBatch = positiveInteger("build", "max-batch", values["max-batch"]);
+  if (values.out !== undefined) await prepareOutputDir("build", String(values.out));
 
   const result = await compileFile(io, "build", positionals[0]!, { maxBatch, simd });
   if (values.emit === "wat") {
@@ -43,7 +43,6 @@ async function runBuild(args: string[], io: CliIO): Promise<number> {
     if (values.out === undefined) return ExitCode.ok;
   }
   const dir = String(values.out);
-  await mkdir(dir, { recursive: true });
   const name = result.manifest.model;
   const written: string[] = [];
   const write = async (file: string, bytes: Uint8Array): Promise<void> => {

@@ -1,22 +1,36 @@
 /**
  * @fileoverview The CLI's connection to the outside world, injectable so tests run
- * commands in-process and capture what they print.
+ * commands in-process and capture what they print. What reaches the terminal has its
+ * control characters escaped; model files are read bounded, regular files only.
  */
-import { readFileSync } from "node:fs";
+import { Buffer } from "node:buffer";
+import { escapeForTerminal } from "../compiler/frontend/display-text.js";
+import { MAX_SOURCE_CHARS } from "../compiler/frontend/language-spec.js";
+import { FileAccessError, readFileSyncOrExplain } from "../runtime/node/files.js";
 
 export interface CliIO {
   /** Writes one line (a newline is added) to standard output. */
   stdout(line: string): void;
   /** Writes one line (a newline is added) to standard error. */
   stderr(line: string): void;
-  /** Reads a UTF-8 text file; throws like `fs.readFileSync` when it cannot. */
+  /** Reads a UTF-8 text file; throws (a FileAccessError, or like `fs.readFileSync`) when it cannot. */
   readFile(path: string): string;
 }
 
+/** Reads a model file: a regular file of at most MAX_SOURCE_CHARS bytes, decoded as UTF-8. */
+export function readModelFile(path: string): string {
+  const bytes = readFileSyncOrExplain(path, "model file", MAX_SOURCE_CHARS);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+}
+
+/**
+ * The real terminal. Every line is escaped again as a last line of defence: a path or
+ * name that reaches a message unescaped still cannot move the cursor or recolour it.
+ */
 export const processIO: CliIO = {
-  stdout: (line) => void process.stdout.write(`${line}\n`),
-  stderr: (line) => void process.stderr.write(`${line}\n`),
-  readFile: (path) => readFileSync(path, "utf8"),
+  stdout: (line) => void process.stdout.write(`${escapeForTerminal(line, true)}\n`),
+  stderr: (line) => void process.stderr.write(`${escapeForTerminal(line, true)}\n`),
+  readFile: readModelFile,
 };
 
 /** Exit codes shared by every command. */
@@ -52,7 +66,13 @@ export function describeFsError(error: unknown): string {
     EROFS: "read-only file system",
   };
   if (code && reasons[code]) return reasons[code];
+  if (error instanceof FileAccessError) return error.reason;
   return error instanceof Error ? error.message.split("\n")[0] : String(error);
+}
+
+/** `'path'` for a one-line message: quoted, control characters escaped. */
+export function quotePath(path: string): string {
+  return `'${escapeForTerminal(path)}'`;
 }
 
 /** Reads a source file or throws a one-line usage error. */
@@ -60,6 +80,6 @@ export function readSource(io: CliIO, path: string): string {
   try {
     return io.readFile(path);
   } catch (error) {
-    throw new CliError(`condc: cannot read '${path}': ${describeFsError(error)}`);
+    throw new CliError(`condc: cannot read ${quotePath(path)}: ${describeFsError(error)}`);
   }
 }

@@ -4,10 +4,11 @@
  */
 import { suggest } from "../compiler/frontend/suggest.js";
 import { COMMANDS } from "./commands.js";
-import { CliError, ExitCode, processIO, type CliIO } from "./io.js";
+import { CliError, ExitCode, processIO, quotePath, type CliIO } from "./io.js";
+import { isExpectedFailure } from "./session.js";
 
 export function usageText(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const width = COMMANDS.reduce((widest, c) => Math.max(widest, c.name.length), 0);
   const list = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n");
   return `usage: condc <command> [options]
 
@@ -37,7 +38,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     const command = COMMANDS.find((c) => c.name === name);
     if (!command) {
       const suggestion = suggest(name, COMMANDS.map((c) => c.name));
-      io.stderr(`condc: unknown command '${name}'${suggestion ? `; did you mean '${suggestion}'?` : ""} (see 'condc --help')`);
+      io.stderr(`condc: unknown command ${quotePath(name)}${suggestion ? `; did you mean '${suggestion}'?` : ""} (see 'condc --help')`);
       return ExitCode.usage;
     }
     if (rest.includes("--help") || rest.includes("-h")) {
@@ -49,6 +50,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     if (error instanceof CliError) {
       io.stderr(error.message);
       return error.exitCode;
+    }
+    // A file that cannot be read or written, bad data or a bad checkpoint: the user's to fix.
+    if (isExpectedFailure(error)) {
+      io.stderr(`condc ${argv[0] ?? ""}: ${error.message.split("\n")[0]}`);
+      return ExitCode.sourceErrors;
     }
     try {
       io.stderr(`condc: internal error: ${oneLine(error)}`);

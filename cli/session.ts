@@ -12,11 +12,9 @@ import { DataError } from "../runtime/data/errors.js";
 import type { DataSplit } from "../runtime/data/dataset.js";
 import { loadModel, NonFiniteError, type Model } from "../runtime/model.js";
 import { loadDataset } from "../runtime/node/data.js";
-import { FileAccessError } from "../runtime/node/files.js";
+import { FileAccessError, FileWriteError, prepareOutputDirectory, prepareOutputFile } from "../runtime/node/files.js";
 import { pickWasm } from "../runtime/simd.js";
-import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
-import { CliError, describeFsError, ExitCode, readSource, type CliIO } from "./io.js";
+import { CliError, ExitCode, quotePath, readSource, type CliIO } from "./io.js";
 
 export interface CompiledFile {
   result: CompileSuccess;
@@ -55,40 +53,111 @@ export function parseDataOption(command: string, value: string): DatasetSpec {
   throw new CliError(`condc ${command}: --data must be mnist, fashion-mnist or idx:DIR, got '${value}'`);
 }
 
+/**
+ * Loads a data set for a model: labels are checked against the model's class count (an
+ * IDX set may have any number of classes up to it), widths must match, neither split may
+ * be empty.
+ */
 export async function loadData(spec: DatasetSpec, width: number, classes: number): Promise<DataSplit> {
-  const split = await loadDataset(spec);
+  const split = await loadDataset(spec, { classes });
   for (const ds of [split.train, split.test]) {
+    if (ds.count === 0) throw new DataError(ds.name, "has no examples: training and evaluation need at least one");
     if (ds.width !== width) throw new DataError(ds.name, `examples are ${ds.width} wide but the model's input is ${width} wide`);
     if (ds.classes > classes) throw new DataError(ds.name, `has ${ds.classes} classes but the model's target has ${classes}`);
   }
   return split;
 }
 
-/** Positive integer option or a usage error naming it. */
-export function positiveInteger(command: string, name: string, value: string | boolean | undefined): number | undefined {
+const DECIMAL_INTEGER = /^[0-9]+$/;
+const DECIMAL_NUMBER = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+/** Counts the runtime keeps in i32 (epochs, batch, repetitions). */
+const MAX_FLAG_INTEGER = 2 ** 31 - 1;
+
+/**
+ * An integer flag in [min, max], written in plain decimal digits (`0x10`, `1e3`, `12abc`,
+ * `''` and ` 5` are refused, not read as JavaScript would). Usage error naming it otherwise.
+ */
+export function integerFlag(
+  command: string,
+  name: string,
+  value: string | boolean | undefined,
+  min: number,
+  max: number,
+  range = max === MAX_FLAG_INTEGER && min === 1 ? "a positive integer" : `an integer in [${min}, ${max}]`,
+): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== "string" || !Number.isInteger(n) || n < 1) throw new CliError(`condc ${command}: --${name} must be a positive integer, got '${String(value)}'`);
+  const n = typeof value === "string" && DECIMAL_INTEGER.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw new CliError(`condc ${command}: --${name} must be ${range}, got ${quotePath(String(value))}`);
   return n;
 }
 
+/** Positive integer option (at most 2^31 - 1) or a usage error naming it. */
+export function positiveInteger(command: string, name: string, value: string | boolean | undefined): number | undefined {
+  return integerFlag(command, name, value, 1, MAX_FLAG_INTEGER);
+}
+
+/** `--seed`: an integer in [0, 2^32), the range of the generated module's u32 seed. */
+export function seedFlag(command: string, value: string | boolean | undefined): number | undefined {
+  return integerFlag(command, "seed", value, 0, 2 ** 32 - 1, "an integer in [0, 2^32)");
+}
+
+/** A comma-separated list of positive integers (`--batch 1,50,128`), at most 64 entries. */
+export function positiveIntegerList(command: string, name: string, value: string | boolean | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = String(value).split(",");
+  if (parts.length > 64) throw new CliError(`condc ${command}: --${name} takes at most 64 values, got ${parts.length}`);
+  return parts.map((part) => positiveInteger(command, name, part.trim())!);
+}
+
+/**
+ * A positive number flag (`--lr`), decimal, whose f32 rounding is still positive and finite
+ * (the module computes in f32: `1e-50` would be 0, `1e39` infinite).
+ */
 export function positiveNumber(command: string, name: string, value: string | boolean | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== "string" || !(n > 0) || !Number.isFinite(n)) throw new CliError(`condc ${command}: --${name} must be a positive number, got '${String(value)}'`);
+  const n = typeof value === "string" && DECIMAL_NUMBER.test(value) ? Number(value) : NaN;
+  const rounded = Math.fround(n);
+  if (!(rounded > 0) || !Number.isFinite(rounded)) {
+    const why = !(n > 0 && Number.isFinite(n)) ? "" : rounded === 0 ? " (0 in 32-bit floating point)" : " (too large for 32-bit floating point)";
+    throw new CliError(`condc ${command}: --${name} must be a positive number, got ${quotePath(String(value))}${why}`);
+  }
   return n;
 }
 
 /**
- * Creates the directory an output file goes into, before any long work, so that a bad
- * path fails at once and not after training.
+ * Checks, before any long work, that a file can be written at `path` (`--out`): one line
+ * naming the path otherwise (exit 1; an empty path is a usage error, exit 2).
  */
 export async function prepareOutput(command: string, path: string): Promise<void> {
+  if (path === "") throw new CliError(`condc ${command}: --out must name a file, got ''`);
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await prepareOutputFile(path, "to");
   } catch (error) {
-    throw new CliError(`condc ${command}: cannot create the directory of '${path}': ${describeFsError(error)}`);
+    if (error instanceof FileWriteError) throw new CliError(`condc ${command}: cannot write ${quotePath(path)}: ${error.reason}`, ExitCode.sourceErrors);
+    throw error;
   }
+}
+
+/** As `prepareOutput`, for a directory that receives several files (`build -o DIR`). */
+export async function prepareOutputDir(command: string, dir: string): Promise<void> {
+  if (dir === "") throw new CliError(`condc ${command}: -o must name a directory, got ''`);
+  try {
+    await prepareOutputDirectory(dir);
+  } catch (error) {
+    if (error instanceof FileWriteError) throw new CliError(`condc ${command}: cannot write into ${quotePath(dir)}: ${error.reason}`, ExitCode.sourceErrors);
+    throw error;
+  }
+}
+
+/** Failures of the user's data, checkpoint, files or training run: one line, exit 1, not a bug. */
+export function isExpectedFailure(error: unknown): error is Error {
+  return (
+    error instanceof DataError ||
+    error instanceof CheckpointError ||
+    error instanceof NonFiniteError ||
+    error instanceof FileAccessError ||
+    error instanceof FileWriteError
+  );
 }
 
 /** Runs `body`, turning the runtime's expected failures into one-line CLI errors (exit 1). */
@@ -96,13 +165,7 @@ export async function reportingRuntimeErrors<T>(command: string, body: () => Pro
   try {
     return await body();
   } catch (error) {
-    if (error instanceof DataError || error instanceof CheckpointError || error instanceof NonFiniteError || error instanceof FileAccessError) {
-      throw new CliError(`condc ${command}: ${error.message}`, ExitCode.sourceErrors);
-    }
-    const fsError = error as NodeJS.ErrnoException | null;
-    if (fsError && typeof fsError.code === "string" && typeof fsError.path === "string") {
-      throw new CliError(`condc ${command}: cannot write '${fsError.path}': ${describeFsError(error)}`, ExitCode.sourceErrors);
-    }
+    if (isExpectedFailure(error)) throw new CliError(`condc ${command}: ${error.message}`, ExitCode.sourceErrors);
     throw error;
   }
 }

@@ -9,7 +9,7 @@ import type { Command } from "./command.js";
 import { CliError, ExitCode, processIO, type CliIO } from "./io.js";
 import { progressPrinter } from "./progress.js";
 import { figuresJson, figuresText } from "./report-format.js";
-import { compileAndLoad, loadData, parseDataOption, positiveInteger, positiveNumber, prepareOutput, reportingRuntimeErrors } from "./session.js";
+import { compileAndLoad, loadData, parseDataOption, positiveInteger, positiveNumber, prepareOutput, reportingRuntimeErrors, seedFlag } from "./session.js";
 
 const USAGE = `usage: condc train FILE [--data mnist|fashion-mnist|idx:DIR] [--epochs N] [--batch N]
                   [--lr X] [--seed N] [--out CKPT] [--plain-simd] [--json]
@@ -37,10 +37,7 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
   const epochsOption = positiveInteger("train", "epochs", values.epochs);
   const batchOption = positiveInteger("train", "batch", values.batch);
   const lrOption = positiveNumber("train", "lr", values.lr);
-  const seedOption = values.seed === undefined ? undefined : Number(values.seed);
-  if (seedOption !== undefined && !(Number.isInteger(seedOption) && seedOption >= 0 && seedOption < 2 ** 32)) {
-    throw new CliError(`condc train: --seed must be an integer in [0, 2^32), got '${String(values.seed)}'`);
-  }
+  const seedOption = seedFlag("train", values.seed);
   const dataOption = typeof values.data === "string" ? parseDataOption("train", values.data) : undefined;
   const json = values.json === true;
 

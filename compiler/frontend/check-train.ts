@@ -10,6 +10,8 @@ import {
   DATASETS,
   defaultTrainConfig,
   IDX_CALL,
+  MAX_COUNT,
+  MAX_SEED,
   OPTIMIZERS,
   SCHEDULES,
   SGD_DEFAULTS,
@@ -68,9 +70,9 @@ class TrainChecker {
     if (data) config.data = this.dataset(data) ?? config.data;
     const optimizer = value("optimizer");
     if (optimizer) config.optimizer = this.optimizer(optimizer) ?? config.optimizer;
-    config.batch = this.integer(value("batch"), "batch", 1, config.batch);
-    config.epochs = this.integer(value("epochs"), "epochs", 1, config.epochs);
-    config.seed = this.integer(value("seed"), "seed", 0, config.seed);
+    config.batch = this.integer(value("batch"), "batch", 1, MAX_COUNT, config.batch);
+    config.epochs = this.integer(value("epochs"), "epochs", 1, MAX_COUNT, config.epochs);
+    config.seed = this.integer(value("seed"), "seed", 0, MAX_SEED, config.seed);
     const schedule = value("schedule");
     if (schedule) config.schedule = this.schedule(schedule) ?? config.schedule;
     this.methodSettings(config, value);
@@ -78,9 +80,9 @@ class TrainChecker {
     return config;
   }
 
-  private integer(value: Value | undefined, name: string, min: number, fallback: number): number {
+  private integer(value: Value | undefined, name: string, min: number, ceiling: number, fallback: number): number {
     if (!value) return fallback;
-    const read = readValue(value, { name, kind: "integer", min }, `setting '${name}'`, this.diagnostics);
+    const read = readValue(value, { name, kind: "integer", min, ceiling }, `setting '${name}'`, this.diagnostics);
     return typeof read === "number" ? read : fallback;
   }
 

@@ -7,7 +7,7 @@ import type { Identifier, LayerDecl, LossDecl, ModelBlock, Program, Span } from 
 import { checkTrain } from "./check-train.js";
 import { modelCost } from "./cost.js";
 import { DiagnosticBag, type Diagnostic } from "./diagnostics.js";
-import { ACTIVATIONS, INPUT_ELEMENT_TYPES, LOSS_FUNCTIONS, PENALTY_FUNCTIONS, TARGET_TYPES, WASM_MEMORY_BYTES } from "./language-spec.js";
+import { ACTIVATIONS, INPUT_ELEMENT_TYPES, LOSS_FUNCTIONS, MAX_LAYERS, MAX_WIDTH, PENALTY_FUNCTIONS, TARGET_TYPES, WASM_MEMORY_BYTES } from "./language-spec.js";
 import type { Activation, CheckedLayer, CheckedModel, CheckedPenalty } from "./model.js";
 import { isPoisoned, readOptions, readValue, type OptionValues } from "./options.js";
 import { suggest } from "./suggest.js";
@@ -56,6 +56,7 @@ class ModelChecker {
   ) {}
 
   check(model: ModelBlock, program: Program): CheckedModel | undefined {
+    if (this.refuseTooManyLayers(model, program)) return undefined;
     for (const item of model.items) {
       if (item.kind !== "loss" && item.name.name !== "" && !this.declaredLines.has(item.name.name)) {
         this.declaredLines.set(item.name.name, item.name.span.start.line);
@@ -102,6 +103,25 @@ class ModelChecker {
     return checked;
   }
 
+  /**
+   * Past `MAX_LAYERS` the model is refused whole (one diagnostic at the first layer over
+   * the limit), before any per-layer work; the train block is still checked.
+   */
+  private refuseTooManyLayers(model: ModelBlock, program: Program): boolean {
+    let count = 0;
+    let first: LayerDecl | undefined;
+    for (const item of model.items) {
+      if (item.kind !== "layer") continue;
+      count++;
+      if (count === MAX_LAYERS + 1) first = item;
+    }
+    if (!first) return false;
+    const args = { count: count.toLocaleString("en-US"), limit: MAX_LAYERS.toLocaleString("en-US"), index: (MAX_LAYERS + 1).toLocaleString("en-US") };
+    this.diagnostics.report("tooManyLayers", first.name.name !== "" ? first.name.span : first.span, args);
+    checkTrain(program.train, { inputName: "", targetName: "", layers: [] }, this.diagnostics, this.methods);
+    return true;
+  }
+
   private declare(id: Identifier, kind: SymbolKind, width: number | undefined): void {
     if (id.name === "") return;
     const existing = this.symbols.get(id.name);
@@ -118,7 +138,7 @@ class ModelChecker {
       return;
     }
     this.checkTypeName(elementType, INPUT_ELEMENT_TYPES, "unknownElementType");
-    const value = readValue(width, { name: "width", kind: "integer", min: 1 }, `the width of input '${name.name}'`, this.diagnostics);
+    const value = readValue(width, { name: "width", kind: "integer", min: 1, ceiling: MAX_WIDTH }, `the width of input '${name.name}'`, this.diagnostics);
     const widthValue = typeof value === "number" ? value : undefined;
     this.input = { name: name.name, width: widthValue, line: span.start.line };
     this.declare(name, "input", widthValue);
@@ -130,7 +150,7 @@ class ModelChecker {
       return;
     }
     this.checkTypeName(targetType, TARGET_TYPES, "unknownTargetType");
-    const spec = { name: "classes", kind: "integer", min: 2 } as const;
+    const spec = { name: "classes", kind: "integer", min: 2, ceiling: MAX_WIDTH } as const;
     const value = readValue(classes, spec, `the class count of target '${name.name}'`, this.diagnostics);
     const classCount = typeof value === "number" ? value : undefined;
     this.target = { name: name.name, classes: classCount, line: span.start.line };
@@ -147,7 +167,7 @@ class ModelChecker {
     const name = decl.name.name;
     const inputs = this.resolveSource(decl.source, name);
     this.declare(decl.name, "layer", undefined);
-    const unitsValue = readValue(decl.units, { name: "units", kind: "integer", min: 1 }, `the units of layer '${name}'`, this.diagnostics);
+    const unitsValue = readValue(decl.units, { name: "units", kind: "integer", min: 1, ceiling: MAX_WIDTH }, `the units of layer '${name}'`, this.diagnostics);
     const units = typeof unitsValue === "number" ? unitsValue : undefined;
     const symbol = this.symbols.get(name);
     if (symbol?.kind === "layer" && symbol.line === decl.name.span.start.line) symbol.width = units;
@@ -248,7 +268,13 @@ class ModelChecker {
   }
 
   private reportUnknownName(id: Identifier, eligible: (symbol: ModelSymbol) => boolean): void {
-    const candidates = [...this.symbols.values()].filter(eligible).map((s) => s.name);
+    // The suggestion scans every declared name: skip it once the report would be dropped anyway.
+    if (this.diagnostics.isFull("error")) {
+      this.diagnostics.report("unknownName", id.span, { name: id.name });
+      return;
+    }
+    const candidates: string[] = [];
+    for (const symbol of this.symbols.values()) if (eligible(symbol)) candidates.push(symbol.name);
     this.diagnostics.report("unknownName", id.span, { name: id.name }, suggest(id.name, candidates));
   }
 

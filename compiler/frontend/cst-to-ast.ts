@@ -164,7 +164,10 @@ class AstBuilder {
     return { kind: "call", callee, args, options, span };
   }
 
-  /** `-1/16` folded to a value; NaN when a piece is missing or malformed. */
+  /**
+   * `-1/16` folded to a value; NaN when a piece is missing, malformed or not finite, each
+   * reported here or by the lexer stage (so NaN never stands for an unreported problem).
+   */
   private numberValue(node: Cst.NumberValueCstNode | undefined, fallback: Ast.Span): Ast.NumberLiteral {
     const span = node ? this.spanOf(node, fallback) : fallback;
     const c = node?.children;
@@ -174,13 +177,11 @@ class AstBuilder {
     }
     const text = this.source.text.slice(span.start.offset, span.end.offset);
     const sign = c.Minus?.[0] ? -1 : 1;
-    // Malformed numbers were reported by the lexer stage; NaN keeps them from being reported twice.
-    let value = isWellFormedNumber(numerator.image) ? sign * Number(numerator.image) : NaN;
+    let value = sign * this.literal(numerator);
     let isInteger = /^\d+$/.test(numerator.image);
     if (c.Slash?.[0]) {
       const denominator = c.denominator?.[0];
-      const denominatorValue =
-        denominator && this.tokenSpan(denominator) && isWellFormedNumber(denominator.image) ? Number(denominator.image) : NaN;
+      const denominatorValue = denominator && this.tokenSpan(denominator) ? this.literal(denominator) : NaN;
       if (denominatorValue === 0) {
         this.diagnostics.report("zeroDenominator", span, { text });
         value = NaN;
@@ -194,6 +195,21 @@ class AstBuilder {
       value = NaN;
     }
     return { kind: "number", value, text, isInteger, span };
+  }
+
+  /**
+   * One NUMBER token's value; NaN when malformed (reported by the lexer stage) or beyond
+   * the largest double (`1e400`, reported here, so `1e400/1e400` cannot become an
+   * unreported NaN and `1/1e400` cannot become a silent 0).
+   */
+  private literal(token: IToken): number {
+    if (!isWellFormedNumber(token.image)) return NaN;
+    const value = Number(token.image);
+    if (value === Infinity) {
+      this.diagnostics.report("numberOutOfRange", this.tokenSpan(token) ?? this.source.endSpan(), { text: token.image });
+      return NaN;
+    }
+    return value;
   }
 
   /** A declared name; a keyword used as one is reported and kept, so uses of it still resolve. */

@@ -30,6 +30,9 @@ export const Messages = {
   malformedNumber: error("CD1004", "malformed number '{text}'"),
   zeroDenominator: error("CD1005", "fraction '{text}' divides by zero"),
   numberOutOfRange: error("CD1006", "number '{text}' is too large to represent"),
+  sourceTooLarge: error("CD1007", "the file has {size} characters, more than the {limit} a model file may have"),
+  nestingTooDeep: error("CD1008", "brackets nested more than {limit} deep; nothing in the language nests deeper than {needed}"),
+  tooManyErrors: error("CD1009", "too many errors: the first {limit} are listed, {dropped} more were found; fix these and check again"),
   expectedToken: error("CD1010", "expected {expected}, found {found}"),
   expectedOneOf: error("CD1011", "expected {expected}, found {found}"),
   trailingInput: error("CD1012", "unexpected {found}: expected {expected}"),
@@ -76,12 +79,16 @@ export const Messages = {
   datasetClassMismatch: error("CD3012", "dataset '{data}' has {classes} classes but target '{target}' has {targetClasses}"),
   modelTooLarge: error("CD3013", "the model's parameters need {bytes} bytes, more than the 4 GiB WebAssembly memory"),
   gateOnKind: error("CD3014", "gate '{gate}' cannot be put on {kind} layer '{layer}': {reason}"),
+  tooManyLayers: error("CD3015", "the model has {count} layers, more than the {limit} condc compiles; this is layer {index}"),
+  roundsOutOfRange: error("CD3016", "{what} must be {constraint}, got {value}, which is {rounded} in 32-bit floating point"),
+  beyondFloat32: error("CD3017", "{what} is {value}, beyond the largest 32-bit float (about 3.4e38)"),
 
   // Back end (build).
   memoryPlanTooLarge: error("CD5002", "the compiled model needs {bytes} bytes of memory (parameters, gradients, optimizer state and activations at max batch {maxBatch}), more than the 4 GiB WebAssembly memory"),
 
   // Warnings.
   unusedLayer: warning("CD4002", "layer '{layer}' does not feed the loss's logits '{logits}'"),
+  tooManyWarnings: warning("CD4005", "too many warnings: the first {limit} are listed, {dropped} more were found"),
 } as const satisfies Record<string, DiagnosticMessage>;
 
 export type MessageId = keyof typeof Messages;

@@ -1,15 +1,31 @@
 /**
  * @fileoverview The front end's single entry point: lex, parse, build the AST and check,
- * collecting every diagnostic in source order. Never throws on any input text.
+ * collecting every diagnostic in source order. Never throws on any input text: sizes,
+ * nesting and diagnostic counts are bounded (docs/reliability.md).
  */
-import { EOF, type IRecognitionException, type IToken } from "chevrotain";
-import { isWellFormedNumber, KEYWORDS, lex, NumberLiteral, UnterminatedComment, Identifier } from "../../grammar/lexer.js";
+import { EOF, type IRecognitionException, type IToken, type TokenType } from "chevrotain";
+import {
+  Identifier,
+  isWellFormedNumber,
+  KEYWORDS,
+  LCurly,
+  lex,
+  LParen,
+  LSquare,
+  NumberLiteral,
+  RCurly,
+  RParen,
+  RSquare,
+  UnterminatedComment,
+} from "../../grammar/lexer.js";
 import { decodeSyntaxError, parseTokens } from "../../grammar/parser.js";
 import type { Program, Span } from "./ast.js";
 import { checkProgram } from "./checker.js";
 import { cstToAst } from "./cst-to-ast.js";
 import { DiagnosticBag, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
 import type { MessageId } from "./diagnostic-messages.js";
+import { characterAt, safePrefix } from "./display-text.js";
+import { MAX_NESTING_DEPTH, MAX_SOURCE_CHARS, NESTING_NEEDED } from "./language-spec.js";
 import type { CheckedModel } from "./model.js";
 import { SourceText } from "./source-text.js";
 import { suggest } from "./suggest.js";
@@ -22,9 +38,13 @@ export interface FrontendResult {
   program?: Program;
   /** Present only when there are no errors (warnings allowed). */
   model?: CheckedModel;
-  /** In source order. */
+  /** In source order; at most MAX_RECORDED_DIAGNOSTICS of each severity, then a notice. */
   diagnostics: Diagnostic[];
-  /** The text with its line table, for printing diagnostics. */
+  /**
+   * The text with its line table, for printing diagnostics: the text as given without a
+   * leading byte-order mark (spans are offsets into it); only its start when it was refused
+   * as too large.
+   */
   source: SourceText;
 }
 
@@ -35,8 +55,9 @@ function tokenSpan(source: SourceText, token: IToken): Span {
 function reportLexing(text: string, source: SourceText, diagnostics: DiagnosticBag): IToken[] {
   const result = lex(text);
   for (const error of result.errors) {
-    const char = text.charAt(error.offset);
-    diagnostics.report("unexpectedCharacter", source.span(error.offset, error.offset + Math.max(1, error.length)), {
+    // Whole code points: an emoji is one character, not a lone surrogate.
+    const char = characterAt(text, error.offset);
+    diagnostics.report("unexpectedCharacter", source.span(error.offset, error.offset + Math.max(char.length, error.length)), {
       char: char === "'" ? "\\'" : char,
     });
   }
@@ -123,14 +144,71 @@ export function registerMethod(unit: MethodUnit<any, any>): void {
   registerInRegistry(unit, (units) => void new MethodTable(units));
 }
 
-/** Lexes, parses and checks `text`; `file` is the name diagnostics carry. */
-export function checkSource(text: string, file: string, options: CheckOptions = {}): FrontendResult {
-  const source = new SourceText(text);
+type Bracket = "open" | "close";
+const BRACKETS = new Map<TokenType, Bracket>([
+  [LParen, "open"],
+  [LSquare, "open"],
+  [LCurly, "open"],
+  [RParen, "close"],
+  [RSquare, "close"],
+  [RCurly, "close"],
+]);
+
+/**
+ * The parser recurses once per bracket level, so text such as `sgd(sgd(...))` 400 deep
+ * would overflow the stack. A bracket opened deeper than `MAX_NESTING_DEPTH` is reported
+ * and dropped with everything up to its matching close; the rest of the file is parsed.
+ */
+function limitNesting(tokens: IToken[], source: SourceText, diagnostics: DiagnosticBag): IToken[] {
+  let kept: IToken[] | undefined;
+  let depth = 0;
+  let skipBackTo = -1;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    const bracket = BRACKETS.get(token.tokenType);
+    if (skipBackTo >= 0) {
+      if (bracket === "open") depth++;
+      else if (bracket === "close") depth--;
+      if (depth === skipBackTo) skipBackTo = -1;
+      continue;
+    }
+    if (bracket === "open" && depth === MAX_NESTING_DEPTH) {
+      diagnostics.report("nestingTooDeep", tokenSpan(source, token), { limit: MAX_NESTING_DEPTH, needed: NESTING_NEEDED });
+      kept ??= tokens.slice(0, i);
+      skipBackTo = depth;
+      depth++;
+      continue;
+    }
+    if (bracket === "open") depth++;
+    else if (bracket === "close") depth = Math.max(0, depth - 1);
+    kept?.push(token);
+  }
+  return kept ?? tokens;
+}
+
+/** What `checkSource` returns for text over `MAX_SOURCE_CHARS`: one diagnostic, nothing lexed. */
+function refuseTooLarge(text: string, file: string): FrontendResult {
+  const source = new SourceText(safePrefix(text, 4096));
   const diagnostics = new DiagnosticBag(file);
-  const tokens = reportLexing(text, source, diagnostics);
+  const args = { size: text.length.toLocaleString("en-US"), limit: MAX_SOURCE_CHARS.toLocaleString("en-US") };
+  diagnostics.report("sourceTooLarge", source.span(0, 0), args);
+  return { diagnostics: diagnostics.items, source };
+}
+
+/**
+ * Lexes, parses and checks `text`; `file` is the name diagnostics carry. A byte-order mark
+ * at the start is not part of the text.
+ */
+export function checkSource(text: string, file: string, options: CheckOptions = {}): FrontendResult {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (body.length > MAX_SOURCE_CHARS) return refuseTooLarge(body, file);
+  const source = new SourceText(body);
+  const diagnostics = new DiagnosticBag(file);
+  const tokens = limitNesting(reportLexing(body, source, diagnostics), source, diagnostics);
   const { cst, errors } = parseTokens(tokens);
   reportSyntax(errors, source, diagnostics);
   const program = cstToAst(cst, source, diagnostics);
   const model = checkProgram(program, diagnostics, methodTable(options.methods));
-  return { program, model: diagnostics.hasErrors ? undefined : model, diagnostics: sortDiagnostics(withoutEchoesOfSyntaxErrors(diagnostics.items)), source };
+  const sorted = sortDiagnostics(withoutEchoesOfSyntaxErrors(diagnostics.items));
+  return { program, model: diagnostics.hasErrors ? undefined : model, diagnostics: diagnostics.withOverflowNotices(sorted, source.endSpan()), source };
 }

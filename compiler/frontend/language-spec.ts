@@ -19,6 +19,32 @@ export const PENALTY_FUNCTIONS = ["l1"] as const;
 export const WASM_MEMORY_BYTES = 4 * 1024 * 1024 * 1024;
 export const BYTES_PER_PARAMETER = 4;
 
+/**
+ * Limits on what a file may hold (docs/reliability.md). A model file of 2 MiB holds about
+ * 30,000 layer lines, three times the layer limit; the front end checks it in about a
+ * second. Nothing in the language nests deeper than 2 (`train { ... sgd(...) }`), so 32
+ * levels of brackets leave room while keeping the recursive-descent parser's stack small.
+ */
+export const MAX_SOURCE_CHARS = 2 * 1024 * 1024;
+export const MAX_NESTING_DEPTH = 32;
+export const NESTING_NEEDED = 2;
+/**
+ * The most layers a model may have: ten times the deepest published networks (ResNet-1001),
+ * and where the back end's cost is still moderate: a 9,999-layer chain of 2-unit layers
+ * builds in about 50 s using under 1 GB, with a 19 MB manifest; past it build time and
+ * memory grow with nothing to gain.
+ */
+export const MAX_LAYERS = 10_000;
+/**
+ * Widths (input, units, classes, blocks, rank): one f32 row of 2^30 values is the whole
+ * 4 GiB wasm32 memory, so nothing wider can be built; the bound keeps every product of
+ * two widths exact in a double.
+ */
+export const MAX_WIDTH = 2 ** 30;
+/** Counts the runtime keeps in i32 (batch, epochs, schedule steps). */
+export const MAX_COUNT = 2 ** 31 - 1;
+/** Seeds are u32 in the generated module and the runtime's generator. */
+export const MAX_SEED = 2 ** 32 - 1;
 /** Settings of every model; methods add their own (`MethodUnit.trainSettings`). */
 export const TRAIN_SETTINGS = ["data", "optimizer", "batch", "epochs", "seed", "schedule"] as const;
 
@@ -61,7 +87,7 @@ export const SCHEDULES: Record<"constant" | "step", CallSpec> = {
   step: {
     positional: [],
     options: [
-      { name: "every", kind: "integer", required: true, min: 1 },
+      { name: "every", kind: "integer", required: true, min: 1, ceiling: MAX_COUNT },
       { name: "factor", kind: "number", required: true, min: 0, minInclusive: false },
     ],
   },

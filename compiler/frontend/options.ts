@@ -2,7 +2,7 @@
  * @fileoverview Typed reading of option lists and call values against small specs: types,
  * ranges, choices, unknown/duplicate/missing options, each reported once with a suggestion.
  */
-import type { CallValue, NamedOption, Span, Value } from "./ast.js";
+import type { CallValue, NamedOption, NumberLiteral, Span, Value } from "./ast.js";
 import type { DiagnosticBag } from "./diagnostics.js";
 import { suggest } from "./suggest.js";
 
@@ -20,6 +20,12 @@ export interface OptionSpec {
   minInclusive?: boolean;
   max?: number;
   maxInclusive?: boolean;
+  /**
+   * What the value must not exceed because of how it is represented (a width that fits
+   * wasm32 memory, a u32 seed), reported on its own ("<= 4294967295") rather than as a
+   * range, since it is not part of the option's meaning.
+   */
+  ceiling?: number;
 }
 
 /** A call form such as `sgd(lr: 0.05)` or `idx("dir")`. */
@@ -99,15 +105,7 @@ export function readValue(value: Value, spec: OptionSpec, what: string, diagnost
     case "integer":
     case "number": {
       if (value.kind !== "number") return wrongType();
-      if (spec.kind === "integer" && !Number.isInteger(value.value)) {
-        diagnostics.report("notAnInteger", value.span, { what, value: value.text });
-        return undefined;
-      }
-      if (!inRange(value.value, spec)) {
-        diagnostics.report("outOfRange", value.span, { what, constraint: rangeText(spec), value: value.text });
-        return undefined;
-      }
-      return value.value;
+      return readNumber(value, spec, what, diagnostics);
     }
     case "boolean":
       if (value.kind !== "name" || (value.name !== "true" && value.name !== "false")) return wrongType();
@@ -125,6 +123,45 @@ export function readValue(value: Value, spec: OptionSpec, what: string, diagnost
       return value.name;
     }
   }
+}
+
+/**
+ * A number against its spec. Integers must be integral and in range (every integer spec
+ * has a `ceiling`, so no count overflows what the runtime holds); other numbers are used as
+ * f32, so their f32 rounding must be finite and in range too (`epsilon: 1e-50` is 0,
+ * `beta1: 0.99999999999` is 1 in f32).
+ */
+function readNumber(value: NumberLiteral, spec: OptionSpec, what: string, diagnostics: DiagnosticBag): number | undefined {
+  const x = value.value;
+  if (!Number.isFinite(x)) {
+    // cst-to-ast reports every non-finite literal; this keeps one that slipped through from passing silently.
+    diagnostics.report("numberOutOfRange", value.span, { text: value.text });
+    return undefined;
+  }
+  if (spec.kind === "integer" && !Number.isInteger(x)) {
+    diagnostics.report("notAnInteger", value.span, { what, value: value.text });
+    return undefined;
+  }
+  if (!inRange(x, spec)) {
+    diagnostics.report("outOfRange", value.span, { what, constraint: rangeText(spec), value: value.text });
+    return undefined;
+  }
+  if (spec.ceiling !== undefined && x > spec.ceiling) {
+    diagnostics.report("outOfRange", value.span, { what, constraint: `<= ${spec.ceiling}`, value: value.text });
+    return undefined;
+  }
+  if (spec.kind === "number") {
+    const rounded = Math.fround(x);
+    if (!Number.isFinite(rounded)) {
+      diagnostics.report("beyondFloat32", value.span, { what, value: value.text });
+      return undefined;
+    }
+    if (!inRange(rounded, spec)) {
+      diagnostics.report("roundsOutOfRange", value.span, { what, constraint: rangeText(spec), value: value.text, rounded: String(rounded) });
+      return undefined;
+    }
+  }
+  return x;
 }
 
 export type OptionValues = Map<string, OptionValue>;

@@ -16,6 +16,7 @@ import { denseParams } from "../dense/method.js";
 import { emitActivationBackward, emitDenseBackward, emitDenseForward } from "../dense/emit.js";
 import { defineMethod, type EmitLayer } from "../unit.js";
 import { LOWRANK_MESSAGES } from "./messages.js";
+import { MAX_WIDTH } from "../../compiler/frontend/language-spec.js";
 
 export interface LowRankOptions {
   rank: number;
@@ -50,7 +51,7 @@ export const lowrankMethod = defineMethod<LowRankOptions, undefined>({
   kindOptions: [],
   gateOptions: [
     // The range 1 <= rank < min(inputs, units) depends on the layer: checked below.
-    { name: "rank", kind: "integer", required: true },
+    { name: "rank", kind: "integer", required: true, ceiling: MAX_WIDTH },
     { name: "threshold", kind: "number" },
     { name: "refresh", kind: "choice", choices: ["epoch", "never"] },
     { name: "mode", kind: "choice", choices: ["test_only", "in_loop"] },

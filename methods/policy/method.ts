@@ -17,6 +17,7 @@ import { denseParams } from "../dense/method.js";
 import { defineMethod, type EmitContext, type EmitLayer, type SourceDelta } from "../unit.js";
 import { BASELINE_BATCH_MEAN, BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernels/codes/policy.js";
 import { POLICY_MESSAGES } from "./messages.js";
+import { MAX_WIDTH } from "../../compiler/frontend/language-spec.js";
 import { reinforceSetting, type ReinforceSettings } from "./settings.js";
 
 export interface PolicyOptions {
@@ -65,7 +66,7 @@ export const policyMethod = defineMethod<PolicyOptions, PolicyState>({
   gate: "policy",
   kindOptions: [],
   gateOptions: [
-    { name: "blocks", kind: "integer", required: true, min: 1 },
+    { name: "blocks", kind: "integer", required: true, min: 1, ceiling: MAX_WIDTH },
     { name: "tau", kind: "number", required: true, min: 0, minInclusive: false, max: 1 },
     { name: "squash", kind: "number", min: 0, max: 0.5, maxInclusive: false },
     { name: "test", kind: "choice", choices: ["sample", "threshold"] },

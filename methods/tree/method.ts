@@ -34,6 +34,8 @@ export interface TreeOptions {
 
 const DEFAULTS = { layout: "shared", gaterTraining: "deterministic", sigma: 0.1, levelLr: "uniform", levelLrMax: 16 } as const;
 const GATER_STREAM_OFFSET = 0x10000;
+/** A tree of depth 30 has 2^31 - 1 nodes: 8 GiB of weights at one input and one unit. */
+export const MAX_TREE_DEPTH = 29;
 const WASM_MEMORY_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** Nodes of a complete binary tree of depth k: 2^(k+1) - 1. */
@@ -68,7 +70,7 @@ export const treeMethod = defineMethod<TreeOptions, undefined>({
   kind: "tree",
   gate: null,
   kindOptions: [
-    { name: "depth", kind: "integer", required: true, min: 1 },
+    { name: "depth", kind: "integer", required: true, min: 1, ceiling: MAX_TREE_DEPTH },
     { name: "layout", kind: "choice", choices: ["shared", "per_unit"] },
     { name: "gater_training", kind: "choice", choices: ["deterministic", "reinforce", "noisy"] },
     { name: "sigma", kind: "number", min: 0, minInclusive: false },

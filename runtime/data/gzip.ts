@@ -4,8 +4,12 @@
  */
 import { DataError } from "./errors.js";
 
-/** Decompresses a complete gzip stream; rejects on corrupt or truncated input. */
-export type Gunzip = (bytes: Uint8Array) => Promise<Uint8Array>;
+/**
+ * Decompresses a gzip stream; rejects on corrupt or truncated input. With `maxBytes` it
+ * stops once that much output exists and returns exactly `maxBytes` bytes (the caller
+ * decides whether more was too much), so a small file cannot inflate without bound.
+ */
+export type Gunzip = (bytes: Uint8Array, maxBytes?: number) => Promise<Uint8Array>;
 
 /** True when the bytes start with the gzip magic 1f 8b. */
 export function isGzip(bytes: Uint8Array): boolean {
@@ -13,7 +17,7 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 /** Gunzip through the web-standard DecompressionStream (no Node imports). */
-export async function browserGunzip(bytes: Uint8Array): Promise<Uint8Array> {
+export async function browserGunzip(bytes: Uint8Array, maxBytes = Infinity): Promise<Uint8Array> {
   if (typeof DecompressionStream === "undefined") {
     throw new Error("DecompressionStream is not available here; pass a gunzip function");
   }
@@ -30,21 +34,35 @@ export async function browserGunzip(bytes: Uint8Array): Promise<Uint8Array> {
     if (done) break;
     chunks.push(value);
     total += value.length;
+    if (total >= maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return concat(chunks, maxBytes);
+    }
   }
-  const out = new Uint8Array(total);
+  return concat(chunks, total);
+}
+
+/** The first `length` bytes of `chunks` in one array. */
+export function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
+    if (offset >= length) break;
+    const part = chunk.length <= length - offset ? chunk : chunk.subarray(0, length - offset);
+    out.set(part, offset);
+    offset += part.length;
   }
   return out;
 }
 
-/** Returns the bytes, gunzipped first when they start 1f 8b; failures become a DataError. */
-export async function maybeGunzip(bytes: Uint8Array, fileLabel: string, gunzip: Gunzip = browserGunzip): Promise<Uint8Array> {
+/**
+ * Returns the bytes, gunzipped first when they start 1f 8b (at most `maxBytes` of output,
+ * see `Gunzip`); failures become a DataError.
+ */
+export async function maybeGunzip(bytes: Uint8Array, fileLabel: string, gunzip: Gunzip = browserGunzip, maxBytes?: number): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
   try {
-    return await gunzip(bytes);
+    return await gunzip(bytes, maxBytes);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new DataError(fileLabel, `corrupt gzip data (${reason})`);

@@ -4,7 +4,13 @@
  */
 import type { Dataset } from "./dataset.js";
 import { DataError } from "./errors.js";
-import { browserGunzip, maybeGunzip, type Gunzip } from "./gzip.js";
+import { browserGunzip, isGzip, maybeGunzip, type Gunzip } from "./gzip.js";
+
+/**
+ * The largest IDX file (after gunzip) a loader accepts: 1 GiB is 1.3 million 28×28 images,
+ * 22 times MNIST's training set, and 4 GiB once held as f32 pixels.
+ */
+export const MAX_IDX_BYTES = 2 ** 30;
 
 export type IdxType = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -59,9 +65,49 @@ export function parseIdx(bytes: Uint8Array, fileLabel: string): IdxArray {
   const follow = bytes.length - headerBytes;
   if (expected !== follow) {
     const what = follow < expected ? "truncated" : "trailing bytes";
-    fail(`${what}: header says ${describeShape(dims)} ${type} (${expected} bytes) but ${follow} bytes follow`);
+    fail(`${what}: header says ${describeShape(dims)} ${type} (${byteCount(expected)}) but ${follow} bytes follow`);
   }
   return { type, dims, data: readBigEndian(view, headerBytes, count, type) };
+}
+
+/** "784 bytes"; beyond 2^53 an approximation, never "Infinity bytes". */
+function byteCount(bytes: number): string {
+  if (Number.isSafeInteger(bytes)) return `${bytes} bytes`;
+  return Number.isFinite(bytes) ? `about ${bytes.toExponential(2)} bytes` : "more bytes than a double holds";
+}
+
+/** Bytes an IDX file whose header is `head` declares (header included); needs the whole header. */
+function declaredBytes(head: Uint8Array): number {
+  const size = TYPES.find((t) => t.code === head[2])?.size ?? 1;
+  const rank = head[3];
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let bytes = size;
+  for (let k = 0; k < rank; k++) bytes *= view.getUint32(4 + 4 * k, false);
+  return 4 + 4 * rank + bytes;
+}
+
+/**
+ * An IDX file's bytes, gunzipped when gzipped, never inflating more than its header
+ * declares: the header is inflated first, then at most the declared size and one byte
+ * (a gzip bomb stops at what it promised), and no more than MAX_IDX_BYTES in any case.
+ */
+async function inflateIdx(bytes: Uint8Array, fileLabel: string, gunzip: Gunzip, magic: number, what: string): Promise<Uint8Array> {
+  const headerBytes = 4 + 4 * (magic & 0xff);
+  const head = await maybeGunzip(bytes, fileLabel, gunzip, headerBytes);
+  checkMagic(head, fileLabel, magic, what);
+  if (head.length < headerBytes) {
+    throw new DataError(fileLabel, `truncated: the header needs ${headerBytes} bytes but the file has ${head.length}`);
+  }
+  const declared = declaredBytes(head);
+  if (declared > MAX_IDX_BYTES) {
+    throw new DataError(fileLabel, `header declares ${byteCount(declared)}, more than the ${byteCount(MAX_IDX_BYTES)} an IDX file may have`);
+  }
+  if (!isGzip(bytes)) return bytes;
+  const raw = await maybeGunzip(bytes, fileLabel, gunzip, declared + 1);
+  if (raw.length > declared) {
+    throw new DataError(fileLabel, `trailing bytes: inflates to more than the ${byteCount(declared)} its header declares`);
+  }
+  return raw;
 }
 
 function describeShape(dims: readonly number[]): string {
@@ -140,7 +186,7 @@ export interface IdxPairNames {
 
 export interface IdxPairOptions {
   gunzip?: Gunzip;
-  /** Labels must be < classes. Default 10. */
+  /** Labels must be < classes (the model's class count); the data set reports it. Default 10. */
   classes?: number;
   /** Required image rows × columns. Default [28, 28]. */
   imageShape?: readonly [number, number];
@@ -164,16 +210,15 @@ export async function loadIdxPair(
 ): Promise<Dataset> {
   const gunzip = options.gunzip ?? browserGunzip;
   const classes = options.classes ?? 10;
+  if (!Number.isInteger(classes) || classes < 1) throw new RangeError(`loadIdxPair: classes must be a positive integer, got ${classes}`);
   const [rows, cols] = options.imageShape ?? [28, 28];
-  const imagesRaw = await maybeGunzip(imagesBytes, names.images, gunzip);
-  checkMagic(imagesRaw, names.images, IMAGES_MAGIC, "uint8 images with 3 dimensions");
+  const imagesRaw = await inflateIdx(imagesBytes, names.images, gunzip, IMAGES_MAGIC, "uint8 images with 3 dimensions");
   const images = parseIdx(imagesRaw, names.images);
   const [count, h, w] = images.dims;
   if (h !== rows || w !== cols) {
     throw new DataError(names.images, `wrong image size: header says ${describeShape(images.dims)}, expected N×${rows}×${cols}`);
   }
-  const labelsRaw = await maybeGunzip(labelsBytes, names.labels, gunzip);
-  checkMagic(labelsRaw, names.labels, LABELS_MAGIC, "uint8 labels with 1 dimension");
+  const labelsRaw = await inflateIdx(labelsBytes, names.labels, gunzip, LABELS_MAGIC, "uint8 labels with 1 dimension");
   const labels = parseIdx(labelsRaw, names.labels).data as Uint8Array;
   if (labels.length !== count) {
     throw new DataError(names.labels, `count mismatch: ${labels.length} labels but ${names.images} has ${count} images`);

@@ -11,13 +11,19 @@ import { FileAccessError, readFileOrExplain, writeFileAtomic } from "../../runti
 
 /**
  * afterBytes: the next file opened for writing takes this many bytes, then fails (ENOSPC).
- * readCode: the next readFile fails with this errno code (EACCES cannot be provoked as root).
+ * readCode: the next file opened for reading fails with this errno code (EACCES cannot be
+ * provoked as root).
  */
 const failure: { afterBytes: number | null; readCode: string | null } = { afterBytes: null, readCode: null };
 
 vi.mock("node:fs/promises", async (importOriginal) => {
   const actual = await importOriginal<typeof FsPromises>();
   const open = (async (...args: Parameters<typeof actual.open>) => {
+    const code = failure.readCode;
+    if (code && typeof args[1] === "number") {
+      failure.readCode = null;
+      throw Object.assign(new Error(`${code}: simulated, open '${String(args[0])}'`), { code });
+    }
     const handle = await actual.open(...args);
     const limit = failure.afterBytes;
     if (limit === null || args[1] !== "wx") return handle;
@@ -34,13 +40,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
       get: (target, key) => (key === "write" ? write : Reflect.get(target, key, target)),
     });
   }) as typeof actual.open;
-  const readFile = (async (...args: Parameters<typeof actual.readFile>) => {
-    const code = failure.readCode;
-    failure.readCode = null;
-    if (code) throw Object.assign(new Error(`${code}: simulated, open '${String(args[0])}'`), { code });
-    return actual.readFile(...args);
-  }) as typeof actual.readFile;
-  return { ...actual, open, readFile };
+  return { ...actual, open };
 });
 
 let dir = "";
@@ -69,7 +69,7 @@ describe("writeFileAtomic", () => {
     const target = join(dir, "ckpt.safetensors");
     await writeFile(target, bytes(100, 1));
     failure.afterBytes = 4096;
-    await expect(writeFileAtomic(target, bytes(1 << 16, 2))).rejects.toThrow("ENOSPC: no space left on device, write");
+    await expect(writeFileAtomic(target, bytes(1 << 16, 2))).rejects.toThrow(`cannot write file ${target}: no space left on device`);
     expect(failure.afterBytes).toBeNull(); // the simulated failure did fire
     expect(new Uint8Array(await readFile(target))).toEqual(bytes(100, 1));
     expect(await readdir(dir)).toEqual(["ckpt.safetensors"]);
@@ -77,7 +77,7 @@ describe("writeFileAtomic", () => {
 
   it("creates no target when the first write to a new file fails", async () => {
     failure.afterBytes = 10;
-    await expect(writeFileAtomic(join(dir, "new.bin"), bytes(50, 3))).rejects.toThrow("ENOSPC");
+    await expect(writeFileAtomic(join(dir, "new.bin"), bytes(50, 3))).rejects.toMatchObject({ code: "ENOSPC" });
     expect(await readdir(dir)).toEqual([]);
   });
 
@@ -90,7 +90,7 @@ describe("writeFileAtomic", () => {
   });
 
   it("fails cleanly when the directory does not exist", async () => {
-    await expect(writeFileAtomic(join(dir, "missing", "x.bin"), bytes(8, 4))).rejects.toThrow(/ENOENT/);
+    await expect(writeFileAtomic(join(dir, "missing", "x.bin"), bytes(8, 4))).rejects.toMatchObject({ code: "ENOENT" });
     expect(await readdir(dir)).toEqual([]);
   });
 
@@ -126,8 +126,8 @@ describe("readFileOrExplain", () => {
   it("explains EACCES (simulated) and keeps other errors to their first line", async () => {
     failure.readCode = "EACCES";
     expect((await explain(join(dir, "x"))).message).toBe(`cannot read checkpoint ${join(dir, "x")}: permission denied`);
-    failure.readCode = "EIO";
-    expect((await explain(join(dir, "x"))).message).toBe(`cannot read checkpoint ${join(dir, "x")}: EIO: simulated, open '${join(dir, "x")}'`);
+    failure.readCode = "ESTALE";
+    expect((await explain(join(dir, "x"))).message).toBe(`cannot read checkpoint ${join(dir, "x")}: ESTALE: simulated, open '${join(dir, "x")}'`);
   });
 
   it.skipIf(process.getuid?.() === 0)("explains a real EACCES", async () => {

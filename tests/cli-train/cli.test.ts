@@ -171,13 +171,13 @@ describe("condc train failures", () => {
     expect(existsSync(out)).toBe(true);
   });
 
-  it("--out under a file: exit 2 before training, one line", async () => {
+  it("--out under a file: exit 1 before training, one line naming the path (issue 16, class 12)", async () => {
     const file = join(tmp, "a-file");
     writeFileSync(file, "x");
     const r = await run(["train", join(tmp, "small.cond"), "--out", join(file, "w.safetensors")]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.stdout()).toBe("");
-    expect(r.stderr()).toBe(`condc train: cannot create the directory of '${join(file, "w.safetensors")}': a path component exists and is not a directory`);
+    expect(r.stderr()).toBe(`condc train: cannot write '${join(file, "w.safetensors")}': a parent of the path is not a directory`);
   });
 
   it("a missing model file: exit 2, one line", async () => {

@@ -15,6 +15,16 @@ import { formatDiagnostics, summarize } from "../../compiler/frontend/diagnostic
 import { checkSource } from "../../compiler/frontend/frontend.js";
 
 const BASELINE_DIR = "tests/baselines";
+/**
+ * Codes whose trigger is too large for a baseline file (megabytes of text, thousands of
+ * layers or diagnostics); each is held by an exact-message test instead.
+ */
+const EXERCISED_ELSEWHERE: Record<string, string> = {
+  CD1007: "tests/reliability/front-end-limits.test.ts (a file over 2 MiB)",
+  CD1009: "tests/reliability/output-growth.test.ts (over 1,000 errors)",
+  CD3015: "tests/reliability/front-end-limits.test.ts (over 10,000 layers)",
+  CD4005: "tests/reliability/output-growth.test.ts (over 1,000 warnings)",
+};
 const UPDATE = process.env.UPDATE_BASELINES === "1";
 const names = readdirSync(BASELINE_DIR)
   .filter((f) => f.endsWith(".cond"))
@@ -41,7 +51,7 @@ describe("error baselines", () => {
   it("together exercise every front-end diagnostic code in the table (CD1xxx-CD4xxx)", () => {
     const seen = new Set(names.flatMap((name) => printed(name).result.diagnostics.map((d) => d.code)));
     const frontEndCodes = allMessages(METHODS).map((m) => m.code).filter((code) => /^CD[1-4]/.test(code));
-    const missing = frontEndCodes.filter((code) => !seen.has(code));
+    const missing = frontEndCodes.filter((code) => !seen.has(code) && !(code in EXERCISED_ELSEWHERE));
     expect(missing).toEqual([]);
   });
 

@@ -1,7 +1,8 @@
 /**
  * @fileoverview Property tests (fast-check): on random text and on mutated examples the
  * front end never throws, every diagnostic lies inside the file, and `condc` never prints
- * a stack trace. About 11,000 cases in all.
+ * a stack trace; deeply nested and very long inputs hit the front end's limits as
+ * diagnostics. About 11,500 cases in all.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { main } from "../../cli/main.js";
 import type { CliIO } from "../../cli/io.js";
-import type { Diagnostic } from "../../compiler/frontend/diagnostics.js";
+import { formatDiagnostics, type Diagnostic } from "../../compiler/frontend/diagnostics.js";
 import { checkSource } from "../../compiler/frontend/frontend.js";
 import { SourceText } from "../../compiler/frontend/source-text.js";
 
@@ -64,8 +65,38 @@ const grammarishTextArb = fc
   .array(fc.oneof(fc.constantFrom(...VOCABULARY), fc.string({ maxLength: 3 })), { maxLength: 60 })
   .map((parts) => parts.join(" "));
 
-function assertInsideFile(text: string, diagnostics: Diagnostic[]): void {
-  const source = new SourceText(text);
+/** Brackets nested far past the parser's limit, around and inside valid text. */
+const deepNestingArb = fc
+  .tuple(
+    fc.constantFrom(...EXAMPLES),
+    fc.nat(),
+    fc.integer({ min: 33, max: 3000 }),
+    fc.array(fc.constantFrom("(", "[", "{", "sgd(", "f(x, ", "a: ["), { minLength: 1, maxLength: 3 }),
+    fc.boolean(),
+  )
+  .map(([text, at, depth, openers, closed]) => {
+    const opening = Array.from({ length: depth }, (_, i) => openers[i % openers.length]).join("");
+    const closing = closed ? opening.replace(/[^([{]/g, "").split("").reverse().map((c) => ({ "(": ")", "[": "]", "{": "}" })[c]).join("") : "";
+    // On a line of its own after any block comment: never inside a comment.
+    const after = text.lastIndexOf("*/") + 2;
+    const cut = after + (at % (text.length - after + 1));
+    return `${text.slice(0, cut)}\n${opening}${closing}\n${text.slice(cut)}`;
+  });
+
+/** One token made very long (names, numbers, strings, comments, unknown characters). */
+const longTokenArb = fc
+  .tuple(
+    fc.constantFrom(...EXAMPLES),
+    fc.nat(),
+    fc.constantFrom("a", "9", "1.", "\"x", "// ", "/* ", "@", "é", "😀", " "),
+    fc.integer({ min: 1000, max: 50_000 }),
+  )
+  .map(([text, at, unit, length]) => {
+    const cut = at % (text.length + 1);
+    return text.slice(0, cut) + unit.repeat(Math.ceil(length / unit.length)) + text.slice(cut);
+  });
+
+function assertInsideFile(text: string, diagnostics: Diagnostic[], source = new SourceText(text)): void {
   for (const d of diagnostics) {
     const { start, end } = d.span;
     expect(0 <= start.offset && start.offset <= end.offset && end.offset <= text.length, d.message).toBe(true);
@@ -81,7 +112,8 @@ function assertInsideFile(text: string, diagnostics: Diagnostic[]): void {
 
 function checkProperty(text: string): void {
   const result = checkSource(text, "fuzz.cond");
-  assertInsideFile(text, result.diagnostics);
+  // Offsets are into the text the front end saw (a leading byte-order mark is not part of it).
+  assertInsideFile(result.source.text, result.diagnostics, result.source);
   if (result.model) expect(result.diagnostics.every((d) => d.severity === "warning")).toBe(true);
   else expect(result.diagnostics.some((d) => d.severity === "error")).toBe(true);
 }
@@ -99,16 +131,43 @@ describe("front end under fuzzing", () => {
     fc.assert(fc.property(mutatedExampleArb, checkProperty), { numRuns: 4500 });
   });
 
+  it("deep nesting is reported (CD1008), never a stack overflow", () => {
+    fc.assert(
+      fc.property(deepNestingArb, (text) => {
+        checkProperty(text);
+        expect(checkSource(text, "deep.cond").diagnostics.some((d) => d.code === "CD1008")).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("very long tokens give short messages and short printouts", () => {
+    fc.assert(
+      fc.property(longTokenArb, (text) => {
+        checkProperty(text);
+        const result = checkSource(text, "long.cond");
+        for (const d of result.diagnostics) expect(d.message.length).toBeLessThan(400);
+        const printed = formatDiagnostics(result.diagnostics, result.source);
+        for (const line of printed.split("\n")) expect(line.length).toBeLessThan(500);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("condc main() never prints a stack trace and exits 0 or 1", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(mutatedExampleArb, grammarishTextArb), fc.boolean(), async (text, json) => {
-        const lines: string[] = [];
-        const io: CliIO = { stdout: (l) => void lines.push(l), stderr: (l) => void lines.push(l), readFile: () => text };
-        const args = json ? ["check", "--format", "json", "f.cond"] : ["inspect", "f.cond"];
-        const code = await main(args, io);
-        expect([0, 1]).toContain(code);
-        expect(lines.join("\n")).not.toMatch(/internal error|\n\s+at .+:\d+:\d+/);
-      }),
+      fc.asyncProperty(
+        fc.oneof({ arbitrary: mutatedExampleArb, weight: 4 }, { arbitrary: grammarishTextArb, weight: 4 }, deepNestingArb, longTokenArb),
+        fc.boolean(),
+        async (text, json) => {
+          const lines: string[] = [];
+          const io: CliIO = { stdout: (l) => void lines.push(l), stderr: (l) => void lines.push(l), readFile: () => text };
+          const args = json ? ["check", "--format", "json", "f.cond"] : ["inspect", "f.cond"];
+          const code = await main(args, io);
+          expect([0, 1]).toContain(code);
+          expect(lines.join("\n")).not.toMatch(/internal error|\n\s+at .+:\d+:\d+/);
+        },
+      ),
       { numRuns: 1500 },
     );
   });
