@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/compile.js";
 import { checkSource } from "../../compiler/frontend/frontend.js";
-import { inspectJson, inspectTable } from "../../compiler/frontend/inspect.js";
+import { inspectModel } from "../../compiler/frontend/inspect.js";
+import { inspectJson, inspectTable } from "../../cli/inspect-format.js";
+import { methodTable } from "../../compiler/frontend/frontend.js";
 import { MAX_LAYERS, MAX_NESTING_DEPTH, MAX_SOURCE_CHARS } from "../../compiler/frontend/language-spec.js";
 import type { CheckedLayer, CheckedModel } from "../../compiler/frontend/model.js";
 import { chainModel, expectNoCrash, runBin, runCli, tempDir, tinyModel } from "./helpers.js";
@@ -159,7 +161,7 @@ describe("layer-count limit", () => {
 
   it("condc check, inspect and build of the 20,000-layer chain: exit 1 with the diagnostic", async () => {
     const files = { "chain.cond": chainModel(20_000) };
-    for (const args of [["check", "chain.cond"], ["inspect", "chain.cond"], ["build", "chain.cond", "--emit", "as"]]) {
+    for (const args of [["check", "chain.cond"], ["inspect", "chain.cond"], ["build", "chain.cond", "--emit", "wat"]]) {
       const run = await runCli(args, files);
       expect(run.code, args.join(" ")).toBe(1);
       expectNoCrash(run);
@@ -174,13 +176,12 @@ describe("presentation of very large models", () => {
     const span = { start: { offset: 0, line: 1, column: 1 }, end: { offset: 0, line: 1, column: 1 } };
     const layers: CheckedLayer[] = Array.from({ length: count }, (_, i) => ({
       name: `h${i}`,
-      op: "dense",
+      method: "dense",
+      options: {},
       source: i === 0 ? "x" : `h${i - 1}`,
       inputs: 2,
       units: 2,
       activation: "relu",
-      gate: null,
-      tree: null,
       isOutput: i === count - 1,
       span,
     }));
@@ -190,9 +191,10 @@ describe("presentation of very large models", () => {
 
   it("inspect's table and JSON of 130,000 layers: no Math.max(...spread) overflow", () => {
     const model = wideModel(130_000);
-    const table = inspectTable(model);
+    const report = inspectModel(model, methodTable(undefined));
+    const table = inspectTable(report, `h${130_000 - 1}`, new Map(model.layers.map((l) => [l.name, l.activation])));
     expect(table.split("\n").length).toBeGreaterThan(130_000);
-    expect(JSON.parse(inspectJson(model)).layers).toHaveLength(130_000);
+    expect(Object.keys(inspectJson(report).layers as object)).toHaveLength(130_000);
   });
 });
 

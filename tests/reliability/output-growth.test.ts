@@ -136,7 +136,7 @@ describe("counting and capping diagnostics", () => {
 
   it("build, train and inspect print the same capped list", async () => {
     for (const command of ["inspect", "build"]) {
-      const args = command === "build" ? ["build", "many.cond", "--emit", "as"] : [command, "many.cond"];
+      const args = command === "build" ? ["build", "many.cond", "--emit", "wat"] : [command, "many.cond"];
       const run = await runCli(args, { "many.cond": "@ ".repeat(130_000) });
       expect(run.code).toBe(1);
       expect(printedLines(run.stderr).filter((l) => l.includes("error CD1001"))).toHaveLength(100);

@@ -112,7 +112,7 @@ describe("condc build -o", () => {
 
   it("a full disk mid-write: exit 1, one line naming the file, no temp file, no partial output", async () => {
     const dir = join(tempDir("full"), "out");
-    simulated.diskFullAfter = 1000;
+    simulated.diskFullAfter = 100; // a model module is a few hundred bytes
     const run = await runCli(["build", "m.cond", "-o", dir, "--simd", "plain"], { "m.cond": tinyModel() });
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(`condc build: cannot write file ${join(dir, "Tiny.wasm")}: no space left on device`);
