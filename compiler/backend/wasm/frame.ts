@@ -43,7 +43,8 @@ export function generateModule(ir: IrModule, methods: MethodTable): GeneratedMod
   const layerFunctions = new Map<string, FunctionRef>();
 
   const emitLayers = new Map<string, EmitLayer>();
-  for (const layer of ir.layers) emitLayers.set(layer.name, toEmitLayer(layer, ir, addr, params, emitLayers));
+  const irLayers = new Map(ir.layers.map((l) => [l.name, l]));
+  for (const layer of ir.layers) emitLayers.set(layer.name, toEmitLayer(layer, irLayers, addr, params, emitLayers));
   const units = new Map(ir.layers.map((l) => [l.name, methods.require(l.method)]));
   const live = ir.layers.filter((l) => l.delta !== null);
 
@@ -150,7 +151,7 @@ export function generateModule(ir: IrModule, methods: MethodTable): GeneratedMod
   return { module, layerExports, modelExports };
 }
 
-function toEmitLayer(layer: IrLayer, ir: IrModule, addr: (name: string) => Expr, params: Map<string, IrParam>, all: Map<string, EmitLayer>): EmitLayer {
+function toEmitLayer(layer: IrLayer, irLayers: Map<string, IrLayer>, addr: (name: string) => Expr, params: Map<string, IrParam>, all: Map<string, EmitLayer>): EmitLayer {
   const param = (suffix: string): IrParam => {
     const name = layer.params[suffix];
     const p = name === undefined ? undefined : params.get(name);
@@ -169,7 +170,7 @@ function toEmitLayer(layer: IrLayer, ir: IrModule, addr: (name: string) => Expr,
       return layer.source === null ? null : all.get(layer.source)!;
     },
     method: layer.method,
-    x: layer.source === null ? addr("input") : addr(ir.layers.find((l) => l.name === layer.source)!.output),
+    x: layer.source === null ? addr("input") : addr(irLayers.get(layer.source)!.output),
     output: addr(layer.output),
     delta: layer.delta === null ? null : addr(layer.delta),
     param(suffix) {
@@ -195,8 +196,9 @@ function toEmitLayer(layer: IrLayer, ir: IrModule, addr: (name: string) => Expr,
 function emitInit(module: ModuleBuilder, ir: IrModule, addr: (name: string) => Expr, methodInit: (f: FunctionBuilder, seed: Expr) => void): void {
   const f = module.function("init", [{ name: "seed", type: "i32" }], null, { exportName: "init", doc: "initialise parameters from the seed; zero gradients and optimizer state" });
   const seed = f.param("seed");
+  const layers = new Map(ir.layers.map((l) => [l.name, l]));
   for (const p of ir.params) {
-    const layer = ir.layers.find((l) => l.name === p.layer)!;
+    const layer = layers.get(p.layer)!;
     const count = p.shape.reduce((a, b) => a * b, 1);
     if (p.init === "glorot_uniform") f.kernel("glorotUniform", addr(p.region), layer.inputs, layer.units, count, seed, layer.index);
     else f.kernel("zeroBytes", addr(p.region), count * 4);
