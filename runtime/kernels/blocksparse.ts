@@ -1,4 +1,4 @@
-// Block-sparse products for block-dropout policies (condnet, methods.md 4.4): per example,
+// Block-sparse products for block-dropout policies (condnet, docs/methods/policy.md §7): per example,
 // only the active output blocks are computed, and (ss) only over the active input blocks
 // of a block-masked source. Layout: W is [units, inputs] row-major (row j = unit j,
 // contiguous over the inputs), so an output block of B units is B contiguous rows and each

@@ -1,7 +1,7 @@
 // Low-rank sign-estimated layers (Davis & Arel): a rank-r factor U V of the weights
 // estimates each pre-activation, Zhat = (X U) V + b; only units with Zhat > theta are
 // computed exactly (SIMD dot products over contiguous rows of W [units x inputs], skipping
-// the input's zeros), ReLU on those, zeros elsewhere. See docs/lowrank.md.
+// the input's zeros), ReLU on those, zeros elsewhere. See docs/methods/lowrank.md §2.
 //
 // Counters (f64, at `stats`): 0 examples, 1 computed (example, unit) pairs, 2 MACs performed,
 // 3 agree, 4 truly positive, 5 false negatives, 6 pairs measured, 7 estimated positive

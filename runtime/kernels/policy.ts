@@ -1,4 +1,4 @@
-// Block-dropout policies (condnet, methods.md 4.1-4.3): Bernoulli sampling from the
+// Block-dropout policies (condnet, docs/methods/policy.md §2-§5): Bernoulli sampling from the
 // counter RNG, per-example costs, baselines, the REINFORCE + regularizer gradient E with
 // respect to the policy logits Q, and the policy parameter step.
 import { scratchAt, SCRATCH_SMALL } from "./scratch";

@@ -1,10 +1,10 @@
-// Cho & Bengio tree-structured gated weights, layout L1 "shared path" (methods.md 3):
+// Cho & Bengio tree-structured gated weights, layout L1 "shared path" (docs/methods/tree.md §2.3):
 // gater bits -> prefix codes -> examples bucketed by code (counting sort over the 2^k
 // leaves; the examples of a prefix of length l are one contiguous range of the sorted
 // order) -> one GEMM per non-empty (level, prefix) bucket (the GEMM's small-m path is the
 // GEMV path for tiny buckets). Node (l, p) has heap index 2^l - 1 + p; its weights are the
 // [units x inputs] slice `node` of the tree weight, its bias the [units] slice `node`.
-// Lazy, time-aware weight decay (3.3): every node keeps, as an f64, the value of the
+// Lazy, time-aware weight decay (tree.md §4): every node keeps, as an f64, the value of the
 // decay log-product Lambda at which it is exact; catching up multiplies by
 // exp(Lambda_now - Lambda_node).
 import { scratchAt, SCRATCH_SMALL } from "./scratch";
@@ -293,7 +293,7 @@ export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBi
 }
 
 /**
- * REINFORCE on the gaters (methods.md 3.4): per-example loss L_e = -log probs[e, label_e],
+ * REINFORCE on the gaters (docs/methods/tree.md §5): per-example loss L_e = -log probs[e, label_e],
  * baseline = batch mean; a [n x k] = (L_e - baseline)(b - sigm(g)) / n, written over gz.
  */
 export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, probs: usize, labels: usize, classes: i32): void {
@@ -319,7 +319,7 @@ export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, prob
 }
 
 // ---------------------------------------------------------------------------------------
-// Layout L2 "per-unit path" (methods.md 3.1): unit j reads the k gater bits in its own
+// Layout L2 "per-unit path" (docs/methods/tree.md §2.4): unit j reads the k gater bits in its own
 // fixed order order[j] (a permutation of 0..k-1), so each (example, unit) has its own path.
 // The root (node 0, shared by every unit) runs as the dense GEMM; levels 1..k gather the
 // unit's row T(node, j) [inputs] and dot it with x. Gradients, the lazy-decay timestamps
