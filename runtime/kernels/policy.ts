@@ -3,6 +3,7 @@
 // respect to the policy logits Q, and the policy parameter step.
 import { scratchAt, SCRATCH_SMALL } from "./scratch";
 import { philox4x32 } from "./rng";
+import { uniformF32 } from "./helpers";
 import { BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_THRESHOLD } from "../kernel-codes";
 
 // The last Philox block (4 words): one call serves 4 consecutive mask elements.
@@ -36,7 +37,7 @@ export function policySample(
         // = uniform(seed, stream, at) of rng.ts: word at & 3 of Philox block at >>> 2
         if ((at & 3) == 0 || (i == 0 && j == 0)) philox4x32(<u32>(at >>> 2), 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
         const bits = load<u32>(scratchAt(SCRATCH_SMALL) + ((at & 3) << 2));
-        on = <f32>(bits >>> 8) * (<f32>1.0 / <f32>16777216.0) < p;
+        on = uniformF32(bits) < p;
       }
       store<f32>(u + (at << 2), on ? <f32>1 : <f32>0);
       if (on) {
