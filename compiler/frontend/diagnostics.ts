@@ -54,10 +54,6 @@ export class DiagnosticBag {
     return diagnostic;
   }
 
-  get errorCount(): number {
-    return this.items.filter((d) => d.severity === "error").length;
-  }
-
   get hasErrors(): boolean {
     return this.items.some((d) => d.severity === "error");
   }

@@ -252,20 +252,6 @@ export function bsActivationBackward(delta: usize, h: usize, n: i32, N: i32, B: 
   }
 }
 
-/** Builds active lists from a 0/1 mask u (f32 [n, nb]): list i32 [n, nb], count i32 [n]. */
-export function bsListsFromMask(u: usize, n: i32, nb: i32, list: usize, count: usize): void {
-  for (let i = 0; i < n; i++) {
-    let c = 0;
-    for (let b = 0; b < nb; b++) {
-      if (load<f32>(u + ((<usize>i * <usize>nb + <usize>b) << 2)) != 0) {
-        store<i32>(list + ((<usize>i * <usize>nb + <usize>c) << 2), b);
-        c++;
-      }
-    }
-    store<i32>(count + (<usize>i << 2), c);
-  }
-}
-
 /**
  * fs forward with weight reuse across examples: the examples are grouped by active output
  * block (groups: i32 scratch of nbOut + nbOut·n), and each block's rows are multiplied

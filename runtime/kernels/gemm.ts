@@ -17,12 +17,10 @@ export const GEMM_NC: i32 = 1024;
 /** m at or below this uses the unpacked small-m kernels. */
 export const GEMM_SMALL_M: i32 = 8;
 
-// Pack buffers live in this instance's scratch block (scratch.ts): A block MC*KC f32 stored
-// pre-splatted (each element as a full f32x4, 4x the floats; see packA), B block KC*NC f32, and
-// the edge tile the micro-kernel writes when the tile sticks out of C.
-
-/** Bytes of static scratch the GEMM family reserves (pack buffers + edge tile). */
-export const GEMM_SCRATCH_BYTES: i32 = (GEMM_MC * GEMM_KC * 4 + GEMM_KC * GEMM_NC + GEMM_MR * GEMM_NR) * 4;
+// Pack buffers live in this instance's scratch block (scratch.ts: SCRATCH_PACK_A, _PACK_B,
+// _EDGE_TILE): A block MC*KC f32 stored pre-splatted (each element as a full f32x4, 4x the
+// floats; see packA), B block KC*NC f32, and the edge tile the micro-kernel writes when the
+// tile sticks out of C.
 
 // ---------------------------------------------------------------------------------------
 // Micro-kernel: C[4x8] (+)= PA[kc x 4] . PB[kc x 8], panels k-major. c is a byte pointer,

@@ -38,7 +38,7 @@ const PACK_LANES: usize = memory.data<u8>([
  * 4 with a nonzero is left-packed with a shuffle and stored whole at the running count (no branch
  * per lane), so it writes up to 3 entries past the count, never past entry len - 1.
  */
-export function lowrankGatherNonzeros(x: usize, len: i32, idx: usize, val: usize): i32 {
+function lowrankGatherNonzeros(x: usize, len: i32, idx: usize, val: usize): i32 {
   let count = 0;
   const zero = f32x4.splat(0);
   const lanes = i32x4(0, 1, 2, 3);
@@ -109,8 +109,6 @@ function countNonzeros(x: usize, len: i32): i32 {
   for (; k < len; k++) if (load<f32>(x + (<usize>k << 2)) != 0) count++;
   return count;
 }
-
-// Accumulators of projectSparse's current chunk (up to 16 columns), before they are stored.
 
 /**
  * t[c] = sum_q val[q] * U[idx[q], c] (U [nin x r] row-major): the sparse estimator input. One

@@ -6,8 +6,6 @@ import { philox4x32 } from "./rng";
 import { uniformF32 } from "./helpers";
 import { BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_THRESHOLD } from "../kernel-codes";
 
-// The last Philox block (4 words): one call serves 4 consecutive mask elements.
-
 /** RNG stream of (step, layer): step * 64 + layer (wraps after 2^26 steps). */
 @inline export function policyStream(step: u32, layer: u32): u32 {
   return (step << 6) + (layer & 63);

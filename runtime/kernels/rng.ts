@@ -8,8 +8,6 @@ const PHILOX_M1: u64 = 0xCD9E8D57;
 const PHILOX_W0: u32 = 0x9E3779B9;
 const PHILOX_W1: u32 = 0xBB67AE85;
 
-// Output block of the last philox4x32 call (4 u32 words).
-
 /** Philox-4x32-10 of counter (c0, c1, c2, c3) under key (k0, k1); words written to `out`. */
 export function philox4x32(c0: u32, c1: u32, c2: u32, c3: u32, k0: u32, k1: u32, out: usize): void {
   for (let r = 0; r < 10; r++) {
