@@ -1,4 +1,4 @@
-// The low-rank calibration (methods.md 2.4) on Fashion-MNIST, 784-1000-600-10:
+// The low-rank calibration (docs/methods/lowrank.md §9; results in §12) on Fashion-MNIST, 784-1000-600-10:
 // run A (no L1) and run B (L1 1e-3), each trained once (test_only: the training is dense),
 // then r swept on the trained weights (test time only): per-layer sign agreement, false
 // negatives, alpha, accuracy with and without the estimator, MAC speedup and the measured

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Issue 6 experiment: block-dropout policies (condnet) on Fashion-MNIST, 784-640-640-10
-// tanh, 10 blocks of 64 per layer, tau = 1/16 (methods.md 4.5, the CIFAR-10 best model's
-// shape): test error (sampled masks, the paper's; and threshold p > 0.5), mean activation,
+// tanh, 10 blocks of 64 per layer, tau = 1/16 (the CIFAR-10 best model's shape,
+// docs/methods/policy.md §11; results in §15): test error (sampled masks, the paper's; and threshold p > 0.5), mean activation,
 // per-block batch-mean probabilities, measured inference time against the dense build of
 // the same network, and uniform block dropout (bdNN) trained at the learned policy's
 // measured activation (same kernels, so the same measured speed).

@@ -10,6 +10,7 @@
 import { gemmNN, gemmTN } from "./gemm";
 import { addBias, columnSums, reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
 import { rowsProductNT } from "./moerouter";
+import { addRow, dotSplit, i32At } from "./helpers";
 
 export {
   MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
@@ -22,8 +23,6 @@ export const MOE_RELU: i32 = 1;
 export const MOE_TANH: i32 = 2;
 export const MOE_SIGMOID: i32 = 3;
 
-// @ts-ignore: decorator
-@inline function i32At(p: usize, i: i32): i32 { return load<i32>(p + (<usize>i << 2)); }
 // @ts-ignore: decorator
 @inline function rowAt(base: usize, row: i32, width: i32): usize { return base + ((<usize>row * <usize>width) << 2); }
 
@@ -176,19 +175,6 @@ function scaledRow(out: usize, a: f32, src: usize, width: i32, accumulate: bool)
   }
 }
 
-/** Σ a[j] b[j] in f32, four lanes then a fixed horizontal order. */
-function dot(a: usize, b: usize, width: i32): f32 {
-  let acc = f32x4.splat(0);
-  let j = 0;
-  for (; j + 4 <= width; j += 4) {
-    const o = <usize>j << 2;
-    acc = f32x4.add(acc, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-  }
-  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
-  for (; j < width; j++) s += load<f32>(a + (<usize>j << 2)) * load<f32>(b + (<usize>j << 2));
-  return s;
-}
-
 /**
  * Backward of moeCombine for dh [n x units]: dys[row] = gate * dh_x for every kept pair,
  * dgates [n x k] = dh_x · ys[row] (0 for a dropped pair, whose output is 0).
@@ -201,7 +187,7 @@ export function moeCombineBackward(dh: usize, ys: usize, units: i32, n: i32, k: 
       const r = i32At(pairRow, p);
       const dg = dgates + (<usize>p << 2);
       if (r < 0) { store<f32>(dg, 0); continue; }
-      store<f32>(dg, dot(d, rowAt(ys, r, units), units));
+      store<f32>(dg, dotSplit(d, rowAt(ys, r, units), units));
       scaledRow(rowAt(dys, r, units), load<f32>(gates + (<usize>p << 2)), d, units, false);
     }
   }
@@ -272,17 +258,5 @@ export function moeScatterInput(dxs: usize, inputs: i32, n: i32, k: i32, pairRow
       started = true;
     }
     if (!started) memory.fill(out, 0, <usize>inputs << 2);
-  }
-}
-
-function addRow(dst: usize, src: usize, width: i32): void {
-  let j = 0;
-  for (; j + 4 <= width; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-  }
-  for (; j < width; j++) {
-    const o = <usize>j << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
   }
 }
