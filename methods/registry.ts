@@ -8,5 +8,6 @@ import { denseMethod } from "./dense/method.js";
 import { lowrankMethod } from "./lowrank/method.js";
 import { treeMethod } from "./tree/method.js";
 import { policyMethod } from "./policy/method.js";
+import { moeMethod } from "./moe/method.js";
 
-export const METHODS: readonly MethodUnit[] = [denseMethod, lowrankMethod, treeMethod, policyMethod] as readonly MethodUnit<any, any>[];
+export const METHODS: readonly MethodUnit[] = [denseMethod, lowrankMethod, treeMethod, policyMethod, moeMethod] as readonly MethodUnit<any, any>[];

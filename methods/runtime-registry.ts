@@ -7,8 +7,9 @@ import type { MethodRuntime } from "./runtime-unit.js";
 import { lowrankRuntime } from "./lowrank/runtime.js";
 import { treeRuntime } from "./tree/runtime.js";
 import { policyRuntime } from "./policy/runtime.js";
+import { moeRuntime } from "./moe/runtime.js";
 
-export const METHOD_RUNTIMES: readonly MethodRuntime[] = [lowrankRuntime, treeRuntime, policyRuntime] as readonly MethodRuntime<any>[];
+export const METHOD_RUNTIMES: readonly MethodRuntime[] = [lowrankRuntime, treeRuntime, policyRuntime, moeRuntime] as readonly MethodRuntime<any>[];
 
 export { refreshEstimators, setEstimatorsEnabled, measureLowRank, lowrankLayers } from "./lowrank/runtime.js";
 export type { LowRankMetrics, LowRankLayerMetrics } from "./lowrank/runtime.js";
@@ -17,3 +18,5 @@ export { setPolicyMode, getPolicyMode, setPolicySeed, setPolicyLearningRate, get
 export type { PolicyTestMode, PolicyLayerStats } from "./policy/runtime.js";
 export { treeLayers, treeCounters, resetTreeCounters, measuredMacsPerExample } from "./tree/runtime.js";
 export type { TreeLayerInfo, TreeCounters } from "./tree/runtime.js";
+export { moeStats } from "./moe/runtime.js";
+export type { MoeLayerStats } from "./moe/runtime.js";

@@ -38,3 +38,17 @@ export const LOWRANK_STAT_FALSE_NEGATIVE = 5;
 export const LOWRANK_STAT_MEASURED = 6;
 export const LOWRANK_STAT_ESTIMATED = 7;
 export const LOWRANK_STAT_COUNT = 8;
+
+/** Mixture-of-experts balance loss of `moeBalanceLoss` / `moeRouterBackward` (c1, c2: docs/methods/moe.md). */
+export const MOE_BALANCE_NONE = 0;
+export const MOE_BALANCE_SWITCH = 1;
+export const MOE_BALANCE_CV = 2;
+
+/** Mixture-of-experts counters (f64 slots of a stats region) added to by moeAccumulateStats; then one load per expert. */
+export const MOE_STAT_EXAMPLES = 0;
+export const MOE_STAT_PAIRS = 1;
+export const MOE_STAT_DROPPED = 2;
+export const MOE_STAT_MACS = 3;
+export const MOE_STAT_ENTROPY = 4;
+export const MOE_STAT_BALANCE = 5;
+export const MOE_STAT_LOAD = 6;

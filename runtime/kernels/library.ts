@@ -11,6 +11,7 @@ export * from "./lowrank";
 export * from "./tree";
 export * from "./blocksparse";
 export * from "./policy";
+export * from "./moe";
 export { setScratch, scratchBytes } from "./scratch";
 
 /** Math.log of AssemblyScript's library: models call it so that every engine rounds alike. */

@@ -10,6 +10,7 @@
 import { gemmNN, gemmTN } from "./gemm";
 import { addBias, columnSums, reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
 import { rowsProductNT } from "./moerouter";
+import { MOE_STAT_BALANCE, MOE_STAT_DROPPED, MOE_STAT_ENTROPY, MOE_STAT_EXAMPLES, MOE_STAT_LOAD, MOE_STAT_MACS, MOE_STAT_PAIRS } from "../kernel-codes";
 
 export {
   MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
@@ -285,4 +286,27 @@ function addRow(dst: usize, src: usize, width: i32): void {
     const o = <usize>j << 2;
     store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
   }
+}
+
+// @ts-ignore: decorator
+@inline function addStat(stats: usize, field: i32, v: f64): void {
+  const at = stats + (<usize>field << 3);
+  store<f64>(at, load<f64>(at) + v);
+}
+
+/**
+ * Adds one forward pass of n examples to stats [MOE_STAT_LOAD + E] (f64, the MOE_STAT_* layout
+ * of kernel-codes.ts): examples, pairs n k, dropped pairs, MACs (router and experts as counted,
+ * plus the combine's units per kept pair), entropy and balance loss weighted by n, and the pairs
+ * routed to each expert (counts [E], i32, before the capacity).
+ */
+export function moeAccumulateStats(stats: usize, counts: usize, experts: i32, n: i32, k: i32, units: i32, dropped: i32, macs: f64, entropy: f64, balance: f64): void {
+  const pairs = n * k;
+  addStat(stats, MOE_STAT_EXAMPLES, <f64>n);
+  addStat(stats, MOE_STAT_PAIRS, <f64>pairs);
+  addStat(stats, MOE_STAT_DROPPED, <f64>dropped);
+  addStat(stats, MOE_STAT_MACS, macs + <f64>(pairs - dropped) * <f64>units);
+  addStat(stats, MOE_STAT_ENTROPY, entropy * <f64>n);
+  addStat(stats, MOE_STAT_BALANCE, balance * <f64>n);
+  for (let i = 0; i < experts; i++) addStat(stats, MOE_STAT_LOAD + i, <f64>i32At(counts, i));
 }
