@@ -7,11 +7,11 @@
 // log2(E) - 1: 2^(d+1) - 1 = E - 1 nodes of U units), all with the same optimizer, epochs and
 // seeds: training loss (cross-entropy over the training set after training; the running loss
 // includes the balance loss), test accuracy, time per example (predict at batch 1 and 128, a
-// training step at batch 128; medians of interleaved repetitions), expert load (the busiest
+// training step at batch 1 and 128; medians of interleaved repetitions), expert load (the busiest
 // expert's share of examples over its ideal share k/E, on the test set, and the smallest).
 //
-// `npm run experiment:moe` runs the reduced grid the shared 2-core machine allows; `-- --full`
-// runs the issue's grid (all of Fashion-MNIST, 3 seeds). Flags override either: --train N,
+// `npm run experiment:moe` runs the grid with 5 epochs (what the shared 2-core machine allowed);
+// `-- --full` the issue's 10. Flags override either: --train N,
 // --epochs N, --seeds 0,1,2, --experts 4,8,16, --topk 1,2, --units U, --two-layer 8 (E values of
 // the two-layer rows, "none" for none), --kinds moe,dense-macs,dense-params,tree, --lr X,
 // --balance "switch(0.01)", --json FILE (the rows).
@@ -37,7 +37,7 @@ const { values: flags } = parseArgs({
 const list = (text) => (text === "none" ? [] : text.split(",").map(Number));
 const grid = flags.full
   ? { train: 60000, epochs: 10, seeds: [0, 1, 2], experts: [4, 8, 16], topk: [1, 2], twoLayer: [4, 8, 16] }
-  : { train: 20000, epochs: 3, seeds: [0], experts: [4, 8, 16], topk: [1, 2], twoLayer: [8] };
+  : { train: 60000, epochs: 5, seeds: [0, 1, 2], experts: [4, 8, 16], topk: [1, 2], twoLayer: [4, 8, 16] };
 const trainCount = Number(flags.train ?? grid.train);
 const epochs = Number(flags.epochs ?? grid.epochs);
 const seeds = flags.seeds ? list(flags.seeds) : grid.seeds;
@@ -107,25 +107,32 @@ const sd = (v) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean
 const { train: fullTrain, test } = await loadDataset({ kind: "fashion_mnist" });
 const train = trainCount >= fullTrain.count ? fullTrain : { ...fullTrain, count: trainCount, images: fullTrain.images.subarray(0, trainCount * D), labels: fullTrain.labels.subarray(0, trainCount) };
 
-/** µs per example of fn over `count` examples: median of `reps` runs. */
-function timePerExample(reps, count, fn) {
-  fn();
-  const times = [];
-  for (let r = 0; r < reps; r++) {
-    const t = performance.now();
-    fn();
-    times.push(((performance.now() - t) * 1000) / count);
-  }
-  return median(times);
-}
-
-function timing(model) {
+/**
+ * Times per example (µs) of models side by side: each round times every model once, in a
+ * rotated order, and each figure is the median over the rounds (the machine is shared).
+ */
+function timeTogether(models, rounds) {
   const x = test.images;
-  const batch1 = timePerExample(5, 200, () => { for (let i = 0; i < 200; i++) model.predict(x.subarray(i * D, (i + 1) * D), 1); });
-  const batch128 = timePerExample(5, 1280, () => model.predict(x.subarray(0, 1280 * D), 1280));
   const labels = test.labels;
-  const trainStep = timePerExample(3, 10 * 128, () => { for (let b = 0; b < 10; b++) model.trainStep(x.subarray(b * 128 * D, (b + 1) * 128 * D), labels.subarray(b * 128, (b + 1) * 128), 128, { lr: 0 }); });
-  return { batch1, batch128, trainStep };
+  const measures = {
+    batch1: [200, (m) => { for (let i = 0; i < 200; i++) m.predict(x.subarray(i * D, (i + 1) * D), 1); }],
+    batch128: [1280, (m) => m.predict(x.subarray(0, 1280 * D), 1280)],
+    train1: [100, (m) => { for (let i = 0; i < 100; i++) m.trainStep(x.subarray(i * D, (i + 1) * D), labels.subarray(i, i + 1), 1, { lr: 0 }); }],
+    trainStep: [1280, (m) => { for (let b = 0; b < 10; b++) m.trainStep(x.subarray(b * 128 * D, (b + 1) * 128 * D), labels.subarray(b * 128, (b + 1) * 128), 128, { lr: 0 }); }],
+  };
+  const samples = models.map(() => ({ batch1: [], batch128: [], train1: [], trainStep: [] }));
+  for (const [what, [count, fn]] of Object.entries(measures)) {
+    models.forEach((m) => fn(m));
+    for (let r = 0; r < rounds; r++) {
+      for (let j = 0; j < models.length; j++) {
+        const i = (j + r) % models.length;
+        const t = performance.now();
+        fn(models[i]);
+        samples[i][what].push(((performance.now() - t) * 1000) / count);
+      }
+    }
+  }
+  return samples.map((s) => ({ batch1: median(s.batch1), batch128: median(s.batch128), train1: median(s.train1), trainStep: median(s.trainStep) }));
 }
 
 /** Load of the moe layers on the test set: the busiest expert's share over k / E, and the smallest's. */
@@ -146,11 +153,11 @@ function expertLoad(model) {
 const runs = configs();
 console.log(`Fashion-MNIST: ${train.count} training examples, ${test.count} test; ${epochs} epochs, batch ${batch}, sgd lr ${lr} momentum ${momentum}, seeds ${seeds.join(",")}; experts of ${units} relu units, gating ${gating}, balance ${balance}, dropless`);
 const rows = [];
+const timedModels = [];
 for (const run of runs) {
   const built = await compile(source(run.kind.replace(/-/g, "_"), run.layers, run.last), { file: `${run.kind}.cond`, maxBatch: 1280, simd: "relaxed" });
   if (!built.ok) throw new Error(`${run.label}: ${built.diagnostics.map((d) => d.message).join("; ")}`);
   const perSeed = [];
-  let times = null;
   let load = null;
   for (const seed of seeds) {
     const model = await loadModel(built.relaxedWasm ?? built.wasm, built.manifest);
@@ -161,24 +168,36 @@ for (const run of runs) {
     const trainEval = model.evaluate(train);
     const last = result.epochs[result.epochs.length - 1];
     const l = expertLoad(model);
-    perSeed.push({ seed, trainLoss: trainEval.loss, runningLoss: last.trainLoss, testAccuracy: last.test.accuracy, seconds, load: l });
+    perSeed.push({ seed, trainLoss: trainEval.loss, runningLoss: last.trainLoss, testAccuracy: last.test.accuracy, seconds, load: l.layers });
     if (seed === seeds[0]) {
-      times = timing(model);
       load = l;
+      timedModels.push(model);
     }
   }
   const row = {
     ...run, layers: undefined, parameters: built.manifest.cost.parameters, macs: load.macs, perSeed,
     trainLoss: mean(perSeed.map((s) => s.trainLoss)), trainLossSd: sd(perSeed.map((s) => s.trainLoss)),
     testAccuracy: mean(perSeed.map((s) => s.testAccuracy)), testAccuracySd: sd(perSeed.map((s) => s.testAccuracy)),
-    times, load: load.layers,
+    load: load.layers, times: null,
   };
   rows.push(row);
-  const pm = (m, s, d) => `${m.toFixed(d)}${seeds.length > 1 ? ` ± ${s.toFixed(d)}` : ""}`;
-  const loads = row.load.map((l) => `${l.max.toFixed(2)}/${l.min.toFixed(2)}`).join(", ") || "-";
-  console.log(`| ${row.group} | ${row.label} | ${row.parameters.toLocaleString("en-US")} | ${Math.round(row.macs).toLocaleString("en-US")} | ${pm(row.trainLoss, row.trainLossSd, 4)} | ${pm(100 * row.testAccuracy, 100 * row.testAccuracySd, 2)} | ${times.trainStep.toFixed(1)} | ${times.batch1.toFixed(1)} | ${times.batch128.toFixed(2)} | ${loads} |`);
+  console.error(`trained ${row.label} (${row.group}): ${perSeed.map((s) => `${s.seconds.toFixed(0)} s`).join(", ")}`);
 }
-console.log("columns: group | model | parameters | MACs/example (counted) | train loss (CE, training set) | test accuracy % | train µs/example (batch 128) | predict µs/example batch 1 | batch 128 | expert load max/min over k/E (per moe layer, test set)");
+// Timing: the rows of one (group, E) side by side, with the first seed's trained weights.
+for (const key of new Set(rows.map((r) => `${r.group}|${r.E}`))) {
+  const members = rows.map((r, i) => [r, i]).filter(([r]) => `${r.group}|${r.E}` === key);
+  const times = timeTogether(members.map(([, i]) => timedModels[i]), 11);
+  members.forEach(([r], j) => (r.times = times[j]));
+}
+const pm = (m, s, d) => `${m.toFixed(d)}${seeds.length > 1 ? ` ± ${s.toFixed(d)}` : ""}`;
+console.log("| layers | model | parameters | MACs/example | train loss | test accuracy % | train µs/ex, batch 1 | batch 128 | predict µs/ex, batch 1 | batch 128 | expert load max / min |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+for (const row of rows) {
+  const loads = row.load.map((l) => `${l.max.toFixed(2)} / ${l.min.toFixed(2)}`).join("; ") || "-";
+  const t = row.times;
+  console.log(`| ${row.group} | ${row.label} | ${row.parameters.toLocaleString("en-US")} | ${Math.round(row.macs).toLocaleString("en-US")} | ${pm(row.trainLoss, row.trainLossSd, 4)} | ${pm(100 * row.testAccuracy, 100 * row.testAccuracySd, 2)} | ${t.train1.toFixed(1)} | ${t.trainStep.toFixed(1)} | ${t.batch1.toFixed(1)} | ${t.batch128.toFixed(2)} | ${loads} |`);
+}
+console.log("MACs/example as counted on the test set; train loss: cross-entropy over the training set after training; train µs/ex: training steps (lr 0) at batch 1 and 128; expert load: the busiest and the idlest expert's share of the test set over the ideal k/E, per moe layer");
 // MoE against its equal-MACs dense layer: forward time at batch 128, loss and accuracy.
 for (const moe of rows.filter((r) => r.kind === "moe")) {
   const dense = rows.find((r) => r.kind === "dense-macs" && r.group === moe.group && r.E === moe.E && r.k === moe.k);
