@@ -19,7 +19,7 @@ const { compile } = await import("../dist/compiler/compile.js");
 const { loadModel } = await import("../dist/runtime/model.js");
 const { trainModel } = await import("../dist/runtime/train.js");
 const { loadDataset } = await import("../dist/runtime/node/data.js");
-const policy = await import("../dist/runtime/policy.js");
+const policy = await import("../dist/runtime/index.js");
 
 const env = (k, d) => process.env[k] ?? d;
 const epochs = Number(env("POLICY_EPOCHS", 10));
@@ -77,7 +77,7 @@ function trainIt(model, label) {
       if (policy.hasPolicy(model)) policy.readPolicyStats(model, "eval");
       perEpoch.push({ epoch: e.epoch, test_accuracy: e.test.accuracy, train_loss: e.trainLoss, policy: stats.map((s) => ({ layer: s.layer, block_mean: s.blockMean, block_variance: s.blockVariance, mean_activation: s.meanActivation })) });
       log(`[${label}] epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, test acc ${(100 * e.test.accuracy).toFixed(2)}%, ${Math.round(e.examplesPerSecond)} ex/s`);
-      if (stats.length) log(policy.formatPolicyStats(stats));
+      for (const st of stats) log(`  ${st.layer}: active ${(100 * st.meanActivation).toFixed(1)}%, p per block ${st.blockMean.map((x) => x.toFixed(2)).join(" ")}`);
     },
   });
   return { perEpoch, seconds: (performance.now() - t0) / 1000, trainExamplesPerSecond: run.examplesPerSecond };
@@ -97,8 +97,8 @@ function evalMode(model, mode) {
   policy.setPolicySeed(model, seed);
   policy.resetPolicyStats(model);
   const ev = model.evaluate(test);
+  const macs = policy.measuredMacs(model, "eval");
   const stats = policy.readPolicyStats(model, "eval");
-  const macs = policy.measuredMacs(model, stats);
   return { mode, accuracy: ev.accuracy, error: 1 - ev.accuracy, mean_activation: Object.fromEntries(stats.map((s) => [s.layer, s.meanActivation])), macs: macs.conditional, dense_macs: macs.dense };
 }
 

@@ -10,7 +10,8 @@
 import { gemmNN, gemmTN } from "./gemm";
 import { addBias, columnSums, reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
 import { rowsProductNT } from "./moerouter";
-import { addRow, dotSplit, i32At } from "./helpers";
+import { addF64, addRow, dotSplit, i32At } from "./helpers";
+import { MOE_STAT_BALANCE, MOE_STAT_DROPPED, MOE_STAT_ENTROPY, MOE_STAT_EXAMPLES, MOE_STAT_LOAD, MOE_STAT_MACS, MOE_STAT_PAIRS } from "./codes/moe";
 
 export {
   MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
@@ -259,4 +260,21 @@ export function moeScatterInput(dxs: usize, inputs: i32, n: i32, k: i32, pairRow
     }
     if (!started) memory.fill(out, 0, <usize>inputs << 2);
   }
+}
+
+/**
+ * Adds one forward pass of n examples to stats [MOE_STAT_LOAD + E] (f64, the MOE_STAT_* layout
+ * of codes/moe.ts): examples, pairs n k, dropped pairs, MACs (router and experts as counted,
+ * plus the combine's units per kept pair), entropy and balance loss weighted by n, and the pairs
+ * routed to each expert (counts [E], i32, before the capacity).
+ */
+export function moeAccumulateStats(stats: usize, counts: usize, experts: i32, n: i32, k: i32, units: i32, dropped: i32, macs: f64, entropy: f64, balance: f64): void {
+  const pairs = n * k;
+  addF64(stats, MOE_STAT_EXAMPLES, <f64>n);
+  addF64(stats, MOE_STAT_PAIRS, <f64>pairs);
+  addF64(stats, MOE_STAT_DROPPED, <f64>dropped);
+  addF64(stats, MOE_STAT_MACS, macs + <f64>(pairs - dropped) * <f64>units);
+  addF64(stats, MOE_STAT_ENTROPY, entropy * <f64>n);
+  addF64(stats, MOE_STAT_BALANCE, balance * <f64>n);
+  for (let i = 0; i < experts; i++) addF64(stats, MOE_STAT_LOAD + i, <f64>i32At(counts, i));
 }

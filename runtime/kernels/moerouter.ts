@@ -4,13 +4,10 @@
 import { gemmNN, gemmNT, gemmTN, GEMM_SMALL_M } from "./gemm";
 import { philox4x32 } from "./rng";
 import { addF64, i32At, sigmoidF64, uniformOpenF64 } from "./helpers";
-
-/** Balance-loss kinds of moeBalanceLoss / moeRouterBackward. */
-export const MOE_BALANCE_NONE: i32 = 0;
-/** c1 * E * Σ_i f_i P̄_i (Fedus et al. 2021); c1 = alpha. */
-export const MOE_BALANCE_SWITCH: i32 = 1;
-/** c1 * CV(importance)² + c2 * CV(load)² (Shazeer et al. 2017). */
-export const MOE_BALANCE_CV: i32 = 2;
+// Balance-loss kinds of moeBalanceLoss / moeRouterBackward: none; Switch c1 * E * Σ_i f_i P̄_i
+// (Fedus et al. 2021, c1 = alpha); CV c1 * CV(importance)² + c2 * CV(load)² (Shazeer et al. 2017).
+import { MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV } from "./codes/moe";
+export { MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV };
 
 /** Philox key word 1 of the gating noise is MOE_RNG_KEY ^ layer ("MoE\0"). */
 export const MOE_RNG_KEY: u32 = 0x4d6f4500;

@@ -139,7 +139,12 @@ export function generateModule(ir: IrModule, methods: MethodTable): GeneratedMod
   predict.call(forward.ref, predict.param("n"), 0);
   predict.kernel("softmax", addr(output.output), addr("probs"), predict.param("n"), ir.classes);
 
-  emitTrainStep(module, ir, addr, forward.ref, step, live, (f, layer, n, source, lr) => {
+  const lossTerms = live.flatMap((layer) => {
+    const unit = units.get(layer.name)!;
+    const term = unit.wasm.lossTerm && stage("loss", layer.name, () => unit.wasm.lossTerm!(emitLayers.get(layer.name)!, contexts.get(unit)!));
+    return term ? [term] : [];
+  });
+  emitTrainStep(module, ir, addr, forward.ref, step, live, lossTerms, (f, layer, n, source, lr) => {
     const unit = units.get(layer.name)!;
     stage("backward", layer.name, () => unit.wasm.backward(f, emitLayers.get(layer.name)!, contexts.get(unit)!, n, source, lr));
   }, (f, n, lr) => {
@@ -221,6 +226,7 @@ function emitTrainStep(
   forward: ReturnType<ModuleBuilder["kernel"]>,
   step: GlobalRef,
   live: IrLayer[],
+  lossTerms: Expr[],
   backward: BackwardHook,
   update: (f: FunctionBuilder, n: Expr, lr: Expr) => void,
 ): void {
@@ -233,6 +239,7 @@ function emitTrainStep(
   f.call(forward, n, 1);
   f.set(step, wasm.add(wasm.global(step), wasm.i32(1)));
   f.set(loss, f.kernelValue("softmaxCrossEntropy", addr(output.output), addr("labels"), n, ir.classes, addr("probs"), addr(output.delta!)));
+  for (const term of lossTerms) f.set(loss, wasm.add(wasm.local(loss), term));
   // A step whose loss is not finite changes nothing: the runtime reports it with the layer.
   const refuse = (): void => f.if(wasm.notFinite(wasm.local(loss)), () => {
     f.set(step, wasm.sub(wasm.global(step), wasm.i32(1)));
