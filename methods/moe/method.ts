@@ -16,6 +16,7 @@ import { MOE_BALANCE_CV, MOE_BALANCE_NONE, MOE_BALANCE_SWITCH } from "../../runt
 import { ACTIVATION_CODE } from "../dense/emit.js";
 import { defineMethod, type CheckLayerContext, type EmitLayer, type ParamRequest, type RegionRequest } from "../unit.js";
 import { MOE_MESSAGES } from "./messages.js";
+import { MAX_WIDTH } from "../../compiler/frontend/language-spec.js";
 import { MOE_COUNTER_FIELDS, moeCounterFields } from "./counters.js";
 
 export type MoeBalance = { kind: "none" } | { kind: "switch"; alpha: number } | { kind: "cv"; importance: number; load: number };
@@ -106,9 +107,9 @@ export const moeMethod = defineMethod<MoeOptions, undefined>({
   kind: "moe",
   gate: null,
   kindOptions: [
-    { name: "experts", kind: "integer", required: true, min: 1 },
-    { name: "top_k", kind: "integer", required: true, min: 1 },
-    { name: "hidden", kind: "integer", min: 1 },
+    { name: "experts", kind: "integer", required: true, min: 1, ceiling: MAX_WIDTH },
+    { name: "top_k", kind: "integer", required: true, min: 1, ceiling: MAX_WIDTH },
+    { name: "hidden", kind: "integer", min: 1, ceiling: MAX_WIDTH },
     { name: "gating", kind: "choice", choices: ["softmax", "noisy"] },
     {
       name: "balance",
