@@ -54,3 +54,11 @@ export class GpuLimitError extends RangeError {
     this.name = "GpuLimitError";
   }
 }
+
+/** A model the WebGPU back end cannot run yet (a gated or tree layer, an unknown optimizer). */
+export class GpuUnsupportedModelError extends Error {
+  constructor(model: string, problems: string[]) {
+    super(`model '${model}' cannot run on the WebGPU back end yet: ${problems.join("; ")}`);
+    this.name = "GpuUnsupportedModelError";
+  }
+}

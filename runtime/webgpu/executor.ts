@@ -17,14 +17,19 @@ export interface RegionSpec {
   bytes: number;
 }
 
-/** One recorded operation: a dispatch binding regions to a kernel's bindings, or a zero fill. */
+/**
+ * One recorded operation: a dispatch binding regions to a kernel's bindings (only for calls
+ * whose n passes `when`, if given: how a program carries two kernels for one product and
+ * picks by batch size), or a zero fill.
+ */
 export type Step =
-  | { kind: "dispatch"; kernel: Kernel; bind: Record<string, string> }
+  | { kind: "dispatch"; kernel: Kernel; bind: Record<string, string>; when?: (n: number) => boolean }
   | { kind: "clear"; region: string; bytes: (n: number) => number };
 
 interface CompiledDispatch {
   kind: "dispatch";
   kernel: Kernel;
+  when?: (n: number) => boolean;
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
 }
@@ -56,10 +61,17 @@ const STAGE_COMPUTE = 4;
 
 const align4 = (bytes: number) => Math.ceil(bytes / 4) * 4;
 
+type CachedPipeline = Promise<{ pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>;
+
+/**
+ * Pipelines by WGSL text, per device: models and executors on one device share them (a GEMM
+ * pipeline takes about a second to build on a software adapter).
+ */
+const PIPELINES = new WeakMap<GPUDevice, Map<string, CachedPipeline>>();
+
 export class GpuExecutor {
   readonly gpu: GpuDevice;
   private readonly buffers = new Map<string, { spec: RegionSpec; buffer: GPUBuffer }>();
-  private readonly pipelines = new Map<string, Promise<{ pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>>();
   private readonly uniform: GPUBuffer;
   private staging: GPUBuffer | null = null;
   private destroyed = false;
@@ -168,7 +180,7 @@ export class GpuExecutor {
             ...step.kernel.bindings.map((b, i) => ({ binding: i + 1, resource: { buffer: this.entry(step.bind[b.name]!).buffer } })),
           ],
         });
-        compiled.push({ kind: "dispatch", kernel: step.kernel, pipeline, bindGroup });
+        compiled.push({ kind: "dispatch", kernel: step.kernel, when: step.when, pipeline, bindGroup });
       }
       return { label, steps: compiled };
     });
@@ -201,6 +213,7 @@ export class GpuExecutor {
           if (bytes > 0) encoder.clearBuffer(step.buffer, 0, bytes);
           continue;
         }
+        if (step.when && !step.when(options.call.n)) continue;
         const [x, y, z] = step.kernel.grid(options.call.n);
         if (x === 0 || y === 0 || z === 0) continue;
         if (x > maxGroups || y > maxGroups || z > maxGroups) {
@@ -275,10 +288,12 @@ export class GpuExecutor {
     }
   }
 
-  private pipelineFor(kernel: Kernel): Promise<{ pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }> {
-    let cached = this.pipelines.get(kernel.code);
+  private pipelineFor(kernel: Kernel): CachedPipeline {
+    const device = this.gpu.device;
+    let pipelines = PIPELINES.get(device);
+    if (!pipelines) PIPELINES.set(device, (pipelines = new Map()));
+    let cached = pipelines.get(kernel.code);
     if (!cached) {
-      const device = this.gpu.device;
       const layout = device.createBindGroupLayout({
         label: kernel.label,
         entries: [
@@ -299,8 +314,8 @@ export class GpuExecutor {
         })
         .then((pipeline) => ({ pipeline, layout }));
       // A failed compile is reported once, then retried on the next request.
-      cached.catch(() => this.pipelines.delete(kernel.code));
-      this.pipelines.set(kernel.code, cached);
+      cached.catch(() => pipelines.delete(kernel.code));
+      pipelines.set(kernel.code, cached);
     }
     return cached;
   }

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { activationBackwardKernel, columnSumsKernel, type Activation } from "../../runtime/webgpu/kernels/elementwise.js";
-import { gemmKernel, type GemmShape } from "../../runtime/webgpu/kernels/gemm.js";
+import { gemmKernel, SMALL_ROWS, smallRowsNtKernel, type GemmShape } from "../../runtime/webgpu/kernels/gemm.js";
 import { lossTotalKernel, reduceKernel, softmaxCrossEntropyKernel, softmaxKernel } from "../../runtime/webgpu/kernels/loss.js";
 import { adamCorrections, adamKernel, sgdKernel } from "../../runtime/webgpu/kernels/optim.js";
 import { l1Groups, l1PenaltyKernel } from "../../runtime/webgpu/kernels/penalty.js";
@@ -25,14 +25,17 @@ const probe = await probeGpu();
 const device = probe.device!;
 afterAll(() => probe.device?.destroy());
 
-/** [m, n, k]: degenerate, small odd, one tile plus one, the model's widths. */
-const GEMM_SIZES: Array<[number, number, number]> = [
-  [1, 1, 1],
-  [3, 17, 5],
-  [17, 3, 128],
-  [65, 1000, 17],
-  [128, 17, 1000],
-  [1000, 128, 3],
+/**
+ * [m, n, k, beta]: degenerate, small odd, one tile plus one, the model's widths; beta
+ * alternates (each case is its own pipeline, about 3 s to build on a software adapter).
+ */
+const GEMM_SIZES: Array<[number, number, number, 0 | 1]> = [
+  [1, 1, 1, 0],
+  [3, 17, 5, 1],
+  [17, 3, 128, 0],
+  [65, 1000, 17, 1],
+  [128, 17, 1000, 0],
+  [1000, 128, 3, 1],
 ];
 
 /** The batch dimension is the call's n (as in the model); other dimensions are constants. */
@@ -61,11 +64,10 @@ async function checkGemm(c: GemmCase, beta: 0 | 1, dims: { m: number | "n"; n: n
 
 describe(`WGSL tiled GEMM against a float64 reference${skipNote(probe)}`, () => {
   for (const shape of ["NT", "TN", "NN"] as const) {
-    it.skipIf(!probe.device)(`${shape}, beta 0 and 1, sizes ${GEMM_SIZES.map((s) => s.join("x")).join(", ")}`, async () => {
+    it.skipIf(!probe.device)(`${shape}, sizes ${GEMM_SIZES.map(([m, n, k, beta]) => `${m}x${n}x${k} beta ${beta}`).join(", ")}`, async () => {
       let seed = 1;
-      for (const size of GEMM_SIZES) {
-        const c = layout(shape, ...size);
-        for (const beta of [0, 1] as const) await checkGemm(c, beta, batchDims(shape, size), seed++ * 10);
+      for (const [m, n, k, beta] of GEMM_SIZES) {
+        await checkGemm(layout(shape, m, n, k), beta, batchDims(shape, [m, n, k]), seed++ * 10);
       }
     });
   }
@@ -74,6 +76,28 @@ describe(`WGSL tiled GEMM against a float64 reference${skipNote(probe)}`, () => 
     for (const shape of ["NT", "TN", "NN"] as const) {
       const c = layout(shape, 19, 23, 70, 5);
       await checkGemm(c, 1, { m: 19, n: 23, k: 70, call: 1 }, 99);
+    }
+  });
+
+  it.skipIf(!probe.device)(`small-rows NT (m <= ${SMALL_ROWS}, batch-1 inference): m 1..${SMALL_ROWS}, beta 0 and 1, with and without the epilogue`, async () => {
+    for (const [n, k] of [[1, 1], [17, 5], [1000, 784], [9, 33]] as const) {
+      for (let m = 1; m <= SMALL_ROWS; m++) {
+        const c = layout("NT", m, n, k);
+        const a = randomArray(m * k, m + n);
+        const b = randomArray(n * k, k);
+        const cIn = randomArray((m + 2) * n, 3);
+        for (const beta of [0, 1] as const) {
+          const kernel = smallRowsNtKernel({ shape: "NT", m: "n", n, k, lda: k, ldb: k, ldc: n, beta });
+          const { c: got } = await runKernel(device, kernel, { a, b, c: cIn }, m, ["c"]);
+          const { out, scale } = gemmReference(c, a, b, cIn, beta);
+          expect(closeness(got!, out, scale), `${kernel.label} m=${m}`).toBe("");
+        }
+        const bias = randomArray(n, 8);
+        const kernel = smallRowsNtKernel({ shape: "NT", m: "n", n, k, lda: k, ldb: k, ldc: n, beta: 0, epilogue: { bias: true, activation: "tanh" } });
+        const { c: got } = await runKernel(device, kernel, { a, b, bias }, m, ["c"], { c: m * n });
+        const { out, scale } = gemmReference(c, a, b, new Float32Array(m * n), 0);
+        expect(closeness(got!, out.map((z, i) => Math.tanh(z + bias[i % n]!)), scale.map((s, i) => s + Math.abs(bias[i % n]!))), `${kernel.label} m=${m}`).toBe("");
+      }
     }
   });
 

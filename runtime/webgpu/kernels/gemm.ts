@@ -53,7 +53,7 @@ function operandIndex(shape: GemmShape, lda: number, ldb: number) {
   };
 }
 
-function activationExpr(activation: Activation, v: string): string {
+export function activationExpr(activation: Activation, v: string): string {
   switch (activation) {
     case "relu":
       return `max(${v}, 0.0)`;
@@ -72,6 +72,9 @@ export function gemmKernel(spec: GemmSpec, tile: GemmTile = DEFAULT_TILE): Kerne
   const BM = WY * TM;
   const BN = WX * TN;
   const THREADS = WX * WY;
+  if ((BK * BM) % THREADS !== 0 || (BK * BN) % THREADS !== 0) {
+    throw new RangeError(`gemmKernel: tile ${JSON.stringify(tile)} does not split its k slices evenly over ${THREADS} threads`);
+  }
   const index = operandIndex(shape, lda, ldb);
   const bindings: KernelBinding[] = [
     { name: "a", access: "read" },
@@ -88,16 +91,26 @@ export function gemmKernel(spec: GemmSpec, tile: GemmTile = DEFAULT_TILE): Kerne
     const coord = contiguousInK ? [`e / ${u32(BK)}`, `e % ${u32(BK)}`] : [`e % ${u32(span)}`, `e / ${u32(span)}`];
     const read = tile === "A" ? `a[${index.a("g", "q")}]` : `b[${index.b("q", "g")}]`;
     return `
-      {
-        let x = ${coord[0]};
-        let p = ${coord[1]};
-        let g = ${outer} + x;
-        let q = k0 + p;
-        var v = 0.0;
-        if (g < ${limit} && q < K) { v = ${read}; }
-        tile${tile}[p * ${u32(span)} + x] = v;
-      }`;
+      let x = ${coord[0]};
+      let p = ${coord[1]};
+      let g = ${outer} + x;
+      let q = k0 + p;
+      var v = 0.0;
+      if (g < ${limit} && q < K) { v = ${read}; }
+      tile${tile}[p * ${u32(span)} + x] = v;`;
   };
+  const rows = [...Array(TM).keys()];
+  const cols = [...Array(TN).keys()];
+  const each = (f: (r: number, c: number) => string, sep = "\n") => rows.flatMap((r) => cols.map((c) => f(r, c))).join(sep);
+  const loads = (tile: "A" | "B") =>
+    [...Array((BK * (tile === "A" ? BM : BN)) / THREADS).keys()]
+      .map((r) => `
+    {
+      let e = tid + ${u32(r * THREADS)};${loadTile(tile)}
+    }`)
+      .join("");
+  // Unrolled with scalar accumulators (TM x TN registers): a shader compiler that does not
+  // unroll loops itself (SwiftShader's) would otherwise keep the block in memory.
   const code = `// ${label(spec)}
 ${CALL_UNIFORM_WGSL}
 ${storageDeclarations(bindings)}
@@ -112,39 +125,37 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) local: 
   let K = ${dimExpr(spec.k)};
   let row0 = wid.y * ${u32(BM)};
   let col0 = wid.x * ${u32(BN)};
-  var acc: array<f32, ${TM * TN}>;
-  for (var k0 = 0u; k0 < K; k0 += ${u32(BK)}) {
-    for (var r = 0u; r < ${u32((BK * BM) / THREADS)}; r++) {
-      let e = tid + r * ${u32(THREADS)};${loadTile("A")}
-    }
-    for (var r = 0u; r < ${u32((BK * BN) / THREADS)}; r++) {
-      let e = tid + r * ${u32(THREADS)};${loadTile("B")}
-    }
+${each((r, c) => `  var acc${r}_${c} = 0.0;`)}
+  for (var k0 = 0u; k0 < K; k0 += ${u32(BK)}) {${loads("A")}${loads("B")}
     workgroupBarrier();
     for (var p = 0u; p < ${u32(BK)}; p++) {
-      var av: array<f32, ${TM}>;
-      var bv: array<f32, ${TN}>;
-      for (var r = 0u; r < ${u32(TM)}; r++) { av[r] = tileA[p * ${u32(BM)} + local.y + r * ${u32(WY)}]; }
-      for (var cj = 0u; cj < ${u32(TN)}; cj++) { bv[cj] = tileB[p * ${u32(BN)} + local.x + cj * ${u32(WX)}]; }
-      for (var r = 0u; r < ${u32(TM)}; r++) {
-        for (var cj = 0u; cj < ${u32(TN)}; cj++) {
-          acc[r * ${u32(TN)} + cj] = acc[r * ${u32(TN)} + cj] + av[r] * bv[cj];
-        }
-      }
+${rows.map((r) => `      let a${r} = tileA[p * ${u32(BM)} + local.y + ${u32(r * WY)}];`).join("\n")}
+${cols.map((c) => `      let b${c} = tileB[p * ${u32(BN)} + local.x + ${u32(c * WX)}];`).join("\n")}
+${each((r, c) => `      acc${r}_${c} = acc${r}_${c} + a${r} * b${c};`)}
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < ${u32(TM)}; r++) {
-    let i = row0 + local.y + r * ${u32(WY)};
-    if (i >= M) { continue; }
-    for (var cj = 0u; cj < ${u32(TN)}; cj++) {
-      let j = col0 + local.x + cj * ${u32(WX)};
-      if (j >= N) { continue; }
-      let at = i * ${u32(ldc)} + j;
-      var v = acc[r * ${u32(TN)} + cj];${beta === 1 ? "\n      v = c[at] + v;" : ""}${epilogue?.bias ? "\n      v = v + bias[j];" : ""}
-      c[at] = ${activationExpr(activation, "v")};
+${rows
+  .map(
+    (r) => `  {
+    let i = row0 + local.y + ${u32(r * WY)};
+    if (i < M) {
+${cols
+  .map(
+    (c) => `      {
+        let j = col0 + local.x + ${u32(c * WX)};
+        if (j < N) {
+          let at = i * ${u32(ldc)} + j;
+          var v = acc${r}_${c};${beta === 1 ? "\n          v = c[at] + v;" : ""}${epilogue?.bias ? "\n          v = v + bias[j];" : ""}
+          c[at] = ${activationExpr(activation, "v")};
+        }
+      }`,
+  )
+  .join("\n")}
     }
-  }
+  }`,
+  )
+  .join("\n")}
 }
 `;
   return {
@@ -158,4 +169,72 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) local: 
 function label(spec: GemmSpec): string {
   const tail = spec.epilogue ? ` +${spec.epilogue.bias ? "bias," : ""}${spec.epilogue.activation}` : "";
   return `gemm${spec.shape} m=${spec.m} n=${spec.n} k=${spec.k} beta=${spec.beta}${tail}`;
+}
+
+/** Rows at or below this run the NT product through smallRowsNtKernel. */
+export const SMALL_ROWS = 4;
+const SMALL_COLUMNS = 8;
+const SMALL_LANES = 32;
+
+/**
+ * NT for at most SMALL_ROWS rows of A (batch-1 inference): the tiled kernel would give one
+ * row of workgroups, 63 of every 64 rows idle. Here a workgroup owns 8 columns of C; 32 lanes
+ * split each W row's k (consecutive lanes, consecutive addresses), each lane adds its share in
+ * k order for every row, and a fixed tree over the lanes finishes the sums: deterministic.
+ * Same epilogue as gemmKernel. Requires m <= SMALL_ROWS (the caller's `when`).
+ */
+export function smallRowsNtKernel(spec: GemmSpec): Kernel {
+  if (spec.shape !== "NT") throw new RangeError(`smallRowsNtKernel: shape ${spec.shape}, expected NT`);
+  const { lda, ldb, ldc, beta, epilogue } = spec;
+  const bindings: KernelBinding[] = [
+    { name: "a", access: "read" },
+    { name: "b", access: "read" },
+    { name: "c", access: "read_write" },
+  ];
+  if (epilogue?.bias) bindings.push({ name: "bias", access: "read" });
+  const activation = epilogue?.activation ?? "linear";
+  const text = `small-rows ${label(spec)}`;
+  const code = `// ${text}
+${CALL_UNIFORM_WGSL}
+${storageDeclarations(bindings)}
+${activation === "tanh" || activation === "sigmoid" ? MATH_WGSL : ""}
+var<workgroup> partial: array<f32, ${SMALL_COLUMNS * SMALL_ROWS * SMALL_LANES}>;
+
+@compute @workgroup_size(${SMALL_COLUMNS * SMALL_LANES})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let M = min(${dimExpr(spec.m)}, ${u32(SMALL_ROWS)});
+  let N = ${dimExpr(spec.n)};
+  let K = ${dimExpr(spec.k)};
+  let lane = tid % ${u32(SMALL_LANES)};
+  let column = tid / ${u32(SMALL_LANES)};
+  let j = wid.x * ${u32(SMALL_COLUMNS)} + column;
+  var acc: array<f32, ${SMALL_ROWS}>;
+  if (j < N) {
+    for (var p = lane; p < K; p += ${u32(SMALL_LANES)}) {
+      let w = b[j * ${u32(ldb)} + p];
+      for (var r = 0u; r < M; r++) { acc[r] = acc[r] + a[r * ${u32(lda)} + p] * w; }
+    }
+  }
+  for (var r = 0u; r < ${u32(SMALL_ROWS)}; r++) {
+    partial[(column * ${u32(SMALL_ROWS)} + r) * ${u32(SMALL_LANES)} + lane] = acc[r];
+  }
+  workgroupBarrier();
+  for (var stride = ${u32(SMALL_LANES / 2)}; stride > 0u; stride = stride / 2u) {
+    if (lane < stride) {
+      for (var r = 0u; r < ${u32(SMALL_ROWS)}; r++) {
+        let at = (column * ${u32(SMALL_ROWS)} + r) * ${u32(SMALL_LANES)} + lane;
+        partial[at] = partial[at] + partial[at + stride];
+      }
+    }
+    workgroupBarrier();
+  }
+  if (lane < M && j < N) {
+    let i = lane;
+    let at = i * ${u32(ldc)} + j;
+    var v = partial[(column * ${u32(SMALL_ROWS)} + i) * ${u32(SMALL_LANES)}];${beta === 1 ? "\n    v = c[at] + v;" : ""}${epilogue?.bias ? "\n    v = v + bias[j];" : ""}
+    c[at] = ${activationExpr(activation, "v")};
+  }
+}
+`;
+  return { label: text, code, bindings, grid: (n) => [Math.ceil(dimValue(spec.n, n) / SMALL_COLUMNS), 1, 1] };
 }
