@@ -35,6 +35,9 @@ const LIMIT_NAMES: ReadonlyArray<keyof GpuLimits> = [
   "maxComputeWorkgroupsPerDimension",
 ];
 
+/** How long a failed call waits for `device.lost` to settle before reporting the failure as is. */
+const LOSS_GRACE_MS = 100;
+
 /** Which adapter the device came from (GPUAdapterInfo, copied). */
 export interface GpuAdapterSummary {
   vendor: string;
@@ -156,10 +159,13 @@ export class GpuDevice {
     const popped = await Promise.all([device.popErrorScope(), device.popErrorScope(), device.popErrorScope()]).catch(
       () => [null, null, null] as const,
     );
-    // A lost device explains everything that failed with it (mapAsync aborts, empty scopes).
-    await Promise.resolve();
-    this.throwIfLost(during);
     const [validation, outOfMemory, internal] = popped;
+    // A lost device explains everything that failed with it (mapAsync aborts, scope errors on
+    // a destroyed device); its loss is announced asynchronously, so a failure waits briefly for it.
+    if (failed || validation || outOfMemory || internal) {
+      await Promise.race([this.lostSignal, new Promise((resolve) => setTimeout(resolve, LOSS_GRACE_MS))]);
+    }
+    this.throwIfLost(during);
     if (outOfMemory) throw new GpuOutOfMemoryError(outOfMemory.message, during);
     if (validation) throw new GpuValidationError(validation.message, during);
     if (internal) throw new GpuInternalError(internal.message, during);
