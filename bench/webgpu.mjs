@@ -136,7 +136,8 @@ function tfjsModel(tf) {
     VW.push(tf.variable(tf.zerosLike(w))); VB.push(tf.variable(tf.zerosLike(B[B.length - 1])));
   }
   const x = { 1: tf.tensor2d(xData[1], [1, IN]), [BATCH]: tf.tensor2d(xData[BATCH], [BATCH, IN]) };
-  const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, "int32"), CLASSES), "float32"));
+  const oneHot = (n) => tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels.subarray(0, n), "int32"), CLASSES), "float32"));
+  const y = { 1: oneHot(1), [BATCH]: oneHot(BATCH) };
   const forward = (input) => {
     let h = input;
     for (let i = 0; i < W.length; i++) {
@@ -147,7 +148,7 @@ function tfjsModel(tf) {
   };
   const predict = (n) => tf.tidy(() => tf.softmax(forward(x[n])));
   const trainStep = (n) => tf.tidy(() => {
-    const xs = x[n], ys = y.slice([0, 0], [n, CLASSES]);
+    const xs = x[n], ys = y[n];
     const z1 = tf.add(tf.matMul(xs, W[0]), B[0]), h1 = tf.relu(z1);
     const z2 = tf.add(tf.matMul(h1, W[1]), B[1]), h2 = tf.relu(z2);
     const z3 = tf.add(tf.matMul(h2, W[2]), B[2]);

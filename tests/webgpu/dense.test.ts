@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, type CompileSuccess } from "../../compiler/index.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
-import { loadModel, type Model } from "../../runtime/model.js";
+import { loadModel, NonFiniteError, type Model } from "../../runtime/model.js";
 import { loadDataset } from "../../runtime/node/data.js";
 import { gpuModelSpec } from "../../runtime/webgpu/dense.js";
 import { GpuModel } from "../../runtime/webgpu/model.js";
@@ -155,6 +155,26 @@ describe(`examples/mnist-dense.cond: GPU against the wasm build${skipNote(probe)
     }
     expect(runs[1]!.losses).toEqual(runs[0]!.losses);
     expect(Buffer.from(runs[1]!.save).equals(Buffer.from(runs[0]!.save))).toBe(true);
+  });
+
+  it.skipIf(!probe.device)("a diverging run: NonFiniteError naming the same step and layer as the wasm model's", async () => {
+    const { wasm, gpu } = await pair(compiled);
+    const { x, y } = rows(train, 0, MAX_BATCH);
+    const diverge = async (step: () => Promise<unknown>): Promise<Error> => {
+      for (let i = 0; i < 10; i++) {
+        try {
+          await step();
+        } catch (error) {
+          return error as Error;
+        }
+      }
+      throw new Error("did not diverge in 10 steps");
+    };
+    const wasmError = await diverge(async () => wasm.trainStep(x, y, MAX_BATCH, { lr: 1e30 }));
+    const gpuError = await diverge(() => gpu.trainStep(x, y, MAX_BATCH, { lr: 1e30 }));
+    expect(gpuError).toBeInstanceOf(NonFiniteError);
+    expect(gpuError.message).toBe(wasmError.message);
+    gpu.destroy();
   });
 
   it.skipIf(!probe.device)("bad input: a RangeError naming the problem, and the model as it was", async () => {
