@@ -103,13 +103,13 @@ export function densePrograms(spec: GpuModelSpec): DensePrograms {
 
   const forward: Step[] = [];
   for (const layer of layers) {
-    const spec_: GemmSpec = {
+    const forwardGemm: GemmSpec = {
       shape: "NT", m: "n", n: layer.units, k: layer.inputs, lda: layer.inputs, ldb: layer.inputs, ldc: layer.units, beta: 0,
       epilogue: { bias: true, activation: layer.activation as Activation },
     };
     const bind = { a: source(layer), b: weight(layer), c: layer.output, bias: bias(layer) };
-    forward.push({ kind: "dispatch", kernel: smallRowsNtKernel(spec_), bind, when: (n) => n <= SMALL_ROWS });
-    forward.push({ kind: "dispatch", kernel: gemmKernel(spec_), bind, when: (n) => n > SMALL_ROWS });
+    forward.push({ kind: "dispatch", kernel: smallRowsNtKernel(forwardGemm), bind, when: (n) => n <= SMALL_ROWS });
+    forward.push({ kind: "dispatch", kernel: gemmKernel(forwardGemm), bind, when: (n) => n > SMALL_ROWS });
   }
   const predict: Step[] = [...forward, { kind: "dispatch", kernel: softmaxKernel(m.classes), bind: { logits: output.output, probs: "probs" } }];
 
@@ -138,10 +138,9 @@ export function densePrograms(spec: GpuModelSpec): DensePrograms {
     if (layer.activation !== "linear") {
       train.push({ kind: "dispatch", kernel: activationBackwardKernel(layer.activation as Exclude<Activation, "linear">, "n", layer.units), bind: { delta, h: layer.output } });
     }
-    const gemm = (g: Omit<GemmSpec, "epilogue">) => gemmKernel(g);
     train.push({
       kind: "dispatch",
-      kernel: gemm({ shape: "TN", m: layer.units, n: layer.inputs, k: "n", lda: layer.units, ldb: layer.inputs, ldc: layer.inputs, beta: 0 }),
+      kernel: gemmKernel({ shape: "TN", m: layer.units, n: layer.inputs, k: "n", lda: layer.units, ldb: layer.inputs, ldc: layer.inputs, beta: 0 }),
       bind: { a: delta, b: source(layer), c: spec.params[`${layer.name}.weight`]!.grad },
     });
     train.push({ kind: "dispatch", kernel: columnSumsKernel("n", layer.units), bind: { delta, db: spec.params[`${layer.name}.bias`]!.grad } });
@@ -151,7 +150,7 @@ export function densePrograms(spec: GpuModelSpec): DensePrograms {
       written.add(from.name);
       train.push({
         kind: "dispatch",
-        kernel: gemm({ shape: "NN", m: "n", n: layer.inputs, k: layer.units, lda: layer.units, ldb: layer.inputs, ldc: layer.inputs, beta }),
+        kernel: gemmKernel({ shape: "NN", m: "n", n: layer.inputs, k: layer.units, lda: layer.units, ldb: layer.inputs, ldc: layer.inputs, beta }),
         bind: { a: delta, b: weight(layer), c: from.delta! },
       });
     }
