@@ -60,16 +60,19 @@ export async function acquireNodeGpuDevice(options: NodeGpuOptions & Omit<Acquir
     return await acquireGpuDevice({ ...options, gpu });
   } catch (error) {
     if (error instanceof GpuUnavailableError && process.platform === "linux") {
-      throw new GpuUnavailableError(`${error.message.replace(/^WebGPU is not available: /, "")}; ${linuxHint()}`);
+      throw new GpuUnavailableError(`${error.message.replace(/^WebGPU is not available: /, "")}; ${linuxHint(options.vulkanDrivers ?? [])}`);
     }
     throw error;
   }
 }
 
 /** Why a Linux machine may have no adapter, and the Debian packages that give it one. */
-function linuxHint(): string {
+function linuxHint(offered: string[]): string {
   if (!vulkanLoaderPresent()) {
     return "the Vulkan loader libvulkan.so.1 is not installed (apt-get install libvulkan1); for a software adapter also apt-get install chromium, which ships SwiftShader";
+  }
+  if (offered.length > 0) {
+    return `no Vulkan driver accepted, the offered ${offered.join(", ")} included (check VK_LOADER_* and VK_*_DRIVER* variables)`;
   }
   if (existsSync(CHROMIUM_SWIFTSHADER_ICD)) {
     return `no Vulkan driver accepted; for the software adapter pass vulkanDrivers: ["${CHROMIUM_SWIFTSHADER_ICD}"]`;
