@@ -43,6 +43,8 @@ export interface ManifestLayer {
   regions: Record<string, string>;
   /** The method's exported functions by what they do (`flush` -> `h1__flush`). */
   exports: Record<string, string>;
+  /** Coefficient of the L1 penalty on the layer's output in the loss (0: none). */
+  l1: number;
   /** Cost model per example: the conditional layer at its expected density, and dense. */
   macs: number;
   denseMacs: number;
@@ -56,6 +58,11 @@ export interface ManifestParam {
   region: string;
   /** optimizer, method (its own update) or none (derived, e.g. estimator factors). */
   update: string;
+  /** Weight decay applies (weights, not biases). */
+  decay: boolean;
+  /** Its gradient's region (null: not trained) and its optimizer state's regions. */
+  grad: string | null;
+  state: string[];
   role: string;
 }
 

@@ -36,10 +36,11 @@ export function buildManifest(ir: IrModule, generated: GeneratedModule, file: st
       params: { ...l.params },
       regions: { ...l.regions },
       exports: { ...generated.layerExports.get(l.name) },
+      l1: l.l1,
       macs: l.macs,
       denseMacs: l.denseMacs,
     })),
-    params: ir.params.map((p) => ({ name: p.name, layer: p.layer, shape: [...p.shape], dtype: "f32" as const, region: p.region, update: p.update, role: p.role })),
+    params: ir.params.map((p) => ({ name: p.name, layer: p.layer, shape: [...p.shape], dtype: "f32" as const, region: p.region, update: p.update, decay: p.decay, grad: p.grad, state: [...p.state], role: p.role })),
     memory: { base: ir.memory.base, end: ir.memory.end, regions: ir.memory.regions.map((r) => structuredClone(r)) },
     exports: { ...generated.modelExports },
     train: {
