@@ -7,12 +7,9 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 import { digitsPlugin } from "./tools/digits-asset.js";
-
-/** The headers that make a page cross-origin isolated (`crossOriginIsolated`, SharedArrayBuffer). */
-export const ISOLATION_HEADERS = {
-  "Cross-Origin-Opener-Policy": "same-origin",
-  "Cross-Origin-Embedder-Policy": "require-corp",
-};
+// The headers that make a page cross-origin isolated (`crossOriginIsolated`, SharedArrayBuffer);
+// data, shared with the playground test's server.
+import ISOLATION_HEADERS from "./isolation-headers.json" with { type: "json" };
 
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),

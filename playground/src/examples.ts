@@ -13,9 +13,6 @@ export const EXAMPLES: Example[] = Object.entries(files)
   .map(([path, source]) => ({ name: path.slice(path.lastIndexOf("/") + 1, -".cond".length), source }))
   .sort((a, b) => a.name.localeCompare(b.name));
 
-/** The example a visitor without a link sees: the one `npm start` trains. */
-export const DEFAULT_EXAMPLE = "mnist-lowrank";
-
 export function exampleSource(name: string): string | undefined {
   return EXAMPLES.find((e) => e.name === name)?.source;
 }

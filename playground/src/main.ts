@@ -6,7 +6,7 @@
  */
 import "./style.css";
 import { createEditor } from "./editor/editor.js";
-import { DEFAULT_EXAMPLE, EXAMPLES, exampleSource } from "./examples.js";
+import { EXAMPLES, exampleSource } from "./examples.js";
 import { decodeSourceHash, encodeSourceHash } from "./share.js";
 import { DataStore } from "./data/data-store.js";
 import { Session } from "./session.js";
@@ -43,7 +43,9 @@ async function start(): Promise<void> {
     if (loaded && typeof data !== "string") await gates.showDecisions(loaded.handle, data.test);
   });
 
-  let initial = exampleSource(DEFAULT_EXAMPLE) ?? EXAMPLES[0]!.source;
+  const examples = byId<HTMLSelectElement>("examples");
+  // The page names the example a visitor without a link sees (index.html).
+  let initial = exampleSource(examples.dataset["default"] ?? "") ?? EXAMPLES[0]!.source;
   try {
     initial = (await decodeSourceHash(location.hash)) ?? initial;
   } catch (error) {
@@ -60,7 +62,6 @@ async function start(): Promise<void> {
     }, HASH_DELAY_MS);
   };
 
-  const examples = byId<HTMLSelectElement>("examples");
   examples.append(el("option", { textContent: "(your model)", attrs: { value: "" } }), ...EXAMPLES.map((e) => el("option", { textContent: e.name, attrs: { value: e.name } })));
   const matchExample = (text: string) => (examples.value = EXAMPLES.find((e) => e.source === text)?.name ?? "");
 

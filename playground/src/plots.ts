@@ -56,13 +56,20 @@ export class LinePlot {
     this.draw();
   }
 
-  /** Adds one x with values for some series (others get a gap there). */
+  /**
+   * Adds values at x for some series (others get a gap there); values at the last x again join
+   * that point (uPlot wants x strictly increasing).
+   */
   push(x: number, values: Record<string, number | null>): void {
-    this.xs.push(x);
+    const same = this.xs.length > 0 && this.xs[this.xs.length - 1] === x;
+    if (!same) this.xs.push(x);
     for (const name of Object.keys(values)) {
-      if (!this.ys.has(name)) this.ys.set(name, new Array<number | null>(this.xs.length - 1).fill(null));
+      if (!this.ys.has(name)) this.ys.set(name, new Array<number | null>(this.xs.length - (same ? 0 : 1)).fill(null));
     }
-    for (const [name, column] of this.ys) column.push(values[name] ?? null);
+    for (const [name, column] of this.ys) {
+      if (!same) column.push(values[name] ?? null);
+      else if (name in values) column[column.length - 1] = values[name] ?? null;
+    }
     this.root.dataset["points"] = String(this.xs.length);
     this.throttle.request();
   }
@@ -95,7 +102,11 @@ export class LinePlot {
           height: this.options.height ?? 160,
           legend: { show: names.length > 0 },
           cursor: { drag: { x: false, y: false } },
-          scales: { x: { time: false }, y: this.options.yRange ? { range: this.options.yRange } : {} },
+          scales: {
+            // a little room on the right, so that the last point (often a dot) is drawn whole
+            x: { time: false, range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => (min === max ? [min - 1, max + 1] : [min, max + (max - min) * 0.03]) },
+            y: this.options.yRange ? { range: this.options.yRange } : {},
+          },
           axes: [{ label: this.options.xLabel, size: 36, labelSize: 14 }, { size: 48 }],
           series: [
             { label: this.options.xLabel },

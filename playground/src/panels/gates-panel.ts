@@ -77,15 +77,17 @@ export class GatesPanel {
   analysis(step: number, analyses: ModelAnalyses | null): void {
     if (!analyses) return;
     this.latest.analyses = analyses;
+    const byMeasure = new Map<string, Record<string, number>>();
     for (const [layer, metrics] of Object.entries(analyses.layers)) {
-      for (const [key, value] of Object.entries(metrics)) {
-        let plot = this.measurePlots.get(key);
-        if (!plot) {
-          plot = new LinePlot(this.measures, { title: `${words(key)} (test examples)`, xLabel: "step", yRange: [0, 1], markers: true }, `measure-${key}`);
-          this.measurePlots.set(key, plot);
-        }
-        plot.push(step, { [layer]: value });
+      for (const [key, value] of Object.entries(metrics)) byMeasure.set(key, { ...byMeasure.get(key), [layer]: value });
+    }
+    for (const [key, values] of byMeasure) {
+      let plot = this.measurePlots.get(key);
+      if (!plot) {
+        plot = new LinePlot(this.measures, { title: `${words(key)} (test examples)`, xLabel: "step", yRange: [0, 1], markers: true }, `measure-${key}`);
+        this.measurePlots.set(key, plot);
       }
+      plot.push(step, values);
     }
     this.renderSummary();
   }

@@ -150,6 +150,8 @@ export class TrainPanel {
     const controller = new AbortController();
     this.controller = controller;
     this.updateButtons();
+    for (const plot of [this.loss, this.accuracy, this.throughput, this.active]) plot.clear();
+    for (const readout of Object.values(this.readout)) readout.textContent = "–";
     let step = 0;
     let loaded: Loaded | null = null;
     try {
@@ -157,8 +159,6 @@ export class TrainPanel {
       loaded = await this.session.model(settings.batch, settings.seed);
       const { build, handle } = loaded;
       if (!this.continueBox.checked) await handle.init(settings.seed);
-      for (const plot of [this.loss, this.accuracy, this.throughput, this.active]) plot.clear();
-      this.readout.accuracy.textContent = "–";
       const analyzed = prefix(data.test, ANALYZE_EXAMPLES);
       this.gates.start(build.result.manifest, data.test);
       this.gates.analysis(handle.step, await handle.analyze(analyzed));
@@ -191,7 +191,7 @@ export class TrainPanel {
       });
       this.status.set(`trained ${result.epochs.length} epochs: test accuracy ${(100 * result.testAccuracy).toFixed(2)}%, ${Math.round(result.examplesPerSecond).toLocaleString("en-US")} examples/s`);
     } catch (error) {
-      if (controller.signal.aborted) this.status.set(`stopped after step ${loaded?.handle.step ?? step}`);
+      if (controller.signal.aborted) this.status.set(step === 0 ? "stopped before the first step" : `stopped after step ${loaded?.handle.step ?? step}`);
       else this.status.set(messageOf(error), "error");
     } finally {
       this.controller = null;

@@ -21,7 +21,10 @@ export class SpeedPanel {
   constructor(root: HTMLElement, private readonly session: Session, private readonly status: Status, private readonly seed: () => number, private readonly data: () => { test: { images: Float32Array; width: number; count: number } } | string) {
     root.append(
       el("h2", {}, ["speed ", el("small", {}, ["dense vs conditional build, same weights"])]),
-      el("p", {}, ["Times predict of both builds, interleaved, medians of ", String(REPS), " samples, at batch ", BATCHES.join(" and "), ", in a worker. ", this.button]),
+      el("p", {}, [
+        "Times predict of both builds, interleaved, medians of ", String(REPS), " samples, at batch ", BATCHES.join(" and "),
+        ", in a worker. Ratios are dense / conditional: above 1, the conditional build is cheaper. ", this.button,
+      ]),
       this.results,
       this.note,
     );
@@ -115,8 +118,10 @@ export class SpeedPanel {
           bar("dense", c.denseMs, "dense"),
           bar("conditional", c.conditionalMs, "conditional"),
           el("div", { className: "ratios" }, [
-            el("span", { className: "ratio" }, [el("b", {}, [`${timeRatio.toFixed(2)}×`]), " faster (time)"]),
-            el("span", { className: "ratio" }, [el("b", {}, [`${macRatio.toFixed(2)}×`]), ` fewer MACs (${formatCount(c.denseMacs)} → ${formatCount(c.macs)} per example)`]),
+            el("span", { className: "ratio", title: "dense time / conditional time: above 1, the conditional build is faster" }, ["time ratio ", el("b", {}, [`${timeRatio.toFixed(2)}×`])]),
+            el("span", { className: "ratio", title: "dense MACs / conditional MACs per example, as the conditional build counted them while timed" }, [
+              "MAC ratio ", el("b", {}, [`${macRatio.toFixed(2)}×`]), ` (${formatCount(c.denseMacs)} → ${formatCount(c.macs)} MACs/example)`,
+            ]),
           ]),
         ]);
       }),
