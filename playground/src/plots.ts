@@ -134,9 +134,13 @@ function color(v: number): string {
   return `rgb(${r},${g},${b})`;
 }
 
-/** Columns of values in [0, 1] (one per time point), one row per index. */
+/**
+ * Columns of values (one per time point), one row per index; colors span the values' own range
+ * (the caption says which), so that small differences between indices show.
+ */
 export class HeatMap {
   readonly root: HTMLElement;
+  private readonly caption: HTMLElement;
   private readonly canvas: HTMLCanvasElement;
   private readonly columns: number[][] = [];
   private readonly throttle = new FrameThrottle(() => this.draw());
@@ -145,11 +149,11 @@ export class HeatMap {
     this.root = document.createElement("figure");
     this.root.className = "heatmap";
     this.root.dataset["points"] = "0";
-    const caption = document.createElement("figcaption");
-    caption.textContent = title;
+    this.caption = document.createElement("figcaption");
+    this.caption.textContent = title;
     this.canvas = document.createElement("canvas");
     this.canvas.height = 120;
-    this.root.append(caption, this.canvas);
+    this.root.append(this.caption, this.canvas);
     parent.append(this.root);
   }
 
@@ -160,26 +164,34 @@ export class HeatMap {
   }
 
   private draw(): void {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const column of this.columns) for (const v of column) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+    if (!(hi >= lo)) return;
+    const span = hi - lo || 1;
+    this.caption.textContent = `${this.title} (dark ${lo.toPrecision(3)}, bright ${hi.toPrecision(3)})`;
     const width = Math.max(200, this.root.clientWidth || 400);
     const rows = Math.max(1, ...this.columns.map((c) => c.length));
-    const height = Math.min(240, Math.max(60, rows * 12));
+    const top = 12;
+    const height = top + Math.min(228, Math.max(48, rows * 12));
     this.canvas.width = width;
     this.canvas.height = height;
     const ctx = this.canvas.getContext("2d")!;
     ctx.clearRect(0, 0, width, height);
-    const left = 28;
+    const left = 30;
     const cw = (width - left) / Math.max(this.columns.length, 1);
-    const rh = height / rows;
+    const rh = (height - top) / rows;
     this.columns.forEach((column, x) => {
       column.forEach((v, y) => {
-        ctx.fillStyle = color(v);
-        ctx.fillRect(left + x * cw, y * rh, Math.ceil(cw), Math.ceil(rh));
+        ctx.fillStyle = color((v - lo) / span);
+        ctx.fillRect(left + x * cw, top + y * rh, Math.ceil(cw), Math.ceil(rh));
       });
     });
     ctx.fillStyle = "#555";
     ctx.font = "10px sans-serif";
-    ctx.fillText(this.rowLabel, 0, 10);
-    for (let y = 0; y < rows; y += Math.ceil(rows / 8)) ctx.fillText(String(y), 2, y * rh + Math.min(rh, 12) + 10);
+    ctx.fillText(this.rowLabel, 0, 9);
+    const every = Math.ceil(rows / Math.max(1, Math.floor((height - top) / 12)));
+    for (let y = 0; y < rows; y += every) ctx.fillText(String(y), 2, top + y * rh + Math.min(rh, 12) - 2);
   }
 }
 

@@ -125,6 +125,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`the playground in headless Chromium${SKIP_REASO
       const w = window as unknown as PageWindow;
       return w.seen[`CD2005:${line}`]! - w.lastKey;
     }, OUT_LINE);
+    if (process.env["PLAYGROUND_TIMINGS"]) console.info(`diagnostic shown ${delay.toFixed(0)} ms after the last keystroke`);
     expect(delay).toBeGreaterThan(0);
     expect(delay).toBeLessThan(500);
     // The squiggle sits on the name, and hovering it shows CODE: message.
@@ -144,6 +145,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`the playground in headless Chromium${SKIP_REASO
     await page.keyboard.type("h2, 10)");
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=diagnostics] li").length === 0, null, { timeout: 5000 });
     const cleared = await page.evaluate(() => (window as unknown as PageWindow).clearedAt - (window as unknown as PageWindow).lastKey);
+    if (process.env["PLAYGROUND_TIMINGS"]) console.info(`diagnostics cleared ${cleared.toFixed(0)} ms after the last keystroke`);
     expect(cleared).toBeGreaterThan(0);
     expect(cleared).toBeLessThan(500);
     expect(await editorText()).toBe(DEFAULT_SOURCE);

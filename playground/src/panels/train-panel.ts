@@ -37,6 +37,7 @@ export class TrainPanel {
   private readonly fileInput = el("input", { attrs: { type: "file", multiple: "", "data-testid": "idx-files", "aria-label": "IDX files" } });
   private readonly trainButton = el("button", { textContent: "train", attrs: { type: "button", "data-testid": "train-button" } });
   private readonly stopButton = el("button", { textContent: "stop", attrs: { type: "button", "data-testid": "stop-button", disabled: "" } });
+  private readonly dataHint = el("p", { className: "note", attrs: { "data-testid": "data-hint" } });
   private readonly continueBox = el("input", { attrs: { type: "checkbox", "data-testid": "continue" } });
   private readonly readout = {
     step: el("span", { textContent: "–", attrs: { "data-testid": "step" } }),
@@ -57,6 +58,7 @@ export class TrainPanel {
     root.append(
       el("h2", {}, ["train ", el("small", {}, ["in a worker, through condc/worker"])]),
       el("div", { className: "row" }, [el("label", {}, ["data ", this.dataSelect]), el("label", { className: "file", title: "or drop them anywhere on the page" }, ["IDX files… ", this.fileInput])]),
+      this.dataHint,
       this.settings.root,
       el("div", { className: "row" }, [this.trainButton, this.stopButton, el("label", {}, [this.continueBox, " continue from the current weights"])]),
       el("p", { className: "readout" }, [
@@ -73,6 +75,7 @@ export class TrainPanel {
     this.stopButton.addEventListener("click", () => this.stop());
     this.fileInput.addEventListener("change", () => void this.addFiles([...(this.fileInput.files ?? [])]));
     store.onChange(() => this.renderDataChoices());
+    this.dataSelect.addEventListener("change", () => this.updateHint());
     this.renderDataChoices();
     this.updateButtons();
   }
@@ -82,6 +85,18 @@ export class TrainPanel {
     this.checked = model;
     if (model) this.settings.fromModel(model.train);
     this.updateButtons();
+    this.updateHint();
+  }
+
+  /** Says when the chosen data is not what the model's train block names. */
+  private updateHint(): void {
+    const wanted = this.checked?.train.data;
+    const chosen = this.dataSelect.value;
+    const named = wanted === undefined ? null : wanted.kind === "idx" ? `idx("${wanted.dir}")` : wanted.kind;
+    const matches = wanted === undefined || (wanted.kind === "mnist" ? chosen === "mnist" : chosen === "dropped");
+    this.dataHint.textContent = matches
+      ? ""
+      : `The model's train block names ${named}: drop its IDX files on the page (train-images, train-labels, t10k-images, t10k-labels) to train on them; until then it trains on ${this.store.get(chosen)?.label ?? "the chosen data"}.`;
   }
 
   /** The settings as typed, or the model's defaults where a field is not valid. */
@@ -102,6 +117,7 @@ export class TrainPanel {
     try {
       const choice = await this.store.addFiles(files);
       this.dataSelect.value = choice.id;
+      this.updateHint();
       this.status.set(`data: ${choice.label}`);
     } catch (error) {
       this.status.set(messageOf(error), "error");
@@ -125,6 +141,7 @@ export class TrainPanel {
     this.dataSelect.replaceChildren(...this.store.choices.map((c) => el("option", { textContent: c.label, attrs: { value: c.id } })));
     if (selected && this.store.get(selected)) this.dataSelect.value = selected;
     this.updateButtons();
+    this.updateHint();
   }
 
   private updateButtons(): void {
@@ -191,8 +208,11 @@ export class TrainPanel {
       });
       this.status.set(`trained ${result.epochs.length} epochs: test accuracy ${(100 * result.testAccuracy).toFixed(2)}%, ${Math.round(result.examplesPerSecond).toLocaleString("en-US")} examples/s`);
     } catch (error) {
-      if (controller.signal.aborted) this.status.set(step === 0 ? "stopped before the first step" : `stopped after step ${loaded?.handle.step ?? step}`);
-      else this.status.set(messageOf(error), "error");
+      if (!controller.signal.aborted) this.status.set(messageOf(error), "error");
+      else if (step === 0) this.status.set("stopped before the first step");
+      else if (crossOriginIsolated) this.status.set(`stopped after step ${loaded?.handle.step ?? step}`);
+      // Without shared memory the worker cannot be interrupted: it was restarted with the weights of the last finished epoch.
+      else this.status.set(`stopped at step ${step}; the model is back at step ${loaded?.handle.step ?? 0}, the last finished epoch (no shared memory: the worker restarted)`);
     } finally {
       this.controller = null;
       this.updateButtons();
