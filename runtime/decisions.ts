@@ -61,7 +61,8 @@ export function gateDecisions(model: Model, x: Float32Array, n: number, options:
       }
       chosen.active.forEach((list, r) => {
         for (const j of list) entry!.counts[j]!++;
-        if (start + r < keep) entry!.perExample.push(list);
+        // A copy: a method may hand out views of the model's memory, which the next pass overwrites.
+        if (start + r < keep) entry!.perExample.push(Int32Array.from(list));
       });
       entry.examples += rows;
     }

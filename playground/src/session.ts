@@ -38,6 +38,13 @@ export class Session {
   private listeners: Array<(loaded: Loaded, state: WeightsState) => void> = [];
   /** What the current weights are. */
   weights: WeightsState = "initialised";
+  /** True while a training run uses the current worker: nothing else may replace or use it. */
+  training = false;
+
+  /** Throws when a training run holds the model (other panels call this before using it). */
+  assertIdle(): void {
+    if (this.training) throw new Error("a training run is in progress: stop it or wait for it to finish");
+  }
 
   /** The latest text that checked without errors. */
   setSource(text: string): void {

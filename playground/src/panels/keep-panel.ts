@@ -62,6 +62,7 @@ export class KeepPanel {
   }
 
   private async handle() {
+    this.session.assertIdle();
     return (await this.session.model(this.batch(), this.seed())).handle;
   }
 

@@ -171,6 +171,7 @@ export class TrainPanel {
     for (const readout of Object.values(this.readout)) readout.textContent = "–";
     let step = 0;
     let loaded: Loaded | null = null;
+    this.session.training = true;
     try {
       this.status.set("compiling…", "busy");
       loaded = await this.session.model(settings.batch, settings.seed);
@@ -214,6 +215,7 @@ export class TrainPanel {
       // Without shared memory the worker cannot be interrupted: it was restarted with the weights of the last finished epoch.
       else this.status.set(`stopped at step ${step}; the model is back at step ${loaded?.handle.step ?? 0}, the last finished epoch (no shared memory: the worker restarted)`);
     } finally {
+      this.session.training = false;
       this.controller = null;
       this.updateButtons();
       if (loaded?.handle.alive) {

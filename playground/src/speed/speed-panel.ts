@@ -37,6 +37,12 @@ export class SpeedPanel {
 
   private async measure(): Promise<void> {
     if (this.busy) return;
+    try {
+      this.session.assertIdle();
+    } catch (error) {
+      this.status.set(messageOf(error), "error");
+      return;
+    }
     this.busy = true;
     this.button.disabled = true;
     this.status.set("measuring speed…", "busy");
