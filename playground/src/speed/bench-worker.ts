@@ -16,8 +16,7 @@ self.addEventListener("message", (event: MessageEvent<BenchRequest>) => {
     try {
       const conditional = await loadModel(request.conditional.wasm, request.conditional.manifest);
       const dense = await loadModel(request.dense.wasm, request.dense.manifest);
-      if (request.weights) conditional.load(request.weights, "the trained weights");
-      else conditional.init(request.seed);
+      conditional.load(request.weights, "the current weights");
       dense.init(request.seed);
       const apart = copyWeightsByShape(conditional, dense);
       for (const batch of request.batches) {

@@ -6,8 +6,9 @@ import type { Manifest } from "../../../runtime/manifest.js";
 export interface BenchRequest {
   conditional: { wasm: Uint8Array; manifest: Manifest };
   dense: { wasm: Uint8Array; manifest: Manifest };
-  /** The conditional model's weights (a checkpoint), or null: init(seed). */
-  weights: Uint8Array | null;
+  /** The conditional model's weights (a checkpoint). */
+  weights: Uint8Array;
+  /** Initialises the dense build first: layers without a tensor of the same shape keep these weights. */
   seed: number;
   /** maxBatch rows of input. */
   x: Float32Array;
