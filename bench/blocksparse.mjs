@@ -1,5 +1,5 @@
-// Block-sparse product benchmark (methods.md 5, condnet item 6): one thread, 1024 x 1024,
-// blocks of 64, batch 50, 10% of the output blocks active per example (fs: dense input)
+// Block-sparse product benchmark (docs/methods/policy.md §12, check 6; results in §14): one
+// thread, 1024 x 1024, blocks of 64, batch 50, 10% of the output blocks active per example (fs: dense input)
 // and 10% on both sides (ss), against the dense product gemmNT of the same shape, both
 // SIMD builds, interleaved runs, medians. Target: block-sparse >= 4x faster than dense.
 // Build first (imports the compiled asc wrapper): npx tsc -p tsconfig.json

@@ -29,7 +29,7 @@ const FIRST_CALL = `
 import v8 from "node:v8"; v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { readFileSync } from "node:fs";
 const t0 = performance.now();
-const { compile } = await import(${JSON.stringify(join(root, "dist/compiler/index.js"))});
+const { compile } = await import(${JSON.stringify(join(root, "dist/compiler.bundle.mjs"))});
 const { loadModel, pickWasm } = await import(${JSON.stringify(join(root, "dist/runtime/index.js"))});
 const t1 = performance.now();
 const r = await compile(readFileSync(process.argv[1], "utf8"), { file: process.argv[1] });

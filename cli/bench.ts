@@ -15,13 +15,14 @@ import { figuresJson } from "./report-format.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
-import { loadData, positiveInteger, positiveIntegerList, reportingRuntimeErrors, seedFlag } from "./session.js";
+import { loadData, parseDataOption, positiveInteger, positiveIntegerList, reportingRuntimeErrors, seedFlag } from "./session.js";
 
-const USAGE = `usage: condc bench FILE [--weights CKPT] [--batch 1,50,128] [--reps N] [--seed N] [--plain-simd] [--json]
+const USAGE = `usage: condc bench FILE [--weights CKPT] [--data SET] [--batch 1,50,128] [--reps N] [--seed N] [--plain-simd] [--json]
 
 Times inference (predict) of the conditional model in FILE against the same model compiled
 dense (gates removed), with the same weights, interleaved, medians of --reps (default 15).
-Inputs are the first examples of the model's test set (random pixels if it is unavailable).
+Inputs are the first examples of the test set of --data (default: the model file's data set;
+random pixels if it is unavailable).
   --weights CKPT  trained weights (safetensors); without it: init(seed) and fresh estimators,
                   whose active fractions say nothing about a trained model
   --batch LIST    batch sizes, comma-separated (default 1,50,128)
@@ -60,6 +61,7 @@ export function timeCase(dense: Model, conditional: Model, x: Float32Array, batc
 async function runBench(args: string[], io: CliIO): Promise<number> {
   const { positionals, values } = parseCommandArgs("bench", args, {
     weights: { type: "string", short: "w" },
+    data: { type: "string" },
     batch: { type: "string" },
     reps: { type: "string" },
     seed: { type: "string" },
@@ -75,6 +77,7 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
   const seed = seedFlag("bench", values.seed) ?? 0;
   const json = values.json === true;
   const maxBatch = Math.max(...batches);
+  const dataOption = typeof values.data === "string" ? parseDataOption("bench", values.data) : undefined;
 
   return reportingRuntimeErrors("bench", async () => {
     const text = readSource(io, file);
@@ -107,7 +110,7 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
     let x: Float32Array;
     let inputs: string;
     try {
-      const data = await loadData(cond.ir.train.data, width, cond.manifest.classes);
+      const data = await loadData(dataOption ?? cond.ir.train.data, width, cond.manifest.classes);
       x = data.test.images.slice(0, maxBatch * width);
       inputs = `${data.test.name} test examples`;
     } catch {

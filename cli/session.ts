@@ -10,7 +10,8 @@ import type { DatasetSpec } from "../compiler/frontend/model.js";
 import { CheckpointError } from "../runtime/checkpoint/errors.js";
 import { DataError } from "../runtime/data/errors.js";
 import type { DataSplit } from "../runtime/data/dataset.js";
-import { loadModel, NonFiniteError, type Model } from "../runtime/model.js";
+import { loadModel, ModelLoadError, NonFiniteError, type Model } from "../runtime/model.js";
+import { DivergenceError } from "../runtime/train.js";
 import { loadDataset } from "../runtime/node/data.js";
 import { FileAccessError, FileWriteError, prepareOutputDirectory, prepareOutputFile } from "../runtime/node/files.js";
 import { pickWasm } from "../runtime/simd.js";
@@ -155,6 +156,8 @@ export function isExpectedFailure(error: unknown): error is Error {
     error instanceof DataError ||
     error instanceof CheckpointError ||
     error instanceof NonFiniteError ||
+    error instanceof DivergenceError ||
+    error instanceof ModelLoadError ||
     error instanceof FileAccessError ||
     error instanceof FileWriteError
   );

@@ -48,8 +48,8 @@ export interface CompileSuccess {
   manifest: Manifest;
   /** Warnings only. */
   diagnostics: Diagnostic[];
-  /** The module as readable text (`condc build --emit wat`). */
-  listing: string;
+  /** The module as readable text (`condc build --emit wat`), made when first read. */
+  readonly listing: string;
   ir: IrModule;
   source: SourceText;
 }
@@ -115,13 +115,16 @@ export async function compile(text: string, options: CompileOptions = {}): Promi
   const plain = simd === "relaxed" ? undefined : flavour("plain");
   const relaxed = simd === "plain" ? undefined : flavour("relaxed");
   const header = `${ir.modelName} from ${oneLine(file)}, condc ${COMPILER_VERSION}, build ${buildId}, source sha256 ${sourceHash}`;
+  let listing: string | undefined;
   return {
     ok: true,
     wasm: plain ?? relaxed!,
     relaxedWasm: relaxed,
     manifest,
     diagnostics: front.diagnostics,
-    listing: generated.module.listing(header),
+    get listing(): string {
+      return (listing ??= generated.module.listing(header));
+    },
     ir,
     source: front.source,
   };

@@ -1,4 +1,4 @@
-// The low-rank calibration (methods.md 2.4) on Fashion-MNIST, 784-1000-600-10:
+// The low-rank calibration (docs/methods/lowrank.md §9; results in §12) on Fashion-MNIST, 784-1000-600-10:
 // run A (no L1) and run B (L1 1e-3), each trained once (test_only: the training is dense),
 // then r swept on the trained weights (test time only): per-layer sign agreement, false
 // negatives, alpha, accuracy with and without the estimator, MAC speedup and the measured
@@ -18,11 +18,10 @@ const dist = process.env.CONDC_DIST ? new URL(`file://${process.env.CONDC_DIST.r
 const { compile } = await import(new URL("compiler/compile.js", dist).href);
 const { loadModel } = await import(new URL("runtime/model.js", dist).href);
 const { trainModel } = await import(new URL("runtime/train.js", dist).href);
-const { measureLowRank, refreshEstimators } = await import(new URL("runtime/lowrank.js", dist).href);
+const { measureLowRank, refreshEstimators } = await import(new URL("runtime/index.js", dist).href);
 const { pickWasm } = await import(new URL("runtime/simd.js", dist).href);
 const { loadDataset } = await import(new URL("runtime/node/data.js", dist).href);
 const { timeCase } = await import(new URL("cli/bench.js", dist).href);
-const lowrankRuntime = await import(new URL("runtime/lowrank.js", dist).href);
 
 const { values } = parseArgs({
   options: {
@@ -55,19 +54,21 @@ async function build(text, file, options = {}) {
   return { model: await loadModel(chosen.wasm, r.manifest), simd: chosen.simd, result: r };
 }
 
-const hooks = [{
-  applies: lowrankRuntime.hasLowRank,
-  prepare: () => {},
-  resetActivity: lowrankRuntime.resetCounters,
-  activeFraction(model) {
-    let computed = 0, total = 0;
-    for (const { layer } of lowrankRuntime.lowrankLayers(model)) {
-      const [examples, active] = lowrankRuntime.readCounters(model, layer.name);
-      computed += active; total += examples * layer.units;
-    }
-    return total > 0 ? computed / total : null;
-  },
-}];
+/**
+ * Whole-model MACs per example: the gated layers by the cost model with their measured alpha
+ * (dense input), the others dense (methods/lowrank/runtime.ts's macsPerExampleModel).
+ */
+function macFigures(model, m) {
+  const gated = new Map(m.layers.map((l) => [l.name, l.macsPerExampleModel]));
+  let dense = 0, conditional = 0;
+  for (const l of model.manifest.layers) {
+    if (l.delta === null) continue;
+    dense += l.inputs * l.units;
+    conditional += gated.get(l.name) ?? l.inputs * l.units;
+  }
+  Object.assign(m, { denseMacsPerExample: dense, conditionalMacsPerExample: conditional });
+  return m;
+}
 
 const data = await loadDataset({ kind: "fashion_mnist" });
 const started = new Date().toISOString();
@@ -97,8 +98,8 @@ for (const run of values.runs.split(",")) {
     const { model } = await build(modelText(run, rank), `run${run}-r${rank}.cond`);
     for (const name of ["h1.weight", "h1.bias", "h2.weight", "h2.bias", "out.weight", "out.bias"]) model.setParameter(name, trained.parameter(name));
     refreshEstimators(model);
-    const m = measureLowRank(model, data.test);
-    const timings = [1, 128].map((b) => timeCase(dense, model, data.test.images.slice(0, b * 784), b, Number(values.reps), hooks));
+    const m = macFigures(model, measureLowRank(model, data.test));
+    const timings = [1, 128].map((b) => timeCase(dense, model, data.test.images.slice(0, b * 784), b, Number(values.reps)));
     rows.push({ rank, metrics: m, timings });
     console.error(`run ${run} r=${rank}: acc ${m.accuracy.toFixed(4)} (dense ${m.accuracyDense.toFixed(4)}), ` +
       m.layers.map((l) => `${l.name} agree ${l.signAgreement.toFixed(3)} FN ${l.falseNegativeRate.toFixed(3)} alpha ${l.alpha.toFixed(3)}`).join(", ") +

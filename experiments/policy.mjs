@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Issue 6 experiment: block-dropout policies (condnet) on Fashion-MNIST, 784-640-640-10
-// tanh, 10 blocks of 64 per layer, tau = 1/16 (methods.md 4.5, the CIFAR-10 best model's
-// shape): test error (sampled masks, the paper's; and threshold p > 0.5), mean activation,
+// tanh, 10 blocks of 64 per layer, tau = 1/16 (the CIFAR-10 best model's shape,
+// docs/methods/policy.md §11; results in §15): test error (sampled masks, the paper's; and threshold p > 0.5), mean activation,
 // per-block batch-mean probabilities, measured inference time against the dense build of
 // the same network, and uniform block dropout (bdNN) trained at the learned policy's
 // measured activation (same kernels, so the same measured speed).
@@ -19,7 +19,7 @@ const { compile } = await import("../dist/compiler/compile.js");
 const { loadModel } = await import("../dist/runtime/model.js");
 const { trainModel } = await import("../dist/runtime/train.js");
 const { loadDataset } = await import("../dist/runtime/node/data.js");
-const policy = await import("../dist/runtime/policy.js");
+const policy = await import("../dist/runtime/index.js");
 
 const env = (k, d) => process.env[k] ?? d;
 const epochs = Number(env("POLICY_EPOCHS", 10));
@@ -77,7 +77,7 @@ function trainIt(model, label) {
       if (policy.hasPolicy(model)) policy.readPolicyStats(model, "eval");
       perEpoch.push({ epoch: e.epoch, test_accuracy: e.test.accuracy, train_loss: e.trainLoss, policy: stats.map((s) => ({ layer: s.layer, block_mean: s.blockMean, block_variance: s.blockVariance, mean_activation: s.meanActivation })) });
       log(`[${label}] epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, test acc ${(100 * e.test.accuracy).toFixed(2)}%, ${Math.round(e.examplesPerSecond)} ex/s`);
-      if (stats.length) log(policy.formatPolicyStats(stats));
+      for (const st of stats) log(`  ${st.layer}: active ${(100 * st.meanActivation).toFixed(1)}%, p per block ${st.blockMean.map((x) => x.toFixed(2)).join(" ")}`);
     },
   });
   return { perEpoch, seconds: (performance.now() - t0) / 1000, trainExamplesPerSecond: run.examplesPerSecond };
@@ -97,8 +97,8 @@ function evalMode(model, mode) {
   policy.setPolicySeed(model, seed);
   policy.resetPolicyStats(model);
   const ev = model.evaluate(test);
+  const macs = policy.measuredMacs(model, "eval");
   const stats = policy.readPolicyStats(model, "eval");
-  const macs = policy.measuredMacs(model, stats);
   return { mode, accuracy: ev.accuracy, error: 1 - ev.accuracy, mean_activation: Object.fromEntries(stats.map((s) => [s.layer, s.meanActivation])), macs: macs.conditional, dense_macs: macs.dense };
 }
 

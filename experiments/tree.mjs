@@ -21,7 +21,7 @@ const { compile } = await import("../dist/compiler/compile.js");
 const { loadModel } = await import("../dist/runtime/model.js");
 const { trainModel } = await import("../dist/runtime/train.js");
 const { loadDataset } = await import("../dist/runtime/node/data.js");
-const { treeCounters, resetTreeCounters } = await import("../dist/runtime/tree.js");
+const { treeCounters, resetTreeCounters } = await import("../dist/runtime/index.js");
 
 const units = Number(process.env.TREE_UNITS ?? 64);
 const trainCount = Number(process.env.TREE_TRAIN ?? 60000);

@@ -8,9 +8,10 @@ import { denseMethod } from "./dense/method.js";
 import { lowrankMethod } from "./lowrank/method.js";
 import { treeMethod } from "./tree/method.js";
 import { policyMethod } from "./policy/method.js";
+import { moeMethod } from "./moe/method.js";
 
 /** Every method the compiler knows: the built-in ones and those registered from outside. */
-export const METHODS: MethodUnit[] = [denseMethod, lowrankMethod, treeMethod, policyMethod] as MethodUnit<any, any>[];
+export const METHODS: MethodUnit[] = [denseMethod, lowrankMethod, treeMethod, policyMethod, moeMethod] as MethodUnit<any, any>[];
 
 /**
  * Adds a method from outside (an app's or a test's own unit) to the registry, as if it had a

@@ -7,9 +7,10 @@ import type { MethodRuntime } from "./runtime-unit.js";
 import { lowrankRuntime } from "./lowrank/runtime.js";
 import { treeRuntime } from "./tree/runtime.js";
 import { policyRuntime } from "./policy/runtime.js";
+import { moeRuntime } from "./moe/runtime.js";
 
 /** Every method runtime `loadModel` uses: the built-in ones and those registered from outside. */
-export const METHOD_RUNTIMES: MethodRuntime[] = [lowrankRuntime, treeRuntime, policyRuntime] as MethodRuntime<any>[];
+export const METHOD_RUNTIMES: MethodRuntime[] = [lowrankRuntime, treeRuntime, policyRuntime, moeRuntime] as MethodRuntime<any>[];
 
 /** Adds the runtime half of a method from outside (see `registerMethod`); a key already taken is a TypeError. */
 export function registerMethodRuntime(runtime: MethodRuntime<any>): void {
@@ -25,3 +26,5 @@ export { setPolicyMode, getPolicyMode, setPolicySeed, setPolicyLearningRate, get
 export type { PolicyTestMode, PolicyLayerStats } from "./policy/runtime.js";
 export { treeLayers, treeCounters, resetTreeCounters, measuredMacsPerExample } from "./tree/runtime.js";
 export type { TreeLayerInfo, TreeCounters } from "./tree/runtime.js";
+export { moeStats } from "./moe/runtime.js";
+export type { MoeLayerStats } from "./moe/runtime.js";

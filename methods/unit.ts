@@ -161,6 +161,11 @@ export interface WasmEmitter<O, S = undefined> {
   init?(f: FunctionBuilder, layer: EmitLayer<O>, ctx: EmitContext<O, S>, seed: Expr): void;
   /** Forward for rows [0, n); `training` is 1 in trainStep, 0 in predict. */
   forward(f: FunctionBuilder, layer: EmitLayer<O>, ctx: EmitContext<O, S>, n: Expr, training: Expr): void;
+  /**
+   * A term the layer adds to the training loss `trainStep` returns (f32), e.g. a balance loss
+   * the forward pass left in a global; its gradient is the method's to apply in `backward`.
+   */
+  lossTerm?(layer: EmitLayer<O>, ctx: EmitContext<O, S>): Expr | null;
   /** After the whole forward pass, once per method. */
   afterForward?(f: FunctionBuilder, ctx: EmitContext<O, S>, training: Expr): void;
   /**

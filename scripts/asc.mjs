@@ -27,11 +27,15 @@ export function loadKernelSources() {
   return out;
 }
 
-/** The families of the library: every kernels/*.ts (codes/ holds constants, not kernels). */
+/** Files of inline helpers that kernels import; the library does not export them. */
+const HELPER_FILES = new Set(["helpers", "mathf4"]);
+
+/** The families of the library: every kernels/*.ts but the helper files (codes/ holds constants). */
 export function kernelFamilies() {
   return Object.keys(loadKernelSources())
     .filter((path) => /^kernels\/[^/]+\.ts$/.test(path))
-    .map((path) => path.slice("kernels/".length, -".ts".length));
+    .map((path) => path.slice("kernels/".length, -".ts".length))
+    .filter((family) => !HELPER_FILES.has(family));
 }
 
 function normalize(path) {

@@ -45,6 +45,7 @@ export function validateIr(ir: IrModule): string[] {
     p.state.forEach((s) => sameShape(s, p.shape, "optimizer state"));
   }
 
+  const paramNames = new Set(ir.params.map((p) => p.name));
   const widths = new Map<string | null, number>([[null, ir.inputWidth]]);
   const byName = new Map(ir.layers.map((l) => [l.name, l]));
   const outputs = ir.layers.filter((l) => l.isOutput);
@@ -60,7 +61,7 @@ export function validateIr(ir: IrModule): string[] {
     if (layer.isOutput && !layer.delta) fail(`output layer '${layer.name}' has no delta`);
     if (layer.isOutput && layer.units !== ir.classes) fail(`output layer '${layer.name}' has ${layer.units} units for ${ir.classes} classes`);
     for (const [suffix, name] of Object.entries(layer.params)) {
-      if (name !== `${layer.name}.${suffix}` || !ir.params.some((p) => p.name === name)) fail(`layer '${layer.name}' lists parameter '${name}' that is not in the table`);
+      if (name !== `${layer.name}.${suffix}` || !paramNames.has(name)) fail(`layer '${layer.name}' lists parameter '${name}' that is not in the table`);
     }
     for (const name of Object.values(layer.regions)) if (!regions.has(name)) fail(`layer '${layer.name}' lists region '${name}' that is not placed`);
     for (const consumer of layer.consumers) {

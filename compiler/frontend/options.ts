@@ -6,8 +6,15 @@ import type { CallValue, NamedOption, NumberLiteral, Span, Value } from "./ast.j
 import type { DiagnosticBag } from "./diagnostics.js";
 import { suggest } from "./suggest.js";
 
-export type OptionKind = "integer" | "number" | "choice" | "boolean" | "string";
-export type OptionValue = number | string | boolean;
+export type OptionKind = "integer" | "number" | "choice" | "boolean" | "string" | "call";
+
+/** The value of a `call` option, e.g. `balance: switch(0.01)`: the form's name and its valid arguments. */
+export interface CallOptionValue {
+  call: string;
+  values: OptionValues;
+}
+
+export type OptionValue = number | string | boolean | CallOptionValue;
 
 export interface OptionSpec {
   name: string;
@@ -26,6 +33,8 @@ export interface OptionSpec {
    * range, since it is not part of the option's meaning.
    */
   ceiling?: number;
+  /** For `call`: the accepted forms by name; a bare name is the form called with no arguments. */
+  calls?: Readonly<Record<string, CallSpec>>;
 }
 
 /** A call form such as `sgd(lr: 0.05)` or `idx("dir")`. */
@@ -59,7 +68,14 @@ function expectedDescription(spec: OptionSpec): string {
       return "a string";
     case "choice":
       return `one of ${formatChoices(spec.choices ?? [])}`;
+    case "call":
+      return `one of ${formatChoices(callForms(spec))}`;
   }
+}
+
+/** `switch(alpha)`, `none`: how each call form of a `call` option is written. */
+function callForms(spec: OptionSpec): string[] {
+  return Object.entries(spec.calls ?? {}).map(([name, form]) => (form.positional.length === 0 && form.options.length === 0 ? name : `${name}(${[...form.positional, ...form.options].map((o) => o.name).join(", ")})`));
 }
 
 export function formatChoices(choices: readonly string[]): string {
@@ -122,6 +138,8 @@ export function readValue(value: Value, spec: OptionSpec, what: string, diagnost
       }
       return value.name;
     }
+    case "call":
+      return readCallOption(value, spec, what, diagnostics);
   }
 }
 
@@ -162,6 +180,27 @@ function readNumber(value: NumberLiteral, spec: OptionSpec, what: string, diagno
     }
   }
   return x;
+}
+
+/** A `call` option: `name(args)` or a bare `name`, against the spec's forms. */
+function readCallOption(value: Value, spec: OptionSpec, what: string, diagnostics: DiagnosticBag): CallOptionValue | undefined {
+  const forms = spec.calls ?? {};
+  let call: CallValue;
+  if (value.kind === "call") call = value;
+  else if (value.kind === "name") call = { kind: "call", callee: { name: value.name, span: value.span }, args: [], options: [], span: value.span };
+  else {
+    diagnostics.report("wrongValueType", value.span, { what, expected: `one of ${formatChoices(callForms(spec))}`, got: describeValue(value) });
+    return undefined;
+  }
+  const name = call.callee.name;
+  if (!Object.hasOwn(forms, name)) {
+    const args = { what, choices: formatChoices(callForms(spec)), value: name };
+    diagnostics.report("invalidChoice", call.callee.span, args, suggest(name, Object.keys(forms)));
+    return undefined;
+  }
+  const before = diagnostics.errorCount;
+  const values = readCall(call, forms[name]!, `'${name}' in ${what}`, diagnostics);
+  return diagnostics.errorCount === before ? { call: name, values } : undefined;
 }
 
 export type OptionValues = Map<string, OptionValue>;

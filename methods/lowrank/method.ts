@@ -14,6 +14,7 @@
 import { wasm } from "../../compiler/backend/wasm/code.js";
 import { denseParams } from "../dense/method.js";
 import { emitActivationBackward, emitDenseBackward, emitDenseForward } from "../dense/emit.js";
+import { choiceOption, numberOption } from "../../compiler/frontend/options.js";
 import { defineMethod, type EmitLayer } from "../unit.js";
 import { LOWRANK_MESSAGES } from "./messages.js";
 import { MAX_WIDTH } from "../../compiler/frontend/language-spec.js";
@@ -76,14 +77,12 @@ export const lowrankMethod = defineMethod<LowRankOptions, undefined>({
     if (ctx.activation !== undefined && ctx.activation !== "relu") {
       ctx.report(LOWRANK_MESSAGES.needsRelu, ctx.activationSpan, { layer: ctx.name, activation: ctx.activation });
     }
-    const num = (name: string, fallback: number) => (typeof options.get(name) === "number" ? (options.get(name) as number) : fallback);
-    const choice = <T extends string>(name: string, fallback: T) => (typeof options.get(name) === "string" ? (options.get(name) as T) : fallback);
     return {
-      rank: num("rank", 1),
-      threshold: num("threshold", DEFAULTS.threshold),
-      refresh: choice("refresh", DEFAULTS.refresh),
-      mode: choice("mode", DEFAULTS.mode),
-      assumedDensity: num("density", DEFAULTS.density),
+      rank: numberOption(options, "rank", 1),
+      threshold: numberOption(options, "threshold", DEFAULTS.threshold),
+      refresh: choiceOption(options, "refresh", DEFAULTS.refresh),
+      mode: choiceOption(options, "mode", DEFAULTS.mode),
+      assumedDensity: numberOption(options, "density", DEFAULTS.density),
     };
   },
   cost(layer, inputDensity) {

@@ -14,6 +14,7 @@ import { wasm, type Expr } from "../../compiler/backend/wasm/code.js";
 import type { FunctionBuilder } from "../../compiler/backend/wasm/module-builder.js";
 import { ACTIVATION_CODE } from "../dense/emit.js";
 import { denseParams } from "../dense/method.js";
+import { booleanOption, choiceOption, numberOption } from "../../compiler/frontend/options.js";
 import { defineMethod, type EmitContext, type EmitLayer, type SourceDelta } from "../unit.js";
 import { BASELINE_BATCH_MEAN, BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernels/codes/policy.js";
 import { POLICY_MESSAGES } from "./messages.js";
@@ -83,13 +84,12 @@ export const policyMethod = defineMethod<PolicyOptions, PolicyState>({
     if (typeof blocks === "number" && ctx.units !== undefined && ctx.units % blocks !== 0) {
       ctx.report(POLICY_MESSAGES.blocksMustDivide, ctx.optionSpan("blocks"), { blocks, units: ctx.units });
     }
-    const num = (name: string, fallback: number) => (typeof options.get(name) === "number" ? (options.get(name) as number) : fallback);
     return {
-      blocks: num("blocks", 1),
-      tau: num("tau", 1),
-      squash: num("squash", DEFAULTS.squash),
-      test: (typeof options.get("test") === "string" ? options.get("test") : DEFAULTS.test) as PolicyOptions["test"],
-      uniform: typeof options.get("uniform") === "boolean" ? (options.get("uniform") as boolean) : DEFAULTS.uniform,
+      blocks: numberOption(options, "blocks", 1),
+      tau: numberOption(options, "tau", 1),
+      squash: numberOption(options, "squash", DEFAULTS.squash),
+      test: choiceOption(options, "test", DEFAULTS.test),
+      uniform: booleanOption(options, "uniform", DEFAULTS.uniform),
     };
   },
   cost(layer, inputDensity) {

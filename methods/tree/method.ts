@@ -14,8 +14,10 @@
 import { wasm, type Expr } from "../../compiler/backend/wasm/code.js";
 import type { FunctionBuilder } from "../../compiler/backend/wasm/module-builder.js";
 import { emitActivationBackward, emitActivationForward } from "../dense/emit.js";
+import { choiceOption, numberOption } from "../../compiler/frontend/options.js";
 import { defineMethod, type EmitContext, type EmitLayer, type RegionRequest } from "../unit.js";
 import { TREE_MESSAGES } from "./messages.js";
+import { TREE_BITS_DETERMINISTIC, TREE_BITS_NOISY, TREE_BITS_REINFORCE, TREE_LEVEL_BUCKET, TREE_LEVEL_SCALED, TREE_LEVEL_UNIFORM } from "../../runtime/kernels/codes/tree.js";
 
 export interface TreeOptions {
   depth: number;
@@ -62,8 +64,8 @@ function exactTreeBytes(depth: number, inputs: number, units: number): string {
   return (nodes * BigInt(inputs) * BigInt(units) * 4n).toLocaleString("en-US");
 }
 
-const MODE = { deterministic: 0, reinforce: 1, noisy: 2 } as const;
-const LEVEL_MODE = { uniform: 0, scaled: 1, bucket: 2 } as const;
+const MODE = { deterministic: TREE_BITS_DETERMINISTIC, reinforce: TREE_BITS_REINFORCE, noisy: TREE_BITS_NOISY } as const;
+const LEVEL_MODE = { uniform: TREE_LEVEL_UNIFORM, scaled: TREE_LEVEL_SCALED, bucket: TREE_LEVEL_BUCKET } as const;
 
 export const treeMethod = defineMethod<TreeOptions, undefined>({
   key: "tree",
@@ -89,15 +91,13 @@ export const treeMethod = defineMethod<TreeOptions, undefined>({
       const advice = largest >= 1 ? `the largest depth that fits is ${largest}` : "no depth fits: use fewer units or inputs";
       ctx.report(TREE_MESSAGES.tooLarge, ctx.optionSpan("depth"), { layer: ctx.name, bytes: exactTreeBytes(depth, inputs, units), depth, advice });
     }
-    const num = (name: string, fallback: number) => (typeof options.get(name) === "number" ? (options.get(name) as number) : fallback);
-    const choice = <T extends string>(name: string, fallback: T) => (typeof options.get(name) === "string" ? (options.get(name) as T) : fallback);
     return {
-      depth: num("depth", 1),
-      layout: choice("layout", DEFAULTS.layout),
-      gaterTraining: choice("gater_training", DEFAULTS.gaterTraining),
-      sigma: num("sigma", DEFAULTS.sigma),
-      levelLr: choice("level_lr", DEFAULTS.levelLr),
-      levelLrMax: num("level_lr_max", DEFAULTS.levelLrMax),
+      depth: numberOption(options, "depth", 1),
+      layout: choiceOption(options, "layout", DEFAULTS.layout),
+      gaterTraining: choiceOption(options, "gater_training", DEFAULTS.gaterTraining),
+      sigma: numberOption(options, "sigma", DEFAULTS.sigma),
+      levelLr: choiceOption(options, "level_lr", DEFAULTS.levelLr),
+      levelLrMax: numberOption(options, "level_lr_max", DEFAULTS.levelLrMax),
     };
   },
   checkTrain(_layer, train, report) {

@@ -1,4 +1,4 @@
-// Block-sparse products for block-dropout policies (condnet, methods.md 4.4): per example,
+// Block-sparse products for block-dropout policies (condnet, docs/methods/policy.md §7): per example,
 // only the active output blocks are computed, and (ss) only over the active input blocks
 // of a block-masked source. Layout: W is [units, inputs] row-major (row j = unit j,
 // contiguous over the inputs), so an output block of B units is B contiguous rows and each
@@ -8,25 +8,9 @@
 // (row stride nb) with counts i32 [n]; a null list (0) means "all blocks" (dense side).
 import { ACTIVATION_LINEAR, ACTIVATION_RELU, ACTIVATION_TANH, ACTIVATION_SIGMOID } from "./codes/activation";
 import { reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
-
-/** Activation kinds of bsActivate / bsActivationBackward. */
-
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(f32x4.mul(a, b), c);
-}
-
-// The forward dots keep mul + add split even in the relaxed build: four accumulator chains
+// The per-example forward dots use maddSplit even in the relaxed build: four accumulator chains
 // are latency-bound, and FMA's longer latency made them slower (as in gemm's GEMV).
-@inline function maddDot(a: v128, b: v128, c: v128): v128 {
-  return f32x4.add(f32x4.mul(a, b), c);
-}
-
-@inline function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
-
-@inline function minI(a: i32, b: i32): i32 { return a < b ? a : b; }
+import { hsumSerial, madd, maddSplit, minI } from "./helpers";
 
 @inline function blockCount(n: i32, b: i32): i32 { return (n + b - 1) / b; }
 
@@ -93,10 +77,10 @@ export function bsForward(
           for (; k + 4 <= k1; k += 4) {
             const o = <usize>k << 2;
             const xv = v128.load(xi + o);
-            a0 = maddDot(xv, v128.load(w0 + o), a0);
-            a1 = maddDot(xv, v128.load(w1 + o), a1);
-            a2 = maddDot(xv, v128.load(w2 + o), a2);
-            a3 = maddDot(xv, v128.load(w3 + o), a3);
+            a0 = maddSplit(xv, v128.load(w0 + o), a0);
+            a1 = maddSplit(xv, v128.load(w1 + o), a1);
+            a2 = maddSplit(xv, v128.load(w2 + o), a2);
+            a3 = maddSplit(xv, v128.load(w3 + o), a3);
           }
           for (; k < k1; k++) {
             const o = <usize>k << 2;
@@ -106,7 +90,7 @@ export function bsForward(
           }
         }
         const oj = oi + (<usize>j << 2);
-        let r = f32x4(hsum(a0) + t0, hsum(a1) + t1, hsum(a2) + t2, hsum(a3) + t3);
+        let r = f32x4(hsumSerial(a0) + t0, hsumSerial(a1) + t1, hsumSerial(a2) + t2, hsumSerial(a3) + t3);
         if (bias != 0) r = f32x4.add(r, v128.load(bias + (<usize>j << 2)));
         v128.store(oj, r);
       }
@@ -123,14 +107,14 @@ export function bsForward(
           let k = k0;
           for (; k + 4 <= k1; k += 4) {
             const o = <usize>k << 2;
-            a0 = maddDot(v128.load(xi + o), v128.load(w0 + o), a0);
+            a0 = maddSplit(v128.load(xi + o), v128.load(w0 + o), a0);
           }
           for (; k < k1; k++) {
             const o = <usize>k << 2;
             t0 += load<f32>(xi + o) * load<f32>(w0 + o);
           }
         }
-        let r = hsum(a0) + t0;
+        let r = hsumSerial(a0) + t0;
         if (bias != 0) r += load<f32>(bias + (<usize>j << 2));
         store<f32>(oi + (<usize>j << 2), r);
       }
@@ -268,20 +252,6 @@ export function bsActivationBackward(delta: usize, h: usize, n: i32, N: i32, B: 
   }
 }
 
-/** Builds active lists from a 0/1 mask u (f32 [n, nb]): list i32 [n, nb], count i32 [n]. */
-export function bsListsFromMask(u: usize, n: i32, nb: i32, list: usize, count: usize): void {
-  for (let i = 0; i < n; i++) {
-    let c = 0;
-    for (let b = 0; b < nb; b++) {
-      if (load<f32>(u + ((<usize>i * <usize>nb + <usize>b) << 2)) != 0) {
-        store<i32>(list + ((<usize>i * <usize>nb + <usize>c) << 2), b);
-        c++;
-      }
-    }
-    store<i32>(count + (<usize>i << 2), c);
-  }
-}
-
 /**
  * fs forward with weight reuse across examples: the examples are grouped by active output
  * block (groups: i32 scratch of nbOut + nbOut·n), and each block's rows are multiplied
@@ -341,8 +311,8 @@ export function bsForwardGrouped(
           ta0 += sa * s0; ta1 += sa * s1; ta2 += sa * s2; ta3 += sa * s3;
           tb0 += sb * s0; tb1 += sb * s1; tb2 += sb * s2; tb3 += sb * s3;
         }
-        v128.store(out + ((<usize>ia * <usize>N + <usize>j) << 2), f32x4.add(bv, f32x4(hsum(a0) + ta0, hsum(a1) + ta1, hsum(a2) + ta2, hsum(a3) + ta3)));
-        v128.store(out + ((<usize>ib * <usize>N + <usize>j) << 2), f32x4.add(bv, f32x4(hsum(b0) + tb0, hsum(b1) + tb1, hsum(b2) + tb2, hsum(b3) + tb3)));
+        v128.store(out + ((<usize>ia * <usize>N + <usize>j) << 2), f32x4.add(bv, f32x4(hsumSerial(a0) + ta0, hsumSerial(a1) + ta1, hsumSerial(a2) + ta2, hsumSerial(a3) + ta3)));
+        v128.store(out + ((<usize>ib * <usize>N + <usize>j) << 2), f32x4.add(bv, f32x4(hsumSerial(b0) + tb0, hsumSerial(b1) + tb1, hsumSerial(b2) + tb2, hsumSerial(b3) + tb3)));
       }
       if (e < m) {
         const ia = load<i32>(list + (<usize>e << 2));
@@ -352,8 +322,8 @@ export function bsForwardGrouped(
         for (; k + 4 <= K; k += 4) {
           const o = <usize>k << 2;
           const va = v128.load(xa + o);
-          a0 = maddDot(va, v128.load(w0 + o), a0); a1 = maddDot(va, v128.load(w1 + o), a1);
-          a2 = maddDot(va, v128.load(w2 + o), a2); a3 = maddDot(va, v128.load(w3 + o), a3);
+          a0 = maddSplit(va, v128.load(w0 + o), a0); a1 = maddSplit(va, v128.load(w1 + o), a1);
+          a2 = maddSplit(va, v128.load(w2 + o), a2); a3 = maddSplit(va, v128.load(w3 + o), a3);
         }
         let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
         for (; k < K; k++) {
@@ -361,7 +331,7 @@ export function bsForwardGrouped(
           const sa = load<f32>(xa + o);
           t0 += sa * load<f32>(w0 + o); t1 += sa * load<f32>(w1 + o); t2 += sa * load<f32>(w2 + o); t3 += sa * load<f32>(w3 + o);
         }
-        v128.store(out + ((<usize>ia * <usize>N + <usize>j) << 2), f32x4.add(bv, f32x4(hsum(a0) + t0, hsum(a1) + t1, hsum(a2) + t2, hsum(a3) + t3)));
+        v128.store(out + ((<usize>ia * <usize>N + <usize>j) << 2), f32x4.add(bv, f32x4(hsumSerial(a0) + t0, hsumSerial(a1) + t1, hsumSerial(a2) + t2, hsumSerial(a3) + t3)));
       }
     }
     for (; j < j1; j++) {
@@ -372,10 +342,10 @@ export function bsForwardGrouped(
         const xa = x + <usize>ia * ldx;
         let a0 = f32x4.splat(0);
         let k = 0;
-        for (; k + 4 <= K; k += 4) a0 = maddDot(v128.load(xa + (<usize>k << 2)), v128.load(w0 + (<usize>k << 2)), a0);
+        for (; k + 4 <= K; k += 4) a0 = maddSplit(v128.load(xa + (<usize>k << 2)), v128.load(w0 + (<usize>k << 2)), a0);
         let t0: f32 = 0;
         for (; k < K; k++) t0 += load<f32>(xa + (<usize>k << 2)) * load<f32>(w0 + (<usize>k << 2));
-        store<f32>(out + ((<usize>ia * <usize>N + <usize>j) << 2), bj + hsum(a0) + t0);
+        store<f32>(out + ((<usize>ia * <usize>N + <usize>j) << 2), bj + hsumSerial(a0) + t0);
       }
     }
   }

@@ -1,6 +1,9 @@
 // Dense f32 GEMM family (NN, NT, TN): packed panels, 4x8 register-blocked SIMD micro-kernel,
 // cache blocking, and small-m (GEMV-like) paths. Sizes i32, pointers are byte addresses.
 import { scratchAt, SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_EDGE_TILE } from "./scratch";
+// maddSplit in the one-row GEMV even in the relaxed build: it is bound by the accumulator
+// chains, and FMA's longer latency made it ~20% slower there.
+import { hsum4Strided, hsumSerial, madd, maddSplit, minI } from "./helpers";
 
 // ---------------------------------------------------------------------------------------
 // Blocking parameters. MR x NR is the register tile (8 f32x4 accumulators); KC the depth of
@@ -14,25 +17,10 @@ export const GEMM_NC: i32 = 1024;
 /** m at or below this uses the unpacked small-m kernels. */
 export const GEMM_SMALL_M: i32 = 8;
 
-// Pack buffers live in this instance's scratch block (scratch.ts): A block MC*KC f32 stored
-// pre-splatted (each element as a full f32x4, 4x the floats; see packA), B block KC*NC f32, and
-// the edge tile the micro-kernel writes when the tile sticks out of C.
-
-/** Bytes of static scratch the GEMM family reserves (pack buffers + edge tile). */
-export const GEMM_SCRATCH_BYTES: i32 = (GEMM_MC * GEMM_KC * 4 + GEMM_KC * GEMM_NC + GEMM_MR * GEMM_NR) * 4;
-
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(f32x4.mul(a, b), c);
-}
-
-// Separate multiply and add even in the relaxed build: the one-row GEMV is bound by the
-// accumulator chains, and FMA's longer latency made it ~20% slower there.
-@inline function maddSplit(a: v128, b: v128, c: v128): v128 {
-  return f32x4.add(f32x4.mul(a, b), c);
-}
-
-@inline function minI(a: i32, b: i32): i32 { return a < b ? a : b; }
+// Pack buffers live in this instance's scratch block (scratch.ts: SCRATCH_PACK_A, _PACK_B,
+// _EDGE_TILE): A block MC*KC f32 stored pre-splatted (each element as a full f32x4, 4x the
+// floats; see packA), B block KC*NC f32, and the edge tile the micro-kernel writes when the
+// tile sticks out of C.
 
 // ---------------------------------------------------------------------------------------
 // Micro-kernel: C[4x8] (+)= PA[kc x 4] . PB[kc x 8], panels k-major. c is a byte pointer,
@@ -303,13 +291,6 @@ function gemmPacked(
 // Small m: C rows computed directly, without packing.
 // ---------------------------------------------------------------------------------------
 
-@inline function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
-  // returns [sum(a0), sum(a1), sum(a2), sum(a3)]
-  const t0 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
-  const t1 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
-  return f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-}
-
 @inline function storeResult4(dst: usize, v: v128, accumulate: bool): void {
   if (accumulate) v = f32x4.add(v, v128.load(dst));
   v128.store(dst, v);
@@ -340,8 +321,8 @@ function gemvRowsDot(n: i32, k: i32, x: usize, w: usize, ldw: i32, y: usize, acc
       s4 = maddSplit(xv, v128.load(w4 + o), s4); s5 = maddSplit(xv, v128.load(w5 + o), s5);
       s6 = maddSplit(xv, v128.load(w6 + o), s6); s7 = maddSplit(xv, v128.load(w7 + o), s7);
     }
-    let r0 = hsum4(s0, s1, s2, s3);
-    let r1 = hsum4(s4, s5, s6, s7);
+    let r0 = hsum4Strided(s0, s1, s2, s3);
+    let r1 = hsum4Strided(s4, s5, s6, s7);
     for (; p < k; p++) {
       const o = <usize>p * 4;
       const xs = f32x4.splat(load<f32>(x + o));
@@ -361,7 +342,7 @@ function gemvRowsDot(n: i32, k: i32, x: usize, w: usize, ldw: i32, y: usize, acc
       s0 = maddSplit(xv, v128.load(w0 + o), s0); s1 = maddSplit(xv, v128.load(w1 + o), s1);
       s2 = maddSplit(xv, v128.load(w2 + o), s2); s3 = maddSplit(xv, v128.load(w3 + o), s3);
     }
-    let r = hsum4(s0, s1, s2, s3);
+    let r = hsum4Strided(s0, s1, s2, s3);
     for (; p < k; p++) {
       const o = <usize>p * 4;
       const xs = load<f32>(x + o);
@@ -374,7 +355,7 @@ function gemvRowsDot(n: i32, k: i32, x: usize, w: usize, ldw: i32, y: usize, acc
     let s = f32x4.splat(0);
     let p = 0;
     for (; p < k4; p += 4) s = maddSplit(v128.load(x + <usize>p * 4), v128.load(wj + <usize>p * 4), s);
-    let r = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+    let r = hsumSerial(s);
     for (; p < k; p++) r += load<f32>(x + <usize>p * 4) * load<f32>(wj + <usize>p * 4);
     storeResult1(y + <usize>j * 4, r, accumulate);
   }
@@ -398,8 +379,8 @@ function gemvRowsDot2(n: i32, k: i32, x0: usize, x1: usize, w: usize, ldw: i32, 
       wv = v128.load(w2 + o); s2 = madd(xa, wv, s2); t2 = madd(xb, wv, t2);
       wv = v128.load(w3 + o); s3 = madd(xa, wv, s3); t3 = madd(xb, wv, t3);
     }
-    let r0 = hsum4(s0, s1, s2, s3);
-    let r1 = hsum4(t0, t1, t2, t3);
+    let r0 = hsum4Strided(s0, s1, s2, s3);
+    let r1 = hsum4Strided(t0, t1, t2, t3);
     for (; p < k; p++) {
       const o = <usize>p * 4;
       const wa = f32x4(load<f32>(w0 + o), load<f32>(w1 + o), load<f32>(w2 + o), load<f32>(w3 + o));

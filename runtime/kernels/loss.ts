@@ -1,6 +1,7 @@
 // Output losses: softmax (inference) and softmax cross-entropy with its gradient
 // (p - onehot) / m; rows are max-subtracted for stability.
 import { expf4 } from "./mathf4";
+import { hsumSerial, scaleInPlace } from "./helpers";
 
 // probs[row] = exp(x - max) (unnormalized); returns the sum. Reads all of x before writing.
 function expShifted(x: usize, out: usize, classes: i32, max: f32): f32 {
@@ -13,7 +14,7 @@ function expShifted(x: usize, out: usize, classes: i32, max: f32): f32 {
     v128.store(out + o, e);
     acc = f32x4.add(acc, e);
   }
-  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  let sum = hsumSerial(acc);
   for (; j < classes; j++) {
     const o = <usize>j * 4;
     const e = f32x4.extract_lane(expf4(f32x4.splat(load<f32>(x + o) - max)), 0);
@@ -32,19 +33,6 @@ function rowMax(x: usize, classes: i32): f32 {
   return best;
 }
 
-function scaleRow(p: usize, classes: i32, s: f32): void {
-  const vs = f32x4.splat(s);
-  let j = 0;
-  for (; j + 4 <= classes; j += 4) {
-    const o = <usize>j * 4;
-    v128.store(p + o, f32x4.mul(v128.load(p + o), vs));
-  }
-  for (; j < classes; j++) {
-    const o = <usize>j * 4;
-    store<f32>(p + o, load<f32>(p + o) * s);
-  }
-}
-
 /** probs[m x classes] = softmax of each row of logits (probs may alias logits). */
 export function softmax(logits: usize, probs: usize, m: i32, classes: i32): void {
   const rowBytes = <usize>classes * 4;
@@ -52,7 +40,7 @@ export function softmax(logits: usize, probs: usize, m: i32, classes: i32): void
     const x = logits + <usize>i * rowBytes;
     const p = probs + <usize>i * rowBytes;
     const sum = expShifted(x, p, classes, rowMax(x, classes));
-    scaleRow(p, classes, 1 / sum);
+    scaleInPlace(p, classes, 1 / sum);
   }
 }
 

@@ -1,33 +1,16 @@
 // Low-rank sign-estimated layers (Davis & Arel): a rank-r factor U V of the weights
 // estimates each pre-activation, Zhat = (X U) V + b; only units with Zhat > theta are
 // computed exactly (SIMD dot products over contiguous rows of W [units x inputs], skipping
-// the input's zeros), ReLU on those, zeros elsewhere. See docs/lowrank.md.
+// the input's zeros), ReLU on those, zeros elsewhere. See docs/methods/lowrank.md §2.
 //
 // Counters (f64, at `stats`): 0 examples, 1 computed (example, unit) pairs, 2 MACs performed,
 // 3 agree, 4 truly positive, 5 false negatives, 6 pairs measured, 7 estimated positive
 // (3..7 only from lowrankSignStats).
 import { scratchAt, SCRATCH_SMALL } from "./scratch";
-
 import { gemmNN, gemmNT } from "./gemm";
 import { addBias, reluForward } from "./elementwise";
 import { LOWRANK_STAT_AGREE, LOWRANK_STAT_COMPUTED, LOWRANK_STAT_ESTIMATED, LOWRANK_STAT_EXAMPLES, LOWRANK_STAT_FALSE_NEGATIVE, LOWRANK_STAT_MACS, LOWRANK_STAT_MEASURED, LOWRANK_STAT_POSITIVE } from "./codes/lowrank";
-
-// @ts-ignore: decorator
-@inline function fma4(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(f32x4.mul(a, b), c);
-}
-
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
-
-// @ts-ignore: decorator
-@inline function addStat(stats: usize, k: i32, value: f64): void {
-  const p = stats + (<usize>k << 3);
-  store<f64>(p, load<f64>(p) + value);
-}
+import { addF64, hsumPairwise, madd } from "./helpers";
 
 // Left-packing shuffles for lowrankGatherNonzeros: entry m (16 bytes) moves the f32 lanes set
 // in the 4-bit mask m to the front, in order (index 128: a zero byte).
@@ -55,7 +38,7 @@ const PACK_LANES: usize = memory.data<u8>([
  * 4 with a nonzero is left-packed with a shuffle and stored whole at the running count (no branch
  * per lane), so it writes up to 3 entries past the count, never past entry len - 1.
  */
-export function lowrankGatherNonzeros(x: usize, len: i32, idx: usize, val: usize): i32 {
+function lowrankGatherNonzeros(x: usize, len: i32, idx: usize, val: usize): i32 {
   let count = 0;
   const zero = f32x4.splat(0);
   const lanes = i32x4(0, 1, 2, 3);
@@ -87,16 +70,16 @@ export function lowrankGatherNonzeros(x: usize, len: i32, idx: usize, val: usize
   let k = 0;
   for (; k + 16 <= len; k += 16) {
     const o = <usize>k << 2;
-    s0 = fma4(v128.load(a + o), v128.load(b + o), s0);
-    s1 = fma4(v128.load(a + o + 16), v128.load(b + o + 16), s1);
-    s2 = fma4(v128.load(a + o + 32), v128.load(b + o + 32), s2);
-    s3 = fma4(v128.load(a + o + 48), v128.load(b + o + 48), s3);
+    s0 = madd(v128.load(a + o), v128.load(b + o), s0);
+    s1 = madd(v128.load(a + o + 16), v128.load(b + o + 16), s1);
+    s2 = madd(v128.load(a + o + 32), v128.load(b + o + 32), s2);
+    s3 = madd(v128.load(a + o + 48), v128.load(b + o + 48), s3);
   }
   for (; k + 4 <= len; k += 4) {
     const o = <usize>k << 2;
-    s0 = fma4(v128.load(a + o), v128.load(b + o), s0);
+    s0 = madd(v128.load(a + o), v128.load(b + o), s0);
   }
-  let s = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
+  let s = hsumPairwise(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
   for (; k < len; k++) s += load<f32>(a + (<usize>k << 2)) * load<f32>(b + (<usize>k << 2));
   return s;
 }
@@ -127,8 +110,6 @@ function countNonzeros(x: usize, len: i32): i32 {
   return count;
 }
 
-// Accumulators of projectSparse's current chunk (up to 16 columns), before they are stored.
-
 /**
  * t[c] = sum_q val[q] * U[idx[q], c] (U [nin x r] row-major): the sparse estimator input. One
  * pass over the nonzeros per 16 columns, held in up to 4 f32x4 accumulators (one pass of 8
@@ -152,20 +133,20 @@ function projectSparse(u: usize, r: i32, nin: i32, idx: usize, val: usize, nnz: 
         const o = <usize>q << 2;
         const xv = v128.load32_splat(val + o);
         const p = col + <usize>load<i32>(idx + o) * rowBytes;
-        a0 = fma4(xv, v128.load(p), a0); a1 = fma4(xv, v128.load(p, 16), a1);
-        a2 = fma4(xv, v128.load(p, 32), a2); a3 = fma4(xv, v128.load(p, 48), a3);
+        a0 = madd(xv, v128.load(p), a0); a1 = madd(xv, v128.load(p, 16), a1);
+        a2 = madd(xv, v128.load(p, 32), a2); a3 = madd(xv, v128.load(p, 48), a3);
       }
     } else if (span == 2) {
       for (let q = 0; q < safe; q++) {
         const o = <usize>q << 2;
         const xv = v128.load32_splat(val + o);
         const p = col + <usize>load<i32>(idx + o) * rowBytes;
-        a0 = fma4(xv, v128.load(p), a0); a1 = fma4(xv, v128.load(p, 16), a1);
+        a0 = madd(xv, v128.load(p), a0); a1 = madd(xv, v128.load(p, 16), a1);
       }
     } else {
       for (let q = 0; q < safe; q++) {
         const o = <usize>q << 2;
-        a0 = fma4(v128.load32_splat(val + o), v128.load(col + <usize>load<i32>(idx + o) * rowBytes), a0);
+        a0 = madd(v128.load32_splat(val + o), v128.load(col + <usize>load<i32>(idx + o) * rowBytes), a0);
       }
     }
     v128.store(scratchAt(SCRATCH_SMALL), a0); v128.store(scratchAt(SCRATCH_SMALL), a1, 16);
@@ -287,10 +268,10 @@ function exactByUnit(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, 
   for (; k + 4 <= n; k += 4) {
     const o = <usize>k << 2;
     const vv = v128.load(v + o);
-    s0 = fma4(vv, v128.load(p0 + o), s0); s1 = fma4(vv, v128.load(p1 + o), s1);
-    s2 = fma4(vv, v128.load(p2 + o), s2); s3 = fma4(vv, v128.load(p3 + o), s3);
+    s0 = madd(vv, v128.load(p0 + o), s0); s1 = madd(vv, v128.load(p1 + o), s1);
+    s2 = madd(vv, v128.load(p2 + o), s2); s3 = madd(vv, v128.load(p3 + o), s3);
   }
-  let z0 = hsum(s0), z1 = hsum(s1), z2 = hsum(s2), z3 = hsum(s3);
+  let z0 = hsumPairwise(s0), z1 = hsumPairwise(s1), z2 = hsumPairwise(s2), z3 = hsumPairwise(s3);
   for (; k < n; k++) {
     const o = <usize>k << 2;
     const vk = load<f32>(v + o);
@@ -322,15 +303,15 @@ function rowDot2(wj: usize, bj: f32, nin: i32, x: usize, rowBytes: usize, list: 
   for (; k + 8 <= nin; k += 8) {
     const o = <usize>k << 2;
     const wa = v128.load(wj + o), wb = v128.load(wj + o, 16);
-    s0 = fma4(wa, v128.load(x0 + o), s0); s1 = fma4(wa, v128.load(x1 + o), s1);
-    t0 = fma4(wb, v128.load(x0 + o, 16), t0); t1 = fma4(wb, v128.load(x1 + o, 16), t1);
+    s0 = madd(wa, v128.load(x0 + o), s0); s1 = madd(wa, v128.load(x1 + o), s1);
+    t0 = madd(wb, v128.load(x0 + o, 16), t0); t1 = madd(wb, v128.load(x1 + o, 16), t1);
   }
   for (; k + 4 <= nin; k += 4) {
     const o = <usize>k << 2;
     const wa = v128.load(wj + o);
-    s0 = fma4(wa, v128.load(x0 + o), s0); s1 = fma4(wa, v128.load(x1 + o), s1);
+    s0 = madd(wa, v128.load(x0 + o), s0); s1 = madd(wa, v128.load(x1 + o), s1);
   }
-  let z0 = hsum(f32x4.add(s0, t0)), z1 = hsum(f32x4.add(s1, t1));
+  let z0 = hsumPairwise(f32x4.add(s0, t0)), z1 = hsumPairwise(f32x4.add(s1, t1));
   for (; k < nin; k++) {
     const o = <usize>k << 2;
     const wk = load<f32>(wj + o);
@@ -476,9 +457,9 @@ export function lowrankForward(
       }
     }
   }
-  addStat(stats, LOWRANK_STAT_EXAMPLES, <f64>n);
-  addStat(stats, LOWRANK_STAT_COMPUTED, <f64>computed);
-  addStat(stats, LOWRANK_STAT_MACS, macs);
+  addF64(stats, LOWRANK_STAT_EXAMPLES, <f64>n);
+  addF64(stats, LOWRANK_STAT_COMPUTED, <f64>computed);
+  addF64(stats, LOWRANK_STAT_MACS, macs);
 }
 
 /**
@@ -512,8 +493,8 @@ export function lowrankBackward(
       if (dx != 0) {
         for (; k + 4 <= nin; k += 4) {
           const o = <usize>k << 2;
-          v128.store(dwj + o, fma4(dv, v128.load(xi + o), v128.load(dwj + o)));
-          v128.store(dxi + o, fma4(dv, v128.load(wj + o), v128.load(dxi + o)));
+          v128.store(dwj + o, madd(dv, v128.load(xi + o), v128.load(dwj + o)));
+          v128.store(dxi + o, madd(dv, v128.load(wj + o), v128.load(dxi + o)));
         }
         for (; k < nin; k++) {
           const o = <usize>k << 2;
@@ -523,7 +504,7 @@ export function lowrankBackward(
       } else {
         for (; k + 4 <= nin; k += 4) {
           const o = <usize>k << 2;
-          v128.store(dwj + o, fma4(dv, v128.load(xi + o), v128.load(dwj + o)));
+          v128.store(dwj + o, madd(dv, v128.load(xi + o), v128.load(dwj + o)));
         }
         for (; k < nin; k++) {
           const o = <usize>k << 2;
@@ -550,9 +531,9 @@ export function lowrankSignStats(n: i32, nout: i32, zhat: usize, ztrue: usize, t
     if (p && !s) falseNeg++;
     if (s) estimated++;
   }
-  addStat(stats, LOWRANK_STAT_AGREE, <f64>agree);
-  addStat(stats, LOWRANK_STAT_POSITIVE, <f64>positive);
-  addStat(stats, LOWRANK_STAT_FALSE_NEGATIVE, <f64>falseNeg);
-  addStat(stats, LOWRANK_STAT_MEASURED, <f64>count);
-  addStat(stats, LOWRANK_STAT_ESTIMATED, <f64>estimated);
+  addF64(stats, LOWRANK_STAT_AGREE, <f64>agree);
+  addF64(stats, LOWRANK_STAT_POSITIVE, <f64>positive);
+  addF64(stats, LOWRANK_STAT_FALSE_NEGATIVE, <f64>falseNeg);
+  addF64(stats, LOWRANK_STAT_MEASURED, <f64>count);
+  addF64(stats, LOWRANK_STAT_ESTIMATED, <f64>estimated);
 }

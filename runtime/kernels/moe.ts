@@ -10,6 +10,8 @@
 import { gemmNN, gemmTN } from "./gemm";
 import { addBias, columnSums, reluForward, reluBackward, tanhForward, tanhBackward, sigmoidForward, sigmoidBackward } from "./elementwise";
 import { rowsProductNT } from "./moerouter";
+import { addF64, addRow, dotSplit, i32At } from "./helpers";
+import { MOE_STAT_BALANCE, MOE_STAT_DROPPED, MOE_STAT_ENTROPY, MOE_STAT_EXAMPLES, MOE_STAT_LOAD, MOE_STAT_MACS, MOE_STAT_PAIRS } from "./codes/moe";
 
 export {
   MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
@@ -22,8 +24,6 @@ export const MOE_RELU: i32 = 1;
 export const MOE_TANH: i32 = 2;
 export const MOE_SIGMOID: i32 = 3;
 
-// @ts-ignore: decorator
-@inline function i32At(p: usize, i: i32): i32 { return load<i32>(p + (<usize>i << 2)); }
 // @ts-ignore: decorator
 @inline function rowAt(base: usize, row: i32, width: i32): usize { return base + ((<usize>row * <usize>width) << 2); }
 
@@ -176,19 +176,6 @@ function scaledRow(out: usize, a: f32, src: usize, width: i32, accumulate: bool)
   }
 }
 
-/** Σ a[j] b[j] in f32, four lanes then a fixed horizontal order. */
-function dot(a: usize, b: usize, width: i32): f32 {
-  let acc = f32x4.splat(0);
-  let j = 0;
-  for (; j + 4 <= width; j += 4) {
-    const o = <usize>j << 2;
-    acc = f32x4.add(acc, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-  }
-  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
-  for (; j < width; j++) s += load<f32>(a + (<usize>j << 2)) * load<f32>(b + (<usize>j << 2));
-  return s;
-}
-
 /**
  * Backward of moeCombine for dh [n x units]: dys[row] = gate * dh_x for every kept pair,
  * dgates [n x k] = dh_x · ys[row] (0 for a dropped pair, whose output is 0).
@@ -201,7 +188,7 @@ export function moeCombineBackward(dh: usize, ys: usize, units: i32, n: i32, k: 
       const r = i32At(pairRow, p);
       const dg = dgates + (<usize>p << 2);
       if (r < 0) { store<f32>(dg, 0); continue; }
-      store<f32>(dg, dot(d, rowAt(ys, r, units), units));
+      store<f32>(dg, dotSplit(d, rowAt(ys, r, units), units));
       scaledRow(rowAt(dys, r, units), load<f32>(gates + (<usize>p << 2)), d, units, false);
     }
   }
@@ -275,14 +262,19 @@ export function moeScatterInput(dxs: usize, inputs: i32, n: i32, k: i32, pairRow
   }
 }
 
-function addRow(dst: usize, src: usize, width: i32): void {
-  let j = 0;
-  for (; j + 4 <= width; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-  }
-  for (; j < width; j++) {
-    const o = <usize>j << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-  }
+/**
+ * Adds one forward pass of n examples to stats [MOE_STAT_LOAD + E] (f64, the MOE_STAT_* layout
+ * of codes/moe.ts): examples, pairs n k, dropped pairs, MACs (router and experts as counted,
+ * plus the combine's units per kept pair), entropy and balance loss weighted by n, and the pairs
+ * routed to each expert (counts [E], i32, before the capacity).
+ */
+export function moeAccumulateStats(stats: usize, counts: usize, experts: i32, n: i32, k: i32, units: i32, dropped: i32, macs: f64, entropy: f64, balance: f64): void {
+  const pairs = n * k;
+  addF64(stats, MOE_STAT_EXAMPLES, <f64>n);
+  addF64(stats, MOE_STAT_PAIRS, <f64>pairs);
+  addF64(stats, MOE_STAT_DROPPED, <f64>dropped);
+  addF64(stats, MOE_STAT_MACS, macs + <f64>(pairs - dropped) * <f64>units);
+  addF64(stats, MOE_STAT_ENTROPY, entropy * <f64>n);
+  addF64(stats, MOE_STAT_BALANCE, balance * <f64>n);
+  for (let i = 0; i < experts; i++) addF64(stats, MOE_STAT_LOAD + i, <f64>i32At(counts, i));
 }

@@ -3,13 +3,11 @@
 
 import { gemmNN, gemmNT, gemmTN, GEMM_SMALL_M } from "./gemm";
 import { philox4x32 } from "./rng";
-
-/** Balance-loss kinds of moeBalanceLoss / moeRouterBackward. */
-export const MOE_BALANCE_NONE: i32 = 0;
-/** c1 * E * Σ_i f_i P̄_i (Fedus et al. 2021); c1 = alpha. */
-export const MOE_BALANCE_SWITCH: i32 = 1;
-/** c1 * CV(importance)² + c2 * CV(load)² (Shazeer et al. 2017). */
-export const MOE_BALANCE_CV: i32 = 2;
+import { addF64, i32At, sigmoidF64, uniformOpenF64 } from "./helpers";
+// Balance-loss kinds of moeBalanceLoss / moeRouterBackward: none; Switch c1 * E * Σ_i f_i P̄_i
+// (Fedus et al. 2021, c1 = alpha); CV c1 * CV(importance)² + c2 * CV(load)² (Shazeer et al. 2017).
+import { MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV } from "./codes/moe";
+export { MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV };
 
 /** Philox key word 1 of the gating noise is MOE_RNG_KEY ^ layer ("MoE\0"). */
 export const MOE_RNG_KEY: u32 = 0x4d6f4500;
@@ -39,26 +37,12 @@ export function moeRouterWorkBytes(experts: i32): i32 {
 // @ts-ignore: decorator
 @inline function setF(p: usize, i: i32, v: f64): void { store<f64>(p + (<usize>i << 3), v); }
 // @ts-ignore: decorator
-@inline function addF(p: usize, i: i32, v: f64): void { store<f64>(p + (<usize>i << 3), load<f64>(p + (<usize>i << 3)) + v); }
-// @ts-ignore: decorator
 @inline function f32At(p: usize, i: i32): f64 { return <f64>load<f32>(p + (<usize>i << 2)); }
-// @ts-ignore: decorator
-@inline function i32At(p: usize, i: i32): i32 { return load<i32>(p + (<usize>i << 2)); }
-
-// @ts-ignore: decorator
-@inline function u01(bits: u32): f64 {
-  return (<f64>(bits >>> 8) + 0.5) * (1.0 / 16777216.0);
-}
 
 /** log(1 + e^x) without overflow. */
 // @ts-ignore: decorator
 @inline function softplus(x: f64): f64 {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-}
-
-// @ts-ignore: decorator
-@inline function sigmoid(x: f64): f64 {
-  return 1.0 / (1.0 + Math.exp(-x));
 }
 
 /** erfc (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7 everywhere). */
@@ -163,8 +147,8 @@ export function moeRoute(
       const z = noise + base, nl = noiseLogits + base;
       for (let j = 0; j < experts; j += 2) {
         philox4x32(<u32>e, <u32>(j >> 1), step, layer, seed, MOE_RNG_KEY ^ layer, work);
-        const r = Math.sqrt(-2.0 * Math.log(u01(load<u32>(work))));
-        const theta = 2.0 * Math.PI * u01(load<u32>(work, 4));
+        const r = Math.sqrt(-2.0 * Math.log(uniformOpenF64(load<u32>(work))));
+        const theta = 2.0 * Math.PI * uniformOpenF64(load<u32>(work, 4));
         store<f32>(z + (<usize>j << 2), <f32>(r * Math.cos(theta)));
         if (j + 1 < experts) store<f32>(z + (<usize>(j + 1) << 2), <f32>(r * Math.sin(theta)));
       }
@@ -212,7 +196,7 @@ function smoothLoad(li: f64, t: f64, nli: f64, out: usize): f64 {
   const density = INV_SQRT_2PI * Math.exp(-0.5 * u * u) / s;
   store<f64>(out, density);
   store<f64>(out, -density, 8);
-  store<f64>(out, -density * u * sigmoid(nli), 16);
+  store<f64>(out, -density * u * sigmoidF64(nli), 16);
   return normalCdf(u);
 }
 
@@ -259,16 +243,16 @@ function balanceStats(
     const base = <usize>(e * experts) << 2;
     for (let s = 0; s < k; s++) {
       const i = i32At(top, s);
-      addF(fraction, i, 1);
-      addF(importance, i, f32At(gates + (<usize>(e * k) << 2), s));
-      if (!smooth) addF(load, i, 1);
+      addF64(fraction, i, 1);
+      addF64(importance, i, f32At(gates + (<usize>(e * k) << 2), s));
+      if (!smooth) addF64(load, i, 1);
     }
-    for (let j = 0; j < experts; j++) addF(meanProb, j, f32At(probs + base, j));
+    for (let j = 0; j < experts; j++) addF64(meanProb, j, f32At(probs + base, j));
     if (kind == MOE_BALANCE_CV && smooth) {
       const next = nextLargest(gateLogits + base, experts, top, k);
       for (let i = 0; i < experts; i++) {
         const t = f32At(gateLogits + base, thresholdIndex(top, k, next, i));
-        addF(load, i, smoothLoad(f32At(logits + base, i), t, f32At(noiseLogits + base, i), work + 16));
+        addF64(load, i, smoothLoad(f32At(logits + base, i), t, f32At(noiseLogits + base, i), work + 16));
       }
     }
   }
@@ -353,7 +337,7 @@ function routerRowBackward(
     const scale = c1 * <f64>experts / <f64>n, fraction = arr(work, W_FRACTION, experts);
     let mean: f64 = 0;
     for (let i = 0; i < experts; i++) mean += scale * getF(fraction, i) * f32At(p, i);
-    for (let j = 0; j < experts; j++) addF(dG, j, f32At(p, j) * (scale * getF(fraction, j) - mean));
+    for (let j = 0; j < experts; j++) addF64(dG, j, f32At(p, j) * (scale * getF(fraction, j) - mean));
   }
   const dImportance = arr(work, W_D_IMPORTANCE, experts);
   for (let s = 0; s < k; s++) {
@@ -364,11 +348,11 @@ function routerRowBackward(
   if (k == 1) {
     const i = i32At(top, 0);
     const pi = f32At(p, i), d = getF(dGate, 0);
-    for (let j = 0; j < experts; j++) addF(dG, j, d * pi * ((j == i ? 1.0 : 0.0) - f32At(p, j)));
+    for (let j = 0; j < experts; j++) addF64(dG, j, d * pi * ((j == i ? 1.0 : 0.0) - f32At(p, j)));
   } else {
     let mean: f64 = 0;
     for (let s = 0; s < k; s++) mean += f32At(gt, s) * getF(dGate, s);
-    for (let s = 0; s < k; s++) addF(dG, i32At(top, s), f32At(gt, s) * (getF(dGate, s) - mean));
+    for (let s = 0; s < k; s++) addF64(dG, i32At(top, s), f32At(gt, s) * (getF(dGate, s) - mean));
   }
   if (kind == MOE_BALANCE_CV && noisy && k < experts) {
     const dLoad = arr(work, W_D_LOAD, experts);
@@ -378,16 +362,16 @@ function routerRowBackward(
       if (c == 0) continue;
       const m = thresholdIndex(top, k, next, i);
       smoothLoad(f32At(logits + base, i), f32At(g, m), f32At(nl, i), work + 16);
-      addF(dl, i, c * load<f64>(work, 16));
-      addF(dG, m, c * load<f64>(work, 24));
-      addF(dnl, i, c * load<f64>(work, 32));
+      addF64(dl, i, c * load<f64>(work, 16));
+      addF64(dG, m, c * load<f64>(work, 24));
+      addF64(dnl, i, c * load<f64>(work, 32));
     }
   }
   for (let j = 0; j < experts; j++) {
     const d = getF(dG, j);
     store<f32>(dLogits + base + (<usize>j << 2), <f32>(d + getF(dl, j)));
     if (noisy) {
-      const chain = f32At(noise + base, j) * sigmoid(f32At(nl, j));
+      const chain = f32At(noise + base, j) * sigmoidF64(f32At(nl, j));
       store<f32>(dNoiseLogits + base + (<usize>j << 2), <f32>(d * chain + getF(dnl, j)));
     }
   }

@@ -1,4 +1,4 @@
-// Optimizer steps over flat parameter arrays: SGD with momentum (methods.md 2.4 convention)
+// Optimizer steps over flat parameter arrays: SGD with momentum (docs/methods/index.md §3)
 // and Adam with bias correction; weight decay is L2 added to the gradient.
 
 /** v = momentum * v - lr * (g + wd * w); w = w + v. */

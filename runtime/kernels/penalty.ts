@@ -1,5 +1,6 @@
 // Activation penalties: the L1 term of Davis & Arel's loss, lambda * mean_batch(sum |h|).
 // Adds its gradient (lambda / m) * sign(h) to the upstream gradient in place.
+import { hsumSerial } from "./helpers";
 
 /** Returns scale * sum|h| and adds scale * sign(h) to dh; scale = lambda / m. */
 export function l1Penalty(h: usize, dh: usize, count: i32, scale: f32): f32 {
@@ -16,7 +17,7 @@ export function l1Penalty(h: usize, dh: usize, count: i32, scale: f32): f32 {
     const neg = v128.and(f32x4.lt(v, vzero), vscale);
     v128.store(dh + offset, f32x4.sub(f32x4.add(v128.load(dh + offset), pos), neg));
   }
-  let total = f32x4.extract_lane(sum, 0) + f32x4.extract_lane(sum, 1) + f32x4.extract_lane(sum, 2) + f32x4.extract_lane(sum, 3);
+  let total = hsumSerial(sum);
   for (; i < count; i++) {
     const offset = <usize>i << 2;
     const v = load<f32>(h + offset);

@@ -1,11 +1,10 @@
-// Block-dropout policies (condnet, methods.md 4.1-4.3): Bernoulli sampling from the
+// Block-dropout policies (condnet, docs/methods/policy.md §2-§5): Bernoulli sampling from the
 // counter RNG, per-example costs, baselines, the REINFORCE + regularizer gradient E with
 // respect to the policy logits Q, and the policy parameter step.
 import { scratchAt, SCRATCH_SMALL } from "./scratch";
 import { philox4x32 } from "./rng";
 import { BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_THRESHOLD } from "./codes/policy";
-
-// The last Philox block (4 words): one call serves 4 consecutive mask elements.
+import { uniformF32 } from "./helpers";
 
 /** RNG stream of (step, layer): step * 64 + layer (wraps after 2^26 steps). */
 @inline export function policyStream(step: u32, layer: u32): u32 {
@@ -36,7 +35,7 @@ export function policySample(
         // = uniform(seed, stream, at) of rng.ts: word at & 3 of Philox block at >>> 2
         if ((at & 3) == 0 || (i == 0 && j == 0)) philox4x32(<u32>(at >>> 2), 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
         const bits = load<u32>(scratchAt(SCRATCH_SMALL) + ((at & 3) << 2));
-        on = <f32>(bits >>> 8) * (<f32>1.0 / <f32>16777216.0) < p;
+        on = uniformF32(bits) < p;
       }
       store<f32>(u + (at << 2), on ? <f32>1 : <f32>0);
       if (on) {

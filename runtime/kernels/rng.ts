@@ -1,13 +1,12 @@
 // Counter-based RNG: Philox-4x32-10 keyed by (seed, stream), addressed by an element
 // counter, plus parameter initializers. Same (seed, stream, index) => same bits, any order.
 import { scratchAt, SCRATCH_SMALL } from "./scratch";
+import { uniformF32 } from "./helpers";
 
 const PHILOX_M0: u64 = 0xD2511F53;
 const PHILOX_M1: u64 = 0xCD9E8D57;
 const PHILOX_W0: u32 = 0x9E3779B9;
 const PHILOX_W1: u32 = 0xBB67AE85;
-
-// Output block of the last philox4x32 call (4 u32 words).
 
 /** Philox-4x32-10 of counter (c0, c1, c2, c3) under key (k0, k1); words written to `out`. */
 export function philox4x32(c0: u32, c1: u32, c2: u32, c3: u32, k0: u32, k1: u32, out: usize): void {
@@ -28,14 +27,9 @@ export function randomBits(seed: u32, stream: u32, index: u32): u32 {
   return load<u32>(scratchAt(SCRATCH_SMALL) + ((<usize>index & 3) << 2));
 }
 
-// @ts-ignore: decorator
-@inline function toUniform(bits: u32): f32 {
-  return <f32>(bits >>> 8) * (<f32>1.0 / <f32>16777216.0);
-}
-
 /** Uniform in [0, 1): (bits >>> 8) * 2^-24 of randomBits(seed, stream, index). */
 export function uniform(seed: u32, stream: u32, index: u32): f32 {
-  return toUniform(randomBits(seed, stream, index));
+  return uniformF32(randomBits(seed, stream, index));
 }
 
 // Calls fn(i, u_i) for i in [0, count), uniforms from whole Philox blocks.
@@ -45,7 +39,7 @@ export function uniform(seed: u32, stream: u32, index: u32): f32 {
     philox4x32(<u32>i >>> 2, 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
     const n = count - i < 4 ? count - i : 4;
     for (let w = 0; w < n; w++) {
-      const u = toUniform(load<u32>(scratchAt(SCRATCH_SMALL) + (<usize>w << 2)));
+      const u = uniformF32(load<u32>(scratchAt(SCRATCH_SMALL) + (<usize>w << 2)));
       store<f32>(ptr + ((<usize>(i + w)) << 2), lo + scale * u);
     }
   }
@@ -72,8 +66,8 @@ export function heNormal(ptr: usize, fanIn: i32, count: i32, seed: u32, stream: 
   for (let i = 0; i < count; i += 4) {
     philox4x32(<u32>i >>> 2, 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
     for (let pair = 0; pair < 2; pair++) {
-      const u1 = <f64>toUniform(load<u32>(scratchAt(SCRATCH_SMALL) + (<usize>pair << 3)));
-      const u2 = <f64>toUniform(load<u32>(scratchAt(SCRATCH_SMALL) + (<usize>pair << 3) + 4));
+      const u1 = <f64>uniformF32(load<u32>(scratchAt(SCRATCH_SMALL) + (<usize>pair << 3)));
+      const u2 = <f64>uniformF32(load<u32>(scratchAt(SCRATCH_SMALL) + (<usize>pair << 3) + 4));
       const r = Math.sqrt(-2.0 * Math.log(1.0 - u1)) * std;
       const theta = 2.0 * Math.PI * u2;
       const e = i + 2 * pair;

@@ -1,23 +1,17 @@
-// Cho & Bengio tree-structured gated weights, layout L1 "shared path" (methods.md 3):
+// Cho & Bengio tree-structured gated weights, layout L1 "shared path" (docs/methods/tree.md §2.3):
 // gater bits -> prefix codes -> examples bucketed by code (counting sort over the 2^k
 // leaves; the examples of a prefix of length l are one contiguous range of the sorted
 // order) -> one GEMM per non-empty (level, prefix) bucket (the GEMM's small-m path is the
 // GEMV path for tiny buckets). Node (l, p) has heap index 2^l - 1 + p; its weights are the
 // [units x inputs] slice `node` of the tree weight, its bias the [units] slice `node`.
-// Lazy, time-aware weight decay (3.3): every node keeps, as an f64, the value of the
+// Lazy, time-aware weight decay (tree.md §4): every node keeps, as an f64, the value of the
 // decay log-product Lambda at which it is exact; catching up multiplies by
 // exp(Lambda_now - Lambda_node).
 import { scratchAt, SCRATCH_SMALL } from "./scratch";
-
 import { gemmNN, gemmNT, gemmTN } from "./gemm";
 import { philox4x32 } from "./rng";
 import { TREE_BITS_DETERMINISTIC, TREE_BITS_REINFORCE, TREE_LEVEL_BUCKET, TREE_LEVEL_SCALED, TREE_LEVEL_UNIFORM } from "./codes/tree";
-
-
-// @ts-ignore: decorator
-@inline function u01(bits: u32): f64 {
-  return (<f64>(bits >>> 8) + 0.5) * (1.0 / 16777216.0);
-}
+import { addRow, axpySplit, dotSplit, scaleInPlace, sigmoidF64, uniformOpenF64 } from "./helpers";
 
 /**
  * Bits and prefix codes. gz [n x k] gater pre-activations; writes bits [n x k] (0/1 as f32)
@@ -36,12 +30,12 @@ export function treeBits(gz: usize, n: i32, k: i32, bits: usize, codes: usize, m
         b = g > 0 ? 1 : 0;
       } else {
         philox4x32(<u32>(e * k + i), <u32>step, layer, 0x74726565, seed, 0x5452 ^ layer, scratchAt(SCRATCH_SMALL));
-        const u1 = u01(load<u32>(scratchAt(SCRATCH_SMALL)));
+        const u1 = uniformOpenF64(load<u32>(scratchAt(SCRATCH_SMALL)));
         if (mode == TREE_BITS_REINFORCE) {
-          const p = 1.0 / (1.0 + Math.exp(-<f64>g));
+          const p = sigmoidF64(<f64>g);
           b = u1 < p ? 1 : 0;
         } else {
-          const u2 = u01(load<u32>(scratchAt(SCRATCH_SMALL), 4));
+          const u2 = uniformOpenF64(load<u32>(scratchAt(SCRATCH_SMALL), 4));
           const z = Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(2.0 * Math.PI * u2);
           b = <f64>g + <f64>sigma * z > 0 ? 1 : 0;
         }
@@ -107,19 +101,6 @@ export function treeScatterAddRows(src: usize, perm: usize, n: i32, width: i32, 
   }
 }
 
-// @ts-ignore: decorator
-@inline function addRow(dst: usize, src: usize, width: i32): void {
-  let j = 0;
-  for (; j + 4 <= width; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-  }
-  for (; j < width; j++) {
-    const o = <usize>j << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-  }
-}
-
 /** w = f w - lr g over `count` floats: the eager SGD step with its decay factor. */
 // @ts-ignore: decorator
 @inline function decayedStep(w: usize, g: usize, count: i32, f: f32, lr: f32): void {
@@ -132,20 +113,6 @@ export function treeScatterAddRows(src: usize, perm: usize, n: i32, width: i32, 
   for (; j < count; j++) {
     const o = <usize>j << 2;
     store<f32>(w + o, f * load<f32>(w + o) - lr * load<f32>(g + o));
-  }
-}
-
-// @ts-ignore: decorator
-@inline function scaleRange(p: usize, count: i32, f: f32): void {
-  const vf = f32x4.splat(f);
-  let j = 0;
-  for (; j + 4 <= count; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(p + o, f32x4.mul(v128.load(p + o), vf));
-  }
-  for (; j < count; j++) {
-    const o = <usize>j << 2;
-    store<f32>(p + o, load<f32>(p + o) * f);
   }
 }
 
@@ -183,7 +150,7 @@ export function treeFlush(weight: usize, last: usize, nodes: i32, units: i32, in
   const old = load<f64>(at);
   const f = <f32>Math.exp(lambda - old);
   if (f == 1) return;
-  scaleRange(w, slice, f);
+  scaleInPlace(w, slice, f);
   store<f64>(at, old + Math.log(<f64>f));
 }
 
@@ -293,7 +260,7 @@ export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBi
 }
 
 /**
- * REINFORCE on the gaters (methods.md 3.4): per-example loss L_e = -log probs[e, label_e],
+ * REINFORCE on the gaters (docs/methods/tree.md §5): per-example loss L_e = -log probs[e, label_e],
  * baseline = batch mean; a [n x k] = (L_e - baseline)(b - sigm(g)) / n, written over gz.
  */
 export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, probs: usize, labels: usize, classes: i32): void {
@@ -304,7 +271,7 @@ export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, prob
     const adv = (perExampleLoss(probs, labels, classes, e) - mean) / <f64>n;
     for (let i = 0; i < k; i++) {
       const o = (<usize>(e * k + i)) << 2;
-      const s = 1.0 / (1.0 + Math.exp(-<f64>load<f32>(gz + o)));
+      const s = sigmoidF64(<f64>load<f32>(gz + o));
       store<f32>(gz + o, <f32>(adv * (<f64>load<f32>(bits + o) - s)));
     }
   }
@@ -319,7 +286,7 @@ export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, prob
 }
 
 // ---------------------------------------------------------------------------------------
-// Layout L2 "per-unit path" (methods.md 3.1): unit j reads the k gater bits in its own
+// Layout L2 "per-unit path" (docs/methods/tree.md §2.4): unit j reads the k gater bits in its own
 // fixed order order[j] (a permutation of 0..k-1), so each (example, unit) has its own path.
 // The root (node 0, shared by every unit) runs as the dense GEMM; levels 1..k gather the
 // unit's row T(node, j) [inputs] and dot it with x. Gradients, the lazy-decay timestamps
@@ -359,33 +326,6 @@ export function treeUnitPaths(bits: usize, n: i32, k: i32, units: i32, order: us
   }
 }
 
-// @ts-ignore: decorator
-@inline function dot(a: usize, b: usize, count: i32): f32 {
-  let acc = f32x4.splat(0);
-  let j = 0;
-  for (; j + 4 <= count; j += 4) {
-    const o = <usize>j << 2;
-    acc = f32x4.add(acc, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-  }
-  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
-  for (; j < count; j++) s += load<f32>(a + (<usize>j << 2)) * load<f32>(b + (<usize>j << 2));
-  return s;
-}
-
-// @ts-ignore: decorator
-@inline function axpy(y: usize, a: f32, x: usize, count: i32): void {
-  const va = f32x4.splat(a);
-  let j = 0;
-  for (; j + 4 <= count; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(va, v128.load(x + o))));
-  }
-  for (; j < count; j++) {
-    const o = <usize>j << 2;
-    store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
-  }
-}
-
 /** Lazy catch-up of every row (node, j) a path of the batch touches, levels 1..k (the root rows via treeCatchUpRoot). */
 export function treeUnitCatchUp(weight: usize, last: usize, path: usize, n: i32, k: i32, units: i32, inputs: i32, lambda: f64): void {
   for (let e = 0; e < n; e++) {
@@ -419,7 +359,7 @@ export function treeUnitForward(x: usize, n: i32, inputs: i32, units: i32, k: i3
       let s: f32 = 0;
       for (let l = 0; l < k; l++) {
         const row = load<i32>(pr + (<usize>l << 2)) * units + j;
-        s += dot(weight + (<usize>row * <usize>inputs << 2), xe, inputs) + load<f32>(bias + (<usize>row << 2));
+        s += dotSplit(weight + (<usize>row * <usize>inputs << 2), xe, inputs) + load<f32>(bias + (<usize>row << 2));
       }
       const at = z + (<usize>(e * units + j) << 2);
       store<f32>(at, load<f32>(at) + s);
@@ -454,10 +394,10 @@ export function treeUnitBackward(x: usize, delta: usize, n: i32, inputs: i32, un
       const pr = path + (<usize>((e * units + j) * k) << 2);
       for (let l = 0; l < k; l++) {
         const row = load<i32>(pr + (<usize>l << 2)) * units + j;
-        axpy(gradWeight + (<usize>row * <usize>inputs << 2), d, xe, inputs);
+        axpySplit(gradWeight + (<usize>row * <usize>inputs << 2), d, xe, inputs);
         const gb = gradBias + (<usize>row << 2);
         store<f32>(gb, load<f32>(gb) + d);
-        if (dx != 0) axpy(dx + (<usize>(e * inputs) << 2), d, weight + (<usize>row * <usize>inputs << 2), inputs);
+        if (dx != 0) axpySplit(dx + (<usize>(e * inputs) << 2), d, weight + (<usize>row * <usize>inputs << 2), inputs);
       }
     }
   }

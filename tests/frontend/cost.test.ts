@@ -1,5 +1,5 @@
 /**
- * @fileoverview The cost model against hand-computed figures (methods.md 2.3, 3.1, 4.4).
+ * @fileoverview The cost model against hand-computed figures (docs/methods/lowrank.md §5, tree.md §7, policy.md §8).
  */
 import { describe, expect, it } from "vitest";
 import { layerCost, modelCost as costOf } from "../../compiler/frontend/cost.js";
@@ -55,7 +55,7 @@ describe("cost model", () => {
     expect(h1.conditionalMacs).toBe(10 * (784 + 100) + 0.5 * 78_400);
   });
 
-  // condnet's count (methods.md 4.4) is about 405k: it also runs the softmax layer over the
+  // condnet's count (docs/methods/policy.md §8.1) is about 405k: it also runs the softmax layer over the
   // active input blocks only ("sf"); condc's output layer is a dense GEMM over its whole input,
   // so the cost model counts 640 * 10 there: 411k.
   it("policy: condnet's CIFAR model at rho = 0.18 is about 411k MACs with 37,120 for policies (dense output layer)", () => {
@@ -100,7 +100,7 @@ describe("cost model", () => {
     expect(treeNodeCount(10)).toBe(2047);
   });
 
-  it("largest tree depth: q = n = 1000 at k = 9 takes 4.09 GB, just inside 4 GiB (methods.md 3.5)", () => {
+  it("largest tree depth: q = n = 1000 at k = 9 takes 4.09 GB, just inside 4 GiB (docs/methods/tree.md §8)", () => {
     expect(treeWeightBytes(9, 1000, 1000)).toBe(4_092_000_000);
     expect(largestTreeDepth(1000, 1000, 4 * 1024 ** 3)).toBe(9);
     expect(largestTreeDepth(784, 1000, 4 * 1024 ** 3)).toBe(9);

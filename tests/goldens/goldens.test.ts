@@ -25,7 +25,7 @@ const names = readdirSync(DIR)
 
 describe("generated module goldens", () => {
   it("there are goldens to check, one per method at least", () => {
-    expect(names).toEqual(["branchy-adam", "lowrank-in-loop", "policy-chain", "tanh-sigmoid-l1", "tree-per-unit", "two-layer-relu"]);
+    expect(names).toEqual(["branchy-adam", "lowrank-in-loop", "moe-noisy-ffn", "policy-chain", "tanh-sigmoid-l1", "tree-per-unit", "two-layer-relu"]);
   });
 
   it.each(names)("%s", async (name) => {

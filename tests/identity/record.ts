@@ -1,7 +1,8 @@
 /**
  * @fileoverview Writes tests/fixtures/identity.json. Run once on the compiler whose numerics
  * are the reference (it was run on commit 035d5cd, before the method-unit and direct-to-wasm
- * rewrites): `npx tsx tests/identity/record.ts` or through vitest with RECORD_IDENTITY=1.
+ * rewrites, with these test files copied into that checkout): through vitest with
+ * RECORD_IDENTITY=1.
  * Re-recording on a later compiler would make the identity test compare it with itself.
  */
 import v8 from "node:v8";

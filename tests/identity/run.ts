@@ -4,14 +4,18 @@
  */
 import { createHash } from "node:crypto";
 import { compile } from "../../compiler/index.js";
-import { hasPolicy, loadModel, lowrankLayers, refreshEstimators, setPolicySeed } from "../../runtime/index.js";
+import { decodeSafetensors, hasPolicy, loadModel, lowrankLayers, refreshEstimators, setPolicySeed } from "../../runtime/index.js";
 import { loadDataset } from "../../runtime/node/data.js";
 import type { IdentityCase } from "./cases.js";
 
 export interface IdentityResult {
   /** Training losses as f32 bit patterns (hex). */
   losses: string[];
-  /** sha256 of `save()` after the steps. */
+  /**
+   * sha256 of the checkpoint's tensors after the steps (names, shapes, bytes, in file order) and
+   * its step: not of the whole file, whose metadata holds the source text's hash and the
+   * compiler's version, which change without any change in numbers.
+   */
   checkpoint: string;
   /** sha256 of the probabilities of 2 x batch held-out rows. */
   probs: string;
@@ -50,6 +54,17 @@ async function rows(c: IdentityCase, count: number): Promise<{ x: Float32Array; 
   return { x, y };
 }
 
+function tensorsHash(file: Uint8Array): string {
+  const decoded = decodeSafetensors(file, "checkpoint");
+  const hash = createHash("sha256");
+  for (const [name, tensor] of decoded.tensors) {
+    hash.update(`${name}:${tensor.shape.join("x")}:`);
+    hash.update(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+  }
+  hash.update(`step:${decoded.metadata["step"]}`);
+  return hash.digest("hex");
+}
+
 export async function runIdentityCase(c: IdentityCase, simd: "plain" | "relaxed"): Promise<IdentityResult> {
   const result = await compile(c.source, { file: `${c.name}.cond`, maxBatch: c.batch, simd });
   if (!result.ok) throw new Error(`${c.name} does not compile: ${result.diagnostics.map((d) => d.message).join("; ")}`);
@@ -66,7 +81,7 @@ export async function runIdentityCase(c: IdentityCase, simd: "plain" | "relaxed"
     const y = data.y.subarray(s * c.batch, (s + 1) * c.batch);
     losses.push(f32Hex(model.trainStep(x, y, c.batch).loss));
   }
-  const checkpoint = sha256(model.save());
+  const checkpoint = tensorsHash(model.save());
   if (lowrank) refreshEstimators(model);
   const heldOut = data.x.subarray(c.steps * c.batch * c.width);
   const probs = model.predict(heldOut, 2 * c.batch);

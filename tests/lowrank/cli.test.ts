@@ -47,7 +47,7 @@ describe("condc with a lowrank model", () => {
   it("train writes the factors into the checkpoint", async () => {
     const r = await run(["train", file, "--json", "--out", ckpt]);
     expect(r.code, r.stderr).toBe(0);
-    const decoded = decodeSafetensors(new Uint8Array(readFileSync(ckpt)));
+    const decoded = decodeSafetensors(new Uint8Array(readFileSync(ckpt)), ckpt);
     expect(decoded.tensors.get("h.lowrank_u")!.shape).toEqual([784, 8]);
     expect(decoded.tensors.get("h.lowrank_v")!.shape).toEqual([8, 64]);
     expect(Array.from(decoded.tensors.get("h.lowrank_v")!.data.subarray(0, 8 * 64)).some((v) => v !== 0)).toBe(true);

@@ -1,5 +1,5 @@
 // Block-sparse kernels (runtime/kernels/blocksparse.ts) against dense-then-mask in f64:
-// the authors' sparse_dot self-test (methods.md 5, condnet item 1): 64 examples,
+// the authors' sparse_dot self-test (docs/methods/policy.md §12, check 1): 64 examples,
 // 1024 x 1024, B = 32, block-mask density ~0.105, ss / fs / sf and the gradients
 // (A, W, c), mean abs diff < 1e-4; sf and tails with widths 1008 and 1000.
 import { beforeAll, describe, expect, it } from "vitest";

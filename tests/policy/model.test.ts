@@ -1,5 +1,5 @@
-// Policy gates compiled end to end (compiler/methods/policy.ts), plain and relaxed SIMD:
-// masks after the nonlinearity with an unmasked output layer (methods.md 5, condnet item 2,
+// Policy gates compiled end to end (methods/policy/method.ts), plain and relaxed SIMD:
+// masks after the nonlinearity with an unmasked output layer (docs/methods/policy.md §12, check 2,
 // sigmoid f so that a masked unit reads 0, not 0.5); the REINFORCE gradient left in
 // `<layer>.policy_weight.grad` / `.policy_bias.grad` by trainStep against central finite
 // differences of (1/n) Σ_i c_i log π(u_i | s_i) with the samples u, states s and costs c

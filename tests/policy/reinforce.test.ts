@@ -1,4 +1,4 @@
-// REINFORCE unbiasedness on a toy problem (methods.md 5, condnet item 3): one policy of
+// REINFORCE unbiasedness on a toy problem (docs/methods/policy.md §12, check 3): one policy of
 // 4 blocks with fixed logits Q, cost C(u) a non-linear function of the sampled mask. The
 // wasm kernels (policySample from the counter RNG, policyGradient) produce 10^4 single-
 // sample estimates (c - β) ∂log π/∂Q; their mean must lie within 3 standard errors of the

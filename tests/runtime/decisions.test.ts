@@ -2,7 +2,8 @@
  * @fileoverview `gateDecisions` against plain TypeScript references: a tree layer's leaf is the
  * code of its gater bits, a thresholded policy gate's blocks are those with p > 0.5, a low-rank
  * gate's units are those whose estimate (x U) V + b exceeds the threshold, each computed from
- * the layer's actual input; counts are the sums of the per-example lists; the probabilities
+ * the layer's actual input, a mixture of experts' experts are the top k of its router logits
+ * less those its capacity dropped; counts are the sums of the per-example lists; the probabilities
  * are predict's; bad arguments throw naming them; an estimator switched off reports nothing.
  */
 import v8 from "node:v8";
@@ -11,6 +12,7 @@ v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile, type CompileSuccess } from "../../compiler/compile.js";
 import { gateDecisions } from "../../runtime/decisions.js";
+import { collectFigures, resetCounters } from "../../runtime/report.js";
 import { loadModel, type Model } from "../../runtime/model.js";
 import { setEstimatorsEnabled } from "../../methods/runtime-registry.js";
 import { rng } from "./reference.js";
@@ -165,5 +167,53 @@ describe("gateDecisions", () => {
     expect(() => gateDecisions(model, x, COUNT + 1)).toThrow(/gateDecisions: x holds 252 values, 22 examples of width 12 need 264/);
     expect(() => gateDecisions(model, x, 2, { keep: 1.5 })).toThrow(/options.keep must be an integer >= 0/);
     expect(compiled.manifest.model).toBe("Gates");
+  });
+});
+
+describe("gateDecisions of a mixture of experts", () => {
+  const source = (capacity: string) => `
+model Experts {
+  input  x: f32[12]
+  target y: class[3]
+  layer m   = moe(x, 6, experts: 4, top_k: 2${capacity}) relu
+  layer out = dense(m, 3)
+  loss = softmax_cross_entropy(out, y)
+}`;
+
+  async function experts(capacity: string): Promise<Model> {
+    const result = await compile(source(capacity), { file: "experts.cond", maxBatch: MAX_BATCH, simd: "plain" });
+    if (!result.ok) throw new Error(result.diagnostics.map((d) => d.message).join("\n"));
+    const m = await loadModel(result.wasm, result.manifest);
+    m.init(3);
+    return m;
+  }
+
+  it("dropless: each example's experts are the top 2 of its router logits", async () => {
+    const m = await experts("");
+    const report = gateDecisions(m, x, COUNT, { keep: COUNT });
+    expect(report.layers.map((l) => [l.layer, l.method, l.of, l.total, l.examples])).toEqual([["m", "moe", "expert", 4, COUNT]]);
+    const w = m.parameter("m.router_weight"); // [E, inputs]
+    let compared = 0;
+    for (let e = 0; e < COUNT; e++) {
+      const logits = [0, 1, 2, 3].map((i) => dot(w, i * 12, 1, x.subarray(e * 12, (e + 1) * 12), 12));
+      const order = [0, 1, 2, 3].sort((a, b) => logits[b]! - logits[a]!);
+      if (logits[order[1]!]! - logits[order[2]!]! < MARGIN) continue;
+      expect(Array.from(report.layers[0]!.perExample[e]!), `example ${e}`).toEqual(order.slice(0, 2).sort());
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(COUNT - 3);
+    expect(Array.from(report.layers[0]!.counts).reduce((a, b) => a + b, 0)).toBe(2 * COUNT);
+  });
+
+  it("with a capacity: dropped choices are left out, as many as the layer's counters say", async () => {
+    const m = await experts(", capacity: 0.5");
+    resetCounters(m, "eval");
+    const report = gateDecisions(m, x, COUNT, { keep: COUNT });
+    const figures = collectFigures(m, "eval").layers.get("m")!;
+    const dropped = figures.metrics["dropped_fraction"] as number;
+    expect(dropped).toBeGreaterThan(0);
+    const kept = Array.from(report.layers[0]!.counts).reduce((a, b) => a + b, 0);
+    expect(kept).toBe(Math.round(2 * COUNT * (1 - dropped)));
+    expect(report.layers[0]!.perExample.some((l) => l.length < 2)).toBe(true);
   });
 });

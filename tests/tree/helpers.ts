@@ -1,6 +1,6 @@
 /**
  * @fileoverview Shared helpers of the tree-layer tests: build a one-tree-layer model, a
- * seeded RNG, and the naive f64 reference of the tree layer (methods.md 3.1).
+ * seeded RNG, and the naive f64 reference of the tree layer (docs/methods/tree.md §2.2).
  */
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");

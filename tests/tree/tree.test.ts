@@ -1,5 +1,5 @@
 /**
- * @fileoverview The tree checklist of methods.md section 5 (items 1-6) against the compiled
+ * @fileoverview The tree checklist of docs/methods/tree.md §11 (items 1-6) against the compiled
  * module, both SIMD builds: zero non-root nodes = dense bit for bit; path sum vs a naive
  * implementation; parameter and MAC counts; one SGD step changes only the touched nodes by
  * -lr Σ δ x; lazy = eager decay over 1,000 random steps (constant rate and a step schedule);

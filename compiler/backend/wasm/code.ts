@@ -95,6 +95,8 @@ export const wasm = {
   f32FromI32: (a: Expr): Expr => (expect(a, "i32", "f32FromI32"), numeric("f32.convert_i32_s", "f32", a)),
   /** i32 -> f64, signed (`<f64>n`). */
   f64FromI32: (a: Expr): Expr => (expect(a, "i32", "f64FromI32"), numeric("f64.convert_i32_s", "f64", a)),
+  /** f64 -> f32, rounded to nearest (`<f32>x` for an f64 x). */
+  f32FromF64: (a: Expr): Expr => (expect(a, "f64", "f32FromF64"), numeric("f32.demote_f64", "f32", a)),
   /** f32 -> f64, exact (`<f64>x` for an f32 x). */
   f64FromF32: (a: Expr): Expr => (expect(a, "f32", "f64FromF32"), numeric("f64.promote_f32", "f64", a)),
   /** cond ? ifTrue : ifFalse, both evaluated (they must be side-effect free). */

@@ -13,18 +13,22 @@ export class ByteWriter {
   }
 
   byte(value: number): this {
-    if (this.length === this.bytes.length) {
-      const grown = new Uint8Array(this.bytes.length * 2);
-      grown.set(this.bytes);
-      this.bytes = grown;
-    }
+    if (this.length === this.bytes.length) this.grow(1);
     this.bytes[this.length++] = value & 0xff;
     return this;
   }
 
   raw(data: Uint8Array): this {
-    for (const b of data) this.byte(b);
+    if (this.length + data.length > this.bytes.length) this.grow(data.length);
+    this.bytes.set(data, this.length);
+    this.length += data.length;
     return this;
+  }
+
+  private grow(atLeast: number): void {
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + atLeast));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
   }
 
   /** Unsigned LEB128 of a value in [0, 2^32). */

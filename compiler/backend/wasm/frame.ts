@@ -43,7 +43,8 @@ export function generateModule(ir: IrModule, methods: MethodTable): GeneratedMod
   const layerFunctions = new Map<string, FunctionRef>();
 
   const emitLayers = new Map<string, EmitLayer>();
-  for (const layer of ir.layers) emitLayers.set(layer.name, toEmitLayer(layer, ir, addr, params, emitLayers));
+  const irLayers = new Map(ir.layers.map((l) => [l.name, l]));
+  for (const layer of ir.layers) emitLayers.set(layer.name, toEmitLayer(layer, irLayers, addr, params, emitLayers));
   const units = new Map(ir.layers.map((l) => [l.name, methods.require(l.method)]));
   const live = ir.layers.filter((l) => l.delta !== null);
 
@@ -138,7 +139,12 @@ export function generateModule(ir: IrModule, methods: MethodTable): GeneratedMod
   predict.call(forward.ref, predict.param("n"), 0);
   predict.kernel("softmax", addr(output.output), addr("probs"), predict.param("n"), ir.classes);
 
-  emitTrainStep(module, ir, addr, forward.ref, step, live, (f, layer, n, source, lr) => {
+  const lossTerms = live.flatMap((layer) => {
+    const unit = units.get(layer.name)!;
+    const term = unit.wasm.lossTerm && stage("loss", layer.name, () => unit.wasm.lossTerm!(emitLayers.get(layer.name)!, contexts.get(unit)!));
+    return term ? [term] : [];
+  });
+  emitTrainStep(module, ir, addr, forward.ref, step, live, lossTerms, (f, layer, n, source, lr) => {
     const unit = units.get(layer.name)!;
     stage("backward", layer.name, () => unit.wasm.backward(f, emitLayers.get(layer.name)!, contexts.get(unit)!, n, source, lr));
   }, (f, n, lr) => {
@@ -150,7 +156,7 @@ export function generateModule(ir: IrModule, methods: MethodTable): GeneratedMod
   return { module, layerExports, modelExports };
 }
 
-function toEmitLayer(layer: IrLayer, ir: IrModule, addr: (name: string) => Expr, params: Map<string, IrParam>, all: Map<string, EmitLayer>): EmitLayer {
+function toEmitLayer(layer: IrLayer, irLayers: Map<string, IrLayer>, addr: (name: string) => Expr, params: Map<string, IrParam>, all: Map<string, EmitLayer>): EmitLayer {
   const param = (suffix: string): IrParam => {
     const name = layer.params[suffix];
     const p = name === undefined ? undefined : params.get(name);
@@ -169,7 +175,7 @@ function toEmitLayer(layer: IrLayer, ir: IrModule, addr: (name: string) => Expr,
       return layer.source === null ? null : all.get(layer.source)!;
     },
     method: layer.method,
-    x: layer.source === null ? addr("input") : addr(ir.layers.find((l) => l.name === layer.source)!.output),
+    x: layer.source === null ? addr("input") : addr(irLayers.get(layer.source)!.output),
     output: addr(layer.output),
     delta: layer.delta === null ? null : addr(layer.delta),
     param(suffix) {
@@ -195,8 +201,9 @@ function toEmitLayer(layer: IrLayer, ir: IrModule, addr: (name: string) => Expr,
 function emitInit(module: ModuleBuilder, ir: IrModule, addr: (name: string) => Expr, methodInit: (f: FunctionBuilder, seed: Expr) => void): void {
   const f = module.function("init", [{ name: "seed", type: "i32" }], null, { exportName: "init", doc: "initialise parameters from the seed; zero gradients and optimizer state" });
   const seed = f.param("seed");
+  const layers = new Map(ir.layers.map((l) => [l.name, l]));
   for (const p of ir.params) {
-    const layer = ir.layers.find((l) => l.name === p.layer)!;
+    const layer = layers.get(p.layer)!;
     const count = p.shape.reduce((a, b) => a * b, 1);
     if (p.init === "glorot_uniform") f.kernel("glorotUniform", addr(p.region), layer.inputs, layer.units, count, seed, layer.index);
     else f.kernel("zeroBytes", addr(p.region), count * 4);
@@ -219,6 +226,7 @@ function emitTrainStep(
   forward: ReturnType<ModuleBuilder["kernel"]>,
   step: GlobalRef,
   live: IrLayer[],
+  lossTerms: Expr[],
   backward: BackwardHook,
   update: (f: FunctionBuilder, n: Expr, lr: Expr) => void,
 ): void {
@@ -231,6 +239,7 @@ function emitTrainStep(
   f.call(forward, n, 1);
   f.set(step, wasm.add(wasm.global(step), wasm.i32(1)));
   f.set(loss, f.kernelValue("softmaxCrossEntropy", addr(output.output), addr("labels"), n, ir.classes, addr("probs"), addr(output.delta!)));
+  for (const term of lossTerms) f.set(loss, wasm.add(wasm.local(loss), term));
   // A step whose loss is not finite changes nothing: the runtime reports it with the layer.
   const refuse = (): void => f.if(wasm.notFinite(wasm.local(loss)), () => {
     f.set(step, wasm.sub(wasm.global(step), wasm.i32(1)));
