@@ -8,7 +8,7 @@ import { compile } from "../compiler/compile.js";
 import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
 import { loadModel, type Model } from "../runtime/model.js";
 import { readFileOrExplain } from "../runtime/node/files.js";
-import { collectFigures, resetCounters } from "../runtime/report.js";
+import { copyWeightsByShape, timeDenseAgainstConditional } from "../runtime/bench.js";
 import { pickWasm } from "../runtime/simd.js";
 import { applyMethodOptions, checkMethodOptions, methodOptionsConfig, methodOptionsUsage } from "./method-options.js";
 import { figuresJson } from "./report-format.js";
@@ -42,41 +42,15 @@ export interface BenchCase {
   layers: Record<string, unknown>;
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 /** Times `predict` of both models on the same rows, interleaved; ms per call (medians). */
 export function timeCase(dense: Model, conditional: Model, x: Float32Array, batch: number, reps: number): BenchCase {
-  const call = (m: Model): number => {
-    const t0 = performance.now();
-    m.predict(x, batch);
-    return performance.now() - t0;
-  };
-  // Calls per sample so that one sample lasts >= ~5 ms (batch 1 is tens of microseconds).
-  for (let w = 0; w < 3; w++) { call(dense); call(conditional); }
-  const once = Math.max(call(dense), 1e-3);
-  const inner = Math.max(1, Math.min(1000, Math.ceil(5 / once)));
-  const sample = (m: Model): number => {
-    const t0 = performance.now();
-    for (let k = 0; k < inner; k++) m.predict(x, batch);
-    return (performance.now() - t0) / inner;
-  };
-  const d: number[] = [], c: number[] = [];
-  resetCounters(conditional, "eval");
-  for (let rep = 0; rep < reps; rep++) {
-    if (rep % 2 === 0) { d.push(sample(dense)); c.push(sample(conditional)); }
-    else { c.push(sample(conditional)); d.push(sample(dense)); }
-  }
-  const figures = figuresJson(collectFigures(conditional, "eval"));
-  const denseMs = median(d), condMs = median(c);
+  const timed = timeDenseAgainstConditional(dense, conditional, x, batch, reps);
+  const figures = figuresJson(timed.figures);
   return {
     batch,
-    dense_ms: denseMs,
-    conditional_ms: condMs,
-    speedup: denseMs / condMs,
+    dense_ms: timed.denseMs,
+    conditional_ms: timed.conditionalMs,
+    speedup: timed.denseMs / timed.conditionalMs,
     macs_per_example: figures["macs_per_example"] as number,
     dense_macs_per_example: figures["dense_macs_per_example"] as number,
     mac_ratio: figures["mac_ratio"] as number,
@@ -129,13 +103,8 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
     // The dense build gets the same weights, by name and shape; a layer whose dense stand-in has
     // no tensor of its shape (a tree) keeps the stand-in's initial weights.
     baseline.init(seed);
-    const own = new Map(conditional.manifest.params.map((p) => [p.name, p.shape.join("x")]));
-    const apart = new Set<string>();
-    for (const p of baseline.manifest.params) {
-      if (own.get(p.name) === p.shape.join("x")) baseline.setParameter(p.name, conditional.parameter(p.name));
-      else apart.add(p.layer);
-    }
-    if (apart.size > 0) notes.push(`${[...apart].join(", ")}: timed against a dense layer of the same shape with its own weights (the method has no dense weight of that shape)`);
+    const apart = copyWeightsByShape(conditional, baseline);
+    if (apart.length > 0) notes.push(`${apart.join(", ")}: timed against a dense layer of the same shape with its own weights (the method has no dense weight of that shape)`);
 
     const width = cond.manifest.input.width;
     let x: Float32Array;

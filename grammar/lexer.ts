@@ -127,3 +127,32 @@ export function lex(text: string): LexResult {
     errors: result.errors,
   };
 }
+
+/** The group comments go to in the highlighting lexer (the parser's lexer skips them). */
+export const COMMENT_GROUP = "comments";
+
+const KeptLineComment = createToken({ name: "LineComment", pattern: LineComment.PATTERN, group: COMMENT_GROUP });
+const KeptBlockComment = createToken({ name: "BlockComment", pattern: BlockComment.PATTERN, group: COMMENT_GROUP });
+
+/** The language's tokens with comments kept: for editors, which color every character. */
+const highlightLexer = new Lexer(
+  ALL_TOKENS.map((t) => (t === LineComment ? KeptLineComment : t === BlockComment ? KeptBlockComment : t)),
+  { positionTracking: "onlyOffset", ensureOptimizations: false },
+);
+
+/** Whether a token from `lexForHighlighting` is a comment. */
+export function isComment(token: IToken): boolean {
+  return token.tokenType === KeptLineComment || token.tokenType === KeptBlockComment;
+}
+
+/**
+ * Every token of `text` in order, comments and unterminated strings and comments included
+ * (whitespace aside), plus the runs of characters no token matches: what a highlighter needs.
+ * The tokens are the parser's own (same types), so colors follow the language exactly.
+ */
+export function lexForHighlighting(text: string): { tokens: IToken[]; errors: ILexingError[] } {
+  const result = highlightLexer.tokenize(text);
+  const tokens = [...result.tokens, ...((result.groups[COMMENT_GROUP] as IToken[] | undefined) ?? []), ...((result.groups[INVALID_GROUP] as IToken[] | undefined) ?? [])];
+  tokens.sort((a, b) => a.startOffset - b.startOffset);
+  return { tokens, errors: result.errors };
+}

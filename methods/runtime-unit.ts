@@ -22,6 +22,17 @@ export interface LayerReport {
   metrics: Record<string, number | number[] | string>;
 }
 
+/** What a layer's gate chooses among, per example (the vocabulary of `decisions`). */
+export type DecisionUnit = "unit" | "block" | "leaf" | "expert";
+
+/** Per example of the last forward pass: the indices (of `total` units, blocks, leaves or experts) the layer computed. */
+export interface LayerDecisions {
+  of: DecisionUnit;
+  total: number;
+  /** One list per example, in the batch's row order; indices ascending. */
+  active: Int32Array[];
+}
+
 /** An option a method adds to `condc eval`/`train`/`bench` (e.g. `--policy threshold`). */
 export interface MethodCliOption<O> {
   name: string;
@@ -44,6 +55,12 @@ export interface MethodRuntime<O = unknown> {
   resetCounters?(model: Model, layers: RuntimeLayer<O>[], phase: "train" | "eval"): void;
   /** Figures of one layer since the last reset. */
   report?(model: Model, layer: RuntimeLayer<O>, phase: "train" | "eval"): LayerReport;
+  /**
+   * After a forward pass of n <= maxBatch rows (`predict`): per example, what the layer's gate
+   * chose (read from the method's regions). Null when the last pass did not run the gate (e.g.
+   * the estimator switched off).
+   */
+  decisions?(model: Model, layer: RuntimeLayer<O>, n: number): LayerDecisions | null;
   /**
    * Extra measurements `condc eval` makes after timing (e.g. accuracy without the estimators,
    * sign agreement): per layer and model-wide metrics. May run the data again.

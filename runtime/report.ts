@@ -6,6 +6,7 @@
  * report through here, so their figures agree.
  */
 import type { Model } from "./model.js";
+import type { Dataset } from "./data/dataset.js";
 
 export type Phase = "train" | "eval";
 
@@ -54,4 +55,25 @@ export function collectFigures(model: Model, phase: Phase): ModelFigures {
     layers.set(layer.name, figures);
   }
   return { macsPerExample: macs, denseMacsPerExample: dense, layers };
+}
+
+/** Every method's extra measurements (`analyze`), merged: per layer and model-wide. */
+export interface ModelAnalyses {
+  layers: Record<string, Record<string, number>>;
+  model: Record<string, number>;
+}
+
+/**
+ * Runs each method's `analyze` on `data` (e.g. the low-rank estimators' sign agreement and
+ * false-negative rate) and merges the results. It runs the data through the model again.
+ */
+export function analyzeModel(model: Model, data: Dataset): ModelAnalyses {
+  const analyses: ModelAnalyses = { layers: {}, model: {} };
+  for (const g of model.methodGroups()) {
+    const a = g.runtime.analyze?.(model, g.layers, data);
+    if (!a) continue;
+    Object.assign(analyses.model, a.model);
+    for (const [layer, metrics] of Object.entries(a.layers)) analyses.layers[layer] = { ...analyses.layers[layer], ...metrics };
+  }
+  return analyses;
 }

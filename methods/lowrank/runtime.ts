@@ -11,7 +11,7 @@ import type { Model } from "../../runtime/model.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
 import { findRegion } from "../../runtime/manifest.js";
 import { truncatedSvd, type SvdOptions } from "../../runtime/linalg/svd.js";
-import { defineRuntime, type RuntimeLayer } from "../runtime-unit.js";
+import { defineRuntime, type LayerDecisions, type RuntimeLayer } from "../runtime-unit.js";
 import {
   LOWRANK_STAT_AGREE,
   LOWRANK_STAT_COMPUTED,
@@ -53,10 +53,32 @@ export function refreshEstimators(model: Model, options: SvdOptions = {}, layers
   }
 }
 
+/** Models whose estimators are switched off (the module's switch starts on). */
+const estimatorsOff = new WeakSet<Model>();
+
 /** Switches the estimator of every gated layer on (default) or off (the dense layer). */
 export function setEstimatorsEnabled(model: Model, on: boolean): void {
   if (typeof on !== "boolean") throw new TypeError(`setEstimatorsEnabled: on must be a boolean, got ${typeof on}`);
   for (const layer of model.layersOf<LowRankSettings>(KEY)) (model.wasmExports[layer.exports["lowrankEnable"]!] as (on: number) => void)(on ? 1 : 0);
+  if (on) estimatorsOff.delete(model);
+  else estimatorsOff.add(model);
+}
+
+/**
+ * The units the estimator selected for each of the last forward pass's n rows: the module's
+ * per-example active lists (`lowrank_active`, `lowrank_count`), which the estimated forward
+ * pass writes on every path (sparse, unit-major, or dense-then-masked).
+ */
+function decisions(model: Model, layer: Layer, n: number): LayerDecisions | null {
+  if (estimatorsOff.has(model)) return null;
+  const lists = findRegion(model.manifest, layer.regions["lowrank_active"]!);
+  const counts = new Int32Array(model.wasmMemory.buffer, findRegion(model.manifest, layer.regions["lowrank_count"]!).offset, n);
+  const active: Int32Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const list = new Int32Array(model.wasmMemory.buffer, lists.offset + i * layer.units * 4, counts[i]!);
+    active.push(list.slice().sort());
+  }
+  return { of: "unit", total: layer.units, active };
 }
 
 function stats(model: Model, layer: Layer): Float64Array {
@@ -149,6 +171,7 @@ export const lowrankRuntime = defineRuntime<LowRankSettings>({
     if (due.length > 0) refreshEstimators(model, {}, due);
   },
   resetCounters: (model, layers) => layers.forEach((l) => stats(model, l).fill(0)),
+  decisions,
   report(model, layer, phase) {
     const s = stats(model, layer);
     const examples = s[LOWRANK_STAT_EXAMPLES]!;

@@ -6,7 +6,8 @@
  */
 import type { Model } from "../../runtime/model.js";
 import { MOE_STAT_BALANCE, MOE_STAT_DROPPED, MOE_STAT_ENTROPY, MOE_STAT_EXAMPLES, MOE_STAT_LOAD, MOE_STAT_MACS, MOE_STAT_PAIRS } from "../../runtime/kernels/codes/moe.js";
-import { defineRuntime, type LayerReport, type RuntimeLayer } from "../runtime-unit.js";
+import { findRegion } from "../../runtime/manifest.js";
+import { defineRuntime, type LayerDecisions, type LayerReport, type RuntimeLayer } from "../runtime-unit.js";
 
 interface MoeSettings {
   experts: number;
@@ -72,9 +73,28 @@ export function moeStats(model: Model, phase: Phase = "eval"): MoeLayerStats[] {
   return liveLayers(model).map((l) => readStats(model, l, phase));
 }
 
+/**
+ * The experts that computed each of the last forward pass's n rows: its top-k choices
+ * (`moe_top`, [n, k]) that the capacity kept (`moe_pair_row` is -1 for a dropped pair).
+ */
+function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
+  const k = layer.options.topK;
+  const view = (name: string) => new Int32Array(model.wasmMemory.buffer, findRegion(model.manifest, layer.regions[name]!).offset, n * k);
+  const top = view("moe_top");
+  const pairRow = view("moe_pair_row");
+  const active: Int32Array[] = [];
+  for (let e = 0; e < n; e++) {
+    const kept: number[] = [];
+    for (let s = 0; s < k; s++) if (pairRow[e * k + s]! >= 0) kept.push(top[e * k + s]!);
+    active.push(Int32Array.from(kept).sort());
+  }
+  return { of: "expert", total: layer.options.experts, active };
+}
+
 export const moeRuntime = defineRuntime<MoeSettings>({
   key: KEY,
   resetCounters: (model, layers, phase) => layers.filter((l) => l.delta !== null).forEach((l) => statsView(model, l, phase).fill(0)),
+  decisions,
   report(model, layer, phase): LayerReport {
     const s = readStats(model, layer, phase);
     const shape = { experts: s.experts, top_k: s.topK };

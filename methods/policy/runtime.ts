@@ -5,7 +5,7 @@
  */
 import type { Model } from "../../runtime/model.js";
 import { findRegion } from "../../runtime/manifest.js";
-import { defineRuntime, type LayerReport, type RuntimeLayer } from "../runtime-unit.js";
+import { defineRuntime, type LayerDecisions, type LayerReport, type RuntimeLayer } from "../runtime-unit.js";
 import { POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernels/codes/policy.js";
 
 export type PolicyTestMode = "sample" | "threshold";
@@ -133,10 +133,21 @@ export function measuredMacs(model: Model, which: "train" | "eval" = "eval"): { 
   return { conditional, dense };
 }
 
+/** The blocks each of the last forward pass's n rows computed (the sampled or thresholded masks). */
+function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
+  const nb = layer.options.blocks;
+  const lists = findRegion(model.manifest, layer.regions["policy_active"]!);
+  const counts = new Int32Array(model.wasmMemory.buffer, findRegion(model.manifest, layer.regions["policy_count"]!).offset, n);
+  const active: Int32Array[] = [];
+  for (let i = 0; i < n; i++) active.push(new Int32Array(model.wasmMemory.buffer, lists.offset + i * nb * 4, counts[i]!).slice());
+  return { of: "block", total: nb, active };
+}
+
 export const policyRuntime = defineRuntime<PolicySettings>({
   key: KEY,
   afterInit: (model, _layers, seed) => setPolicySeed(model, seed),
   resetCounters: (model, layers, phase) => layers.filter((l) => l.delta !== null).forEach((l) => statsView(model, l, phase).fill(0)),
+  decisions,
   report(model, layer, phase): LayerReport {
     const [stats] = readPolicyStats(model, phase, false).filter((s) => s.layer === layer.name);
     return {

@@ -4,7 +4,8 @@
  * lazy-decay flush is generic (`Model.flush` calls every layer's `flush` export).
  */
 import type { Model } from "../../runtime/model.js";
-import { defineRuntime, type RuntimeLayer } from "../runtime-unit.js";
+import { findRegion } from "../../runtime/manifest.js";
+import { defineRuntime, type LayerDecisions, type RuntimeLayer } from "../runtime-unit.js";
 
 interface TreeSettings {
   depth: number;
@@ -70,9 +71,20 @@ export function measuredMacsPerExample(model: Model): number {
   return total;
 }
 
+/**
+ * The leaf each of the last forward pass's n rows reached: its gater bits as a code, bit 1 most
+ * significant (`tree_codes`), i.e. leaf 0 .. 2^depth - 1 left to right. With layout "per_unit"
+ * every unit reads the same bits in its own gater order, so the code names the bit pattern.
+ */
+function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
+  const codes = new Int32Array(model.wasmMemory.buffer, findRegion(model.manifest, layer.regions["tree_codes"]!).offset, n);
+  return { of: "leaf", total: 2 ** layer.options.depth, active: Array.from(codes, (code) => Int32Array.of(code)) };
+}
+
 export const treeRuntime = defineRuntime<TreeSettings>({
   key: KEY,
   resetCounters: (model, layers) => layers.forEach((l) => exported(model, l, "treeResetCounters")()),
+  decisions,
   report(model, layer) {
     const c = counters(model, layer);
     return {

@@ -4,7 +4,7 @@
  * Arrays cross as transferred buffers; training streams progress and stops at a step boundary
  * when its AbortSignal fires; a worker that dies rejects every pending call with a WorkerError.
  */
-import type { Dataset, DataSplit, Evaluation, Manifest, TrainResult } from "../index.js";
+import type { Dataset, DataSplit, DecisionsReport, Evaluation, Manifest, ModelAnalyses, ModelFigures, Phase, TrainResult } from "../index.js";
 import { reviveError, type CallArgs, type FromWorker, type MethodName, type ToWorker, type WorkerTrainSettings } from "./protocol.js";
 import type { EpochReport, TrainProgress } from "../index.js";
 
@@ -47,8 +47,16 @@ export interface WorkerTrainOptions extends TransferOption {
   schedule?: WorkerTrainSettings["schedule"];
   /** Progress events every this many steps (and at each epoch's end); default 10. */
   progressEvery?: number;
-  onProgress?: (progress: TrainProgress & { step: number }) => void;
-  onEpoch?: (report: EpochReport & { step: number }) => void;
+  /** Progress events carry `figures`: the epoch's figures so far (docs/reports.md). Default false. */
+  figures?: boolean;
+  /**
+   * After each epoch's test pass, run every method's extra measurements (`analyze`, e.g. sign
+   * agreement) on the first this many test examples; epoch events carry them as `analyses`.
+   * Default 0 (none). They run the data through the model again.
+   */
+  analyze?: number;
+  onProgress?: (progress: TrainProgress & { step: number; figures: ModelFigures | null }) => void;
+  onEpoch?: (report: EpochReport & { step: number; analyses: ModelAnalyses | null }) => void;
   /**
    * Cancels the run: the promise rejects with `signal.reason` once the model is usable again.
    * With shared memory (Node; browsers with cross-origin isolation) training stops after the
@@ -194,6 +202,34 @@ export class WorkerModel {
   }
 
   /**
+   * Runs n rows of x through the model and reports, per gated layer, which units, blocks,
+   * leaves or experts each example used (`gateDecisions`); the first `keep` examples' lists
+   * in full, counts over all n.
+   */
+  decisions(x: Float32Array, n: number, options: TransferOption & { keep?: number } = {}): Promise<DecisionsReport> {
+    if (!(x instanceof Float32Array)) return Promise.reject(new TypeError(`decisions: x must be a Float32Array, got ${describe(x)}`));
+    const transfer: ArrayBuffer[] = [];
+    return this.call("decisions", [sendable(x, options.transfer, transfer), n, options.keep ?? 16], transfer) as Promise<DecisionsReport>;
+  }
+
+  /** Every method's extra measurements on a data set (`analyzeModel`). */
+  analyze(dataset: Dataset, options: TransferOption = {}): Promise<ModelAnalyses> {
+    if (!isDataset(dataset)) return Promise.reject(new TypeError("analyze: dataset must be a Dataset ({ count, width, classes, images: Float32Array, labels: Uint8Array })"));
+    const transfer: ArrayBuffer[] = [];
+    return this.call("analyze", [sendDataset(dataset, options.transfer, transfer)], transfer) as Promise<ModelAnalyses>;
+  }
+
+  /** The figures since the last counter reset of a phase (`collectFigures`). */
+  figures(phase: Phase): Promise<ModelFigures> {
+    return this.call("figures", [phase], []) as Promise<ModelFigures>;
+  }
+
+  /** Zeroes the counters of a phase (`resetCounters`). */
+  resetCounters(phase: Phase): Promise<void> {
+    return this.call("resetCounters", [phase], []) as Promise<void>;
+  }
+
+  /**
    * Trains on `data` (a Dataset, evaluated on itself after each epoch, or { train, test }) with
    * the runtime's trainModel in the worker; see WorkerTrainOptions for cancelling.
    */
@@ -250,9 +286,12 @@ export class WorkerModel {
       lr: options.lr ?? Number(t.optimizer["lr"]),
       schedule: options.schedule ?? t.schedule,
       progressEvery: options.progressEvery ?? 10,
+      figures: options.figures === true,
+      analyze: options.analyze ?? 0,
     };
-    for (const key of ["epochs", "batch", "progressEvery"] as const) {
-      if (!Number.isInteger(settings[key]) || settings[key] < (key === "epochs" ? 0 : 1)) throw new RangeError(`train: ${key} must be a ${key === "epochs" ? "non-negative" : "positive"} integer, got ${settings[key]}`);
+    for (const key of ["epochs", "batch", "progressEvery", "analyze"] as const) {
+      const least = key === "epochs" || key === "analyze" ? 0 : 1;
+      if (!Number.isInteger(settings[key]) || settings[key] < least) throw new RangeError(`train: ${key} must be a ${least === 0 ? "non-negative" : "positive"} integer, got ${settings[key]}`);
     }
     if (!Number.isInteger(settings.seed) || settings.seed < 0 || settings.seed >= 2 ** 32) throw new RangeError(`train: seed must be an integer in [0, 2^32), got ${settings.seed}`);
     if (!(settings.lr > 0) || !Number.isFinite(settings.lr)) throw new RangeError(`train: lr must be a positive finite number, got ${settings.lr}`);
@@ -301,12 +340,12 @@ export class WorkerModel {
     switch (message.kind) {
       case "progress":
         this.lastStep = message.step;
-        pending.train?.options.onProgress?.({ ...message.progress, step: message.step });
+        pending.train?.options.onProgress?.({ ...message.progress, step: message.step, figures: message.figures });
         return;
       case "epoch":
         this.lastStep = message.step;
         if (pending.train && message.snapshot) pending.train.snapshot = message.snapshot;
-        pending.train?.options.onEpoch?.({ ...message.report, step: message.step });
+        pending.train?.options.onEpoch?.({ ...message.report, step: message.step, analyses: message.analyses });
         return;
       case "cancelled":
         this.lastStep = message.step;

@@ -3,7 +3,7 @@
  * cross the boundary with their class (RangeError, CheckpointError, ...) and fields intact.
  */
 import { CheckpointError, DataError, NonFiniteCheckpointError, NonFiniteError, StorageError } from "../index.js";
-import type { Dataset, EpochReport, Manifest, TrainProgress } from "../index.js";
+import type { Dataset, DecisionsReport, EpochReport, Manifest, ModelAnalyses, ModelFigures, Phase, TrainProgress } from "../index.js";
 
 /** The Model methods a handle forwards, with their arguments as sent. */
 export interface CallArgs {
@@ -13,6 +13,24 @@ export interface CallArgs {
   evaluate: [dataset: Dataset];
   save: [];
   load: [bytes: Uint8Array, fileLabel: string, allowNonFinite: boolean];
+  decisions: [x: Float32Array, n: number, keep: number];
+  analyze: [dataset: Dataset];
+  figures: [phase: Phase];
+  resetCounters: [phase: Phase];
+}
+
+/** What each call resolves to. */
+export interface CallResults {
+  init: void;
+  predict: Float32Array;
+  trainStep: { loss: number };
+  evaluate: import("../index.js").Evaluation;
+  save: Uint8Array;
+  load: void;
+  decisions: DecisionsReport;
+  analyze: ModelAnalyses;
+  figures: ModelFigures;
+  resetCounters: void;
 }
 export type MethodName = keyof CallArgs;
 
@@ -24,6 +42,10 @@ export interface WorkerTrainSettings {
   lr: number;
   schedule: { kind: string; every?: number; factor?: number };
   progressEvery: number;
+  /** Progress events carry the epoch's figures so far (`collectFigures(model, "train")`). */
+  figures: boolean;
+  /** After each epoch, every method's `analyze` on the first this many test examples (0: none). */
+  analyze: number;
 }
 
 export type ToWorker =
@@ -52,8 +74,8 @@ export type FromWorker =
   | { kind: "open-failed"; error: SerializedError }
   | { kind: "result"; id: number; value: unknown; step: number }
   | { kind: "error"; id: number; error: SerializedError; step: number }
-  | { kind: "progress"; id: number; progress: TrainProgress; step: number }
-  | { kind: "epoch"; id: number; report: EpochReport; step: number; snapshot: Uint8Array | null }
+  | { kind: "progress"; id: number; progress: TrainProgress; step: number; figures: ModelFigures | null }
+  | { kind: "epoch"; id: number; report: EpochReport; step: number; snapshot: Uint8Array | null; analyses: ModelAnalyses | null }
   | { kind: "cancelled"; id: number; epochs: EpochReport[]; step: number };
 
 export function serializeError(error: unknown): SerializedError {

@@ -3,7 +3,7 @@
  * through unchanged), runs each call in order, streams training progress, and stops training
  * at a step boundary when the caller cancels.
  */
-import { loadModel, trainModel, type EpochReport, type Model, type TrainProgress } from "../index.js";
+import { analyzeModel, collectFigures, gateDecisions, loadModel, resetCounters, trainModel, type Dataset, type EpochReport, type Model, type TrainProgress } from "../index.js";
 import { serializeError, type CallArgs, type FromWorker, type MethodName, type ToWorker } from "./protocol.js";
 
 /** The worker's end of the channel (Web Worker `self`, Node `parentPort`). */
@@ -27,7 +27,26 @@ const METHODS: { [M in MethodName]: (model: Model, args: CallArgs[M]) => Reply }
     return { value: bytes, transfer: [bytes.buffer as ArrayBuffer] };
   },
   load: (model, [bytes, fileLabel, allowNonFinite]) => (model.load(bytes, fileLabel, { allowNonFinite }), { value: undefined, transfer: [] }),
+  decisions: (model, [x, n, keep]) => {
+    const report = gateDecisions(model, x, n, { keep });
+    const transfer = [report.probs.buffer, ...report.layers.flatMap((l) => [l.counts.buffer, ...l.perExample.map((a) => a.buffer)])];
+    return { value: report, transfer: [...new Set(transfer)] as ArrayBuffer[] };
+  },
+  analyze: (model, [dataset]) => ({ value: analyzeModel(model, dataset), transfer: [] }),
+  figures: (model, [phase]) => ({ value: collectFigures(model, checkPhase(phase)), transfer: [] }),
+  resetCounters: (model, [phase]) => (resetCounters(model, checkPhase(phase)), { value: undefined, transfer: [] }),
 };
+
+function checkPhase(phase: unknown): "train" | "eval" {
+  if (phase !== "train" && phase !== "eval") throw new RangeError(`phase must be "train" or "eval", got ${JSON.stringify(phase)}`);
+  return phase;
+}
+
+/** The first `count` examples of a data set (views, no copy). */
+function prefix(data: Dataset, count: number): Dataset {
+  const n = Math.min(count, data.count);
+  return { ...data, count: n, images: data.images.subarray(0, n * data.width), labels: data.labels.subarray(0, n) };
+}
 
 /** Thrown from the progress callback to unwind trainModel between two steps. */
 const CANCELLED = Symbol("cancelled");
@@ -78,7 +97,7 @@ function train(port: ParentPort, model: Model, message: Extract<ToWorker, { kind
     }
     stepInEpoch++;
     if (stepInEpoch % settings.progressEvery === 0 || progress.done === progress.total) {
-      port.post({ kind: "progress", id, progress, step: model.step }, []);
+      port.post({ kind: "progress", id, progress, step: model.step, figures: settings.figures ? collectFigures(model, "train") : null }, []);
     }
     // Checked after every step: the step has completed, so the model is consistent.
     if (flag && Atomics.load(flag, 0) !== 0) throw CANCELLED;
@@ -90,8 +109,10 @@ function train(port: ParentPort, model: Model, message: Extract<ToWorker, { kind
       onProgress,
       onEpoch: (report) => {
         epochs.push(report);
+        // After the test pass and its figures: the next epoch resets the counters the analyses use.
+        const analyses = settings.analyze > 0 ? analyzeModel(model, prefix(message.test, settings.analyze)) : null;
         const snapshot = message.snapshots ? model.save() : null;
-        port.post({ kind: "epoch", id, report, step: model.step, snapshot }, snapshot ? [snapshot.buffer as ArrayBuffer] : []);
+        port.post({ kind: "epoch", id, report, step: model.step, snapshot, analyses }, snapshot ? [snapshot.buffer as ArrayBuffer] : []);
       },
     });
     port.post({ kind: "result", id, value: result, step: model.step }, []);

@@ -16,7 +16,7 @@ import { METHODS } from "../../methods/registry.js";
 import { loadModel } from "../../runtime/model.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const SOURCE_DIRS = ["compiler", "runtime", "cli", "grammar", "methods", "scripts", "bin"];
+const SOURCE_DIRS = ["compiler", "runtime", "cli", "grammar", "methods", "scripts", "bin", "playground"];
 
 function files(dir: string): string[] {
   const out: string[] = [];
