@@ -137,7 +137,6 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
 
 export const benchCommand: Command = {
   name: "bench",
-  summary: "time a conditional model against the same model compiled dense",
   usage: USAGE,
   run: runBench,
 };

@@ -58,7 +58,6 @@ async function runBuild(args: string[], io: CliIO): Promise<number> {
 
 export const buildCommand: Command = {
   name: "build",
-  summary: "compile a model file to WebAssembly and a manifest",
   usage: USAGE,
   run: runBuild,
 };

@@ -66,7 +66,6 @@ async function runCheck(args: string[], io: CliIO): Promise<number> {
 
 export const checkCommand: Command = {
   name: "check",
-  summary: "check .cond files and print their diagnostics",
   usage: USAGE,
   run: runCheck,
 };

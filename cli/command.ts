@@ -1,13 +1,11 @@
 /**
  * @fileoverview The shape of a CLI command; each command lives in its own `cli/<name>.ts`
- * and is listed once in `cli/commands.ts`.
+ * and is listed once, with a one-line summary, in `cli/commands.ts`.
  */
 import type { CliIO } from "./io.js";
 
 export interface Command {
   name: string;
-  /** One line for the command list in `condc --help`. */
-  summary: string;
   /** The full help text of `condc <name> --help`. */
   usage: string;
   /** Returns the exit code; may throw `CliError` for expected failures. */

@@ -71,7 +71,6 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
 
 export const evalCommand: Command = {
   name: "eval",
-  summary: "evaluate trained weights on a data set",
   usage: USAGE,
   run: runEval,
 };

@@ -94,7 +94,6 @@ async function runImport(args: string[], io: CliIO): Promise<number> {
 
 export const importCommand: Command = {
   name: "import",
-  summary: "convert PyTorch, Flax or mapped safetensors weights into a model's checkpoint",
   usage: USAGE,
   run: runImport,
 };

@@ -35,7 +35,6 @@ async function runInspect(args: string[], io: CliIO): Promise<number> {
 
 export const inspectCommand: Command = {
   name: "inspect",
-  summary: "print a model's parameters, MACs, capacity/computation ratio and memory",
   usage: USAGE,
   run: runInspect,
 };

@@ -5,7 +5,7 @@
 import { suggest } from "../compiler/frontend/suggest.js";
 import { COMMANDS } from "./commands.js";
 import { CliError, ExitCode, processIO, quotePath, type CliIO } from "./io.js";
-import { isExpectedFailure } from "./session.js";
+import { isExpectedFailure } from "./failures.js";
 
 export function usageText(): string {
   const width = COMMANDS.reduce((widest, c) => Math.max(widest, c.name.length), 0);
@@ -35,12 +35,13 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       io.stdout(usageText());
       return ExitCode.ok;
     }
-    const command = COMMANDS.find((c) => c.name === name);
-    if (!command) {
+    const entry = COMMANDS.find((c) => c.name === name);
+    if (!entry) {
       const suggestion = suggest(name, COMMANDS.map((c) => c.name));
       io.stderr(`condc: unknown command ${quotePath(name)}${suggestion ? `; did you mean '${suggestion}'?` : ""} (see 'condc --help')`);
       return ExitCode.usage;
     }
+    const command = await entry.load();
     if (rest.includes("--help") || rest.includes("-h")) {
       io.stdout(command.usage);
       return ExitCode.ok;

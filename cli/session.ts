@@ -7,13 +7,14 @@ import { compile, type CompileSuccess } from "../compiler/compile.js";
 import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
 import { checkSource } from "../compiler/frontend/frontend.js";
 import type { DatasetSpec } from "../compiler/frontend/model.js";
-import { CheckpointError } from "../runtime/checkpoint/errors.js";
-import { DataError } from "../runtime/data/errors.js";
 import type { DataSplit } from "../runtime/data/dataset.js";
-import { loadModel, ModelLoadError, NonFiniteError, type Model } from "../runtime/model.js";
-import { DivergenceError } from "../runtime/train.js";
+import { loadModel, type Model } from "../runtime/model.js";
 import { loadDataset } from "../runtime/node/data.js";
-import { FileAccessError, FileWriteError, prepareOutputDirectory, prepareOutputFile } from "../runtime/node/files.js";
+import { DataError } from "../runtime/data/errors.js";
+import { FileWriteError, prepareOutputDirectory, prepareOutputFile } from "../runtime/node/files.js";
+import { isExpectedFailure } from "./failures.js";
+
+export { isExpectedFailure } from "./failures.js";
 import { pickWasm } from "../runtime/simd.js";
 import { CliError, ExitCode, quotePath, readSource, type CliIO } from "./io.js";
 
@@ -150,18 +151,6 @@ export async function prepareOutputDir(command: string, dir: string): Promise<vo
   }
 }
 
-/** Failures of the user's data, checkpoint, files or training run: one line, exit 1, not a bug. */
-export function isExpectedFailure(error: unknown): error is Error {
-  return (
-    error instanceof DataError ||
-    error instanceof CheckpointError ||
-    error instanceof NonFiniteError ||
-    error instanceof DivergenceError ||
-    error instanceof ModelLoadError ||
-    error instanceof FileAccessError ||
-    error instanceof FileWriteError
-  );
-}
 
 /** Runs `body`, turning the runtime's expected failures into one-line CLI errors (exit 1). */
 export async function reportingRuntimeErrors<T>(command: string, body: () => Promise<T>): Promise<T> {

@@ -113,7 +113,6 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
 
 export const trainCommand: Command = {
   name: "train",
-  summary: "train a model on a data set and save its weights",
   usage: USAGE,
   run: runTrain,
 };

@@ -12,6 +12,9 @@ import type { Dataset } from "./data/dataset.js";
 import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors, type DecodeOptions } from "./checkpoint/safetensors.js";
 import { KERNEL_LIBRARY, instantiateKernels, kernelLibraryModule, type KernelInstance, type SimdFlavour } from "./kernel-library.js";
 import { relaxedSimdSupported } from "./simd.js";
+import { ModelLoadError, NonFiniteError } from "./errors.js";
+
+export { ModelLoadError, NonFiniteError } from "./errors.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
 import type { MethodRuntime, RuntimeLayer } from "../methods/runtime-unit.js";
 
@@ -24,21 +27,7 @@ interface ModuleExports {
   setStep(step: number): void;
 }
 
-/** Training produced NaN or Inf: names the step and the first layer where it appeared. */
-export class NonFiniteError extends Error {
-  constructor(readonly step: number, readonly layer: string, readonly loss: number) {
-    super(`training diverged at step ${step}: ${Number.isNaN(loss) ? "NaN" : loss > 0 ? "Inf" : "-Inf"} loss; first non-finite values in layer '${layer}'; the parameters are those before the step`);
-    this.name = "NonFiniteError";
-  }
-}
 
-/** A module and a manifest that do not belong together, or that this runtime cannot run. */
-export class ModelLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ModelLoadError";
-  }
-}
 
 export interface Evaluation {
   accuracy: number;

@@ -7,6 +7,9 @@ import type { Model, Evaluation } from "./model.js";
 import type { Dataset } from "./data/dataset.js";
 import { shuffledIndices } from "./random.js";
 import { collectFigures, resetCounters, type ModelFigures } from "./report.js";
+import { DivergenceError } from "./errors.js";
+
+export { DivergenceError } from "./errors.js";
 
 export interface TrainProgress {
   epoch: number;
@@ -69,13 +72,6 @@ export interface TrainResult {
   stopped: boolean;
 }
 
-/** Training diverged with a finite but exploding loss: the step, the layer whose weights grew most, the loss. */
-export class DivergenceError extends Error {
-  constructor(readonly step: number, readonly layer: string, readonly loss: number, readonly limit: number) {
-    super(`training diverged at step ${step}: loss ${loss.toPrecision(3)} stayed above ${limit.toPrecision(3)}; the largest weights are in layer '${layer}' (lower the learning rate)`);
-    this.name = "DivergenceError";
-  }
-}
 
 /** The learning rate of an epoch (0-based) under a schedule. */
 export function learningRate(base: number, schedule: TrainOptions["schedule"], epoch: number): number {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the condc command (cli/main.ts and everything it imports, Chevrotain included) into one
-// file, dist/condc.mjs, and the compiler's public API (compiler/index.ts: what `import ... from
+// file (plus chunks: dist/cli-bundle/main.js), and the compiler's public API (compiler/index.ts: what `import ... from
 // "condc"` gives) into dist/compiler.bundle.mjs, so that a command or an app's first compile
 // starts in tens of milliseconds: loading Chevrotain's hundreds of modules one by one costs more
 // than compiling a model. bin/condc.js uses the CLI bundle when it exists and dist/cli/main.js
@@ -12,7 +12,10 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 await build({
   entryPoints: [join(root, "cli", "main.ts")],
-  outfile: join(root, "dist", "condc.mjs"),
+  outdir: join(root, "dist", "cli-bundle"),
+  // Each command is loaded when run: split so that check and inspect load the front end only.
+  splitting: true,
+  chunkNames: "chunk-[hash]",
   bundle: true,
   platform: "node",
   format: "esm",
