@@ -1,0 +1,118 @@
+/**
+ * @fileoverview What a kernel dispatcher sees: the threads, the calling thread's own kernels,
+ * and tiles. A dispatcher replaces one kernel import of the model module; it splits the call
+ * into tiles of the output (so every element's arithmetic is the same as in one call), runs
+ * tiles 1.. on the workers and tile 0 itself, then joins. Tiles worth running come from the
+ * work and the kernel's measured threshold (thresholds.ts); `"always"` splits whatever can be
+ * split (tests). After dispose, or on one thread, everything runs on the calling thread.
+ */
+import { MAX_ARGS, ThreadError, type ThreadPool } from "./pool.js";
+
+/** A kernel as exported by the library (numbers in, a number or nothing out). */
+export type KernelFunction = (...args: number[]) => number | undefined;
+
+/** How a call is split: by measured thresholds, or always (every split a kernel allows; tests). */
+export type SplitPolicy = "measured" | "always";
+
+/** Makes one kernel's dispatcher for a model (called once at load). */
+export type DispatcherFactory = (ctx: ParallelContext) => KernelFunction;
+
+/** Dispatchers by kernel import name. */
+export type Dispatchers = Readonly<Record<string, DispatcherFactory>>;
+
+export class ParallelContext {
+  private posted = 0;
+  private localResult = 0;
+  private readonly table: KernelFunction[];
+  private readonly ops: Map<string, number>;
+
+  constructor(
+    private readonly pool: ThreadPool,
+    /** The calling thread's kernels. */
+    readonly local: Readonly<Record<string, KernelFunction>>,
+    kernels: readonly string[],
+    private readonly policy: SplitPolicy,
+  ) {
+    this.ops = new Map(kernels.map((name, i) => [name, i]));
+    this.table = kernels.map((name) => local[name]!);
+  }
+
+  /** Threads in all, the calling thread included (1 once disposed). */
+  get threads(): number {
+    return this.pool.isDisposed ? 1 : this.pool.workers + 1;
+  }
+
+  /** A kernel's index for `run` (throws for a name the library does not export: a condc bug). */
+  op(name: string): number {
+    const op = this.ops.get(name);
+    if (op === undefined) throw new ThreadError(`the kernel library has no kernel '${name}' (a condc bug)`);
+    return op;
+  }
+
+  /**
+   * Tiles to split `work` into: enough that each gets at least `minWorkPerTile` (the kernel's
+   * measured break-even, in its own unit), at most `limit` (what the split allows) and the
+   * thread count; 1 means: run on the calling thread.
+   */
+  tiles(minWorkPerTile: number, work: number, limit: number): number {
+    const threads = this.threads;
+    if (threads === 1 || limit <= 1) return 1;
+    const cap = Math.min(threads, limit);
+    if (this.policy === "always") return cap;
+    const worth = Math.floor(work / minWorkPerTile);
+    return worth <= 1 ? 1 : Math.min(cap, worth);
+  }
+
+  /**
+   * Runs tile t: on worker t (t >= 1, posted; run those first) or on this thread (t = 0, run
+   * last: it joins the workers if it throws). Arguments beyond the kernel's own are ignored.
+   */
+  run(t: number, op: number, a0?: number, a1?: number, a2?: number, a3?: number, a4?: number, a5?: number, a6?: number, a7?: number, a8?: number, a9?: number, a10?: number, a11?: number,
+    a12?: number, a13?: number, a14?: number, a15?: number, a16?: number, a17?: number, a18?: number, a19?: number, a20?: number, a21?: number, a22?: number, a23?: number): void {
+    if (t === 0) {
+      try {
+        this.localResult = this.table[op]!(a0!, a1!, a2!, a3!, a4!, a5!, a6!, a7!, a8!, a9!, a10!, a11!, a12!, a13!, a14!, a15!, a16!, a17!, a18!, a19!, a20!, a21!, a22!, a23!) ?? 0;
+      } catch (error) {
+        this.joinQuietly();
+        throw error;
+      }
+      return;
+    }
+    if (this.posted === 0) this.pool.checkAlive();
+    const f = this.pool.floats;
+    const at = this.pool.argsAt(t);
+    f[at] = a0!; f[at + 1] = a1!; f[at + 2] = a2!; f[at + 3] = a3!; f[at + 4] = a4!; f[at + 5] = a5!;
+    f[at + 6] = a6!; f[at + 7] = a7!; f[at + 8] = a8!; f[at + 9] = a9!; f[at + 10] = a10!; f[at + 11] = a11!;
+    f[at + 12] = a12!; f[at + 13] = a13!; f[at + 14] = a14!; f[at + 15] = a15!; f[at + 16] = a16!; f[at + 17] = a17!;
+    f[at + 18] = a18!; f[at + 19] = a19!; f[at + 20] = a20!; f[at + 21] = a21!; f[at + 22] = a22!; f[at + 23] = a23!;
+    this.pool.post(t, op);
+    if (t + 1 > this.posted) this.posted = t + 1;
+  }
+
+  /** Waits for the posted tiles; throws a ThreadError if one failed. */
+  join(): void {
+    const posted = this.posted;
+    this.posted = 0;
+    if (posted > 1) this.pool.join(posted);
+  }
+
+  /** Tile t's result after join (tile 0: this thread's). */
+  result(t: number): number {
+    return t === 0 ? this.localResult : this.pool.result(t);
+  }
+
+  private joinQuietly(): void {
+    try {
+      this.join();
+    } catch {
+      // The calling thread's own error is the one reported.
+    }
+  }
+}
+
+/** The length of each tile's range when `total` items are split into about `tiles` pieces aligned to `align`. */
+export function tileLength(total: number, tiles: number, align: number): number {
+  return Math.max(align, Math.ceil(total / tiles / align) * align);
+}
+
+export const ARGUMENTS_PER_TILE = MAX_ARGS;
