@@ -26,15 +26,34 @@ export class ParallelContext {
   private readonly table: KernelFunction[];
   private readonly ops: Map<string, number>;
 
+  /** The model's memory as i32 (for dispatchers that balance tiles by counts the kernels wrote). */
+  readonly i32: Int32Array;
+  private readonly dispatchedKernels = new Map<string, KernelFunction>();
+
   constructor(
     private readonly pool: ThreadPool,
     /** The calling thread's kernels. */
     readonly local: Readonly<Record<string, KernelFunction>>,
     kernels: readonly string[],
     private readonly policy: SplitPolicy,
+    memory: WebAssembly.Memory,
+    private readonly dispatchers: Dispatchers,
   ) {
     this.ops = new Map(kernels.map((name, i) => [name, i]));
     this.table = kernels.map((name) => local[name]!);
+    this.i32 = new Int32Array(memory.buffer);
+  }
+
+  /** A kernel as the model module calls it: its dispatcher where it has one (e.g. a GEMM inside a method's phases). */
+  dispatched(name: string): KernelFunction {
+    let fn = this.dispatchedKernels.get(name);
+    if (!fn) {
+      const factory = Object.prototype.hasOwnProperty.call(this.dispatchers, name) ? this.dispatchers[name] : undefined;
+      fn = factory ? factory(this) : this.local[name];
+      if (!fn) throw new ThreadError(`the kernel library has no kernel '${name}' (a condc bug)`);
+      this.dispatchedKernels.set(name, fn);
+    }
+    return fn;
   }
 
   /** Threads in all, the calling thread included (1 once disposed). */

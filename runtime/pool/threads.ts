@@ -76,13 +76,11 @@ export async function startThreads(options: ThreadsOptions): Promise<Threads> {
     callerSpin: CALLER_SPIN,
     startTimeoutMs: START_TIMEOUT_MS,
   });
-  const ctx = new ParallelContext(pool, local, KERNEL_NAMES, options.split);
   const dispatchers: Dispatchers = Object.assign({}, DENSE_DISPATCHERS, ...options.runtimes.map((r) => r.dispatchers ?? {}));
+  const ctx = new ParallelContext(pool, local, KERNEL_NAMES, options.split, options.memory, dispatchers);
   const imports: WebAssembly.ModuleImports = {};
   for (const entry of WebAssembly.Module.imports(options.module)) {
-    if (entry.module !== "kernels" || entry.kind !== "function") continue;
-    const factory = Object.prototype.hasOwnProperty.call(dispatchers, entry.name) ? dispatchers[entry.name] : undefined;
-    imports[entry.name] = factory ? factory(ctx) : local[entry.name]!;
+    if (entry.module === "kernels" && entry.kind === "function") imports[entry.name] = ctx.dispatched(entry.name);
   }
   return {
     get threads() {
