@@ -44,14 +44,6 @@ const forward: DispatcherFactory = (ctx) => {
   const memory = ctx.i32;
   const bounds = new Int32Array(2 * ctx.threads);
 
-  /** Tiles over `total` columns for `work`; runs `op` on each, with [j0, j1) as the last two arguments. */
-  const columns = (op: number, total: number, work: number, run: (tile: number, op: number, j0: number, j1: number) => void): void => {
-    const tiles = ctx.tiles(LOWRANK_SPLIT.macs, work, Math.ceil(total / COLUMN_ALIGN));
-    const len = tileLength(total, tiles, COLUMN_ALIGN);
-    for (let tile = Math.ceil(total / len) - 1; tile >= 0; tile--) run(tile, op, tile * len, Math.min(total, (tile + 1) * len));
-    ctx.join();
-  };
-
   return (n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart) => {
     if (n <= 0 || ctx.threads === 1) return whole(n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart);
     let macs = 0;
@@ -74,7 +66,10 @@ const forward: DispatcherFactory = (ctx) => {
       }
       macs += nnzTotal * r;
     }
-    columns(estimate, nout, n * r * nout, (tile, op, j0, j1) => ctx.run(tile, op, n, nout, r, t, v, b, zhat, j0, j1));
+    let tiles = ctx.tiles(LOWRANK_SPLIT.macs, n * r * nout, Math.ceil(nout / COLUMN_ALIGN));
+    let len = tileLength(nout, tiles, COLUMN_ALIGN);
+    for (let tile = Math.ceil(nout / len) - 1; tile >= 0; tile--) ctx.run(tile, estimate, n, nout, r, t, v, b, zhat, tile * len, Math.min(nout, (tile + 1) * len));
+    ctx.join();
     macs += n * r * nout;
 
     let computed = 0;
@@ -87,11 +82,14 @@ const forward: DispatcherFactory = (ctx) => {
 
     const mode = exactMode(n, nin, nout, computed, nnzTotal);
     if (mode === LOWRANK_EXACT_DENSE) {
-      columns(denseMasked, nout, n * nin * nout, (tile, op, j0, j1) => ctx.run(tile, op, n, nin, nout, x, w, b, theta, h, zhat, j0, j1));
+      tiles = ctx.tiles(LOWRANK_SPLIT.macs, n * nin * nout, Math.ceil(nout / COLUMN_ALIGN));
+      len = tileLength(nout, tiles, COLUMN_ALIGN);
+      for (let tile = Math.ceil(nout / len) - 1; tile >= 0; tile--) ctx.run(tile, denseMasked, n, nin, nout, x, w, b, theta, h, zhat, tile * len, Math.min(nout, (tile + 1) * len));
+      ctx.join();
       macs += n * nin * nout;
     } else if (mode === LOWRANK_EXACT_BY_UNIT) {
       unitLists(n, nout, active, counts, unitListsAt, unitStart);
-      const tiles = ctx.tiles(LOWRANK_SPLIT.macs, computed * nin, nout);
+      tiles = ctx.tiles(LOWRANK_SPLIT.macs, computed * nin, nout);
       // Units [bounds[k], bounds[k + 1]) per tile, balanced by the examples each unit computes.
       const starts = unitStart >>> 2;
       let count = 0;
@@ -109,11 +107,11 @@ const forward: DispatcherFactory = (ctx) => {
       ctx.join();
       macs += computed * nin;
     } else {
-      const tiles = nin <= gatherLimit ? ctx.tiles(LOWRANK_SPLIT.macs, computed * nin, n) : 1;
+      tiles = nin <= gatherLimit ? ctx.tiles(LOWRANK_SPLIT.macs, computed * nin, n) : 1;
       if (tiles <= 1) {
         macs += L["lowrankExactRows"]!(nin, nout, x, w, b, h, active, counts, nzIdx, nzVal, 0, n)!;
       } else {
-        const len = tileLength(n, tiles, 1);
+        len = tileLength(n, tiles, 1);
         const count = Math.ceil(n / len);
         for (let tile = count - 1; tile >= 0; tile--) ctx.run(tile, byExample, nin, nout, x, w, b, h, active, counts, 0, 0, tile * len, Math.min(n, (tile + 1) * len));
         ctx.join();

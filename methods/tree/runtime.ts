@@ -5,6 +5,7 @@
  */
 import type { Model } from "../../runtime/model.js";
 import { defineRuntime, type RuntimeLayer } from "../runtime-unit.js";
+import { TREE_DISPATCHERS } from "./parallel.js";
 
 interface TreeSettings {
   depth: number;
@@ -71,6 +72,7 @@ export function measuredMacsPerExample(model: Model): number {
 }
 
 export const treeRuntime = defineRuntime<TreeSettings>({
+  dispatchers: TREE_DISPATCHERS,
   key: KEY,
   resetCounters: (model, layers) => layers.forEach((l) => exported(model, l, "treeResetCounters")()),
   report(model, layer) {

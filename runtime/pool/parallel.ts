@@ -28,6 +28,8 @@ export class ParallelContext {
 
   /** The model's memory as i32 (for dispatchers that balance tiles by counts the kernels wrote). */
   readonly i32: Int32Array;
+  /** The same as f64 (timestamps, counters). */
+  readonly f64: Float64Array;
   private readonly dispatchedKernels = new Map<string, KernelFunction>();
 
   constructor(
@@ -42,6 +44,7 @@ export class ParallelContext {
     this.ops = new Map(kernels.map((name, i) => [name, i]));
     this.table = kernels.map((name) => local[name]!);
     this.i32 = new Int32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
   }
 
   /** A kernel as the model module calls it: its dispatcher where it has one (e.g. a GEMM inside a method's phases). */
