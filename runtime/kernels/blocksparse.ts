@@ -66,8 +66,17 @@ export function bsForward(
   B: i32, outList: usize, outCount: usize, nbOut: i32,
   inList: usize, inCount: usize, nbIn: i32, bIn: i32,
 ): void {
+  bsForwardRows(n, N, K, x, w, bias, out, B, outList, outCount, nbOut, inList, inCount, nbIn, bIn, 0, n);
+}
+
+/** bsForward for examples [i0, i1) (each output row depends on its example alone). */
+export function bsForwardRows(
+  n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
+  B: i32, outList: usize, outCount: usize, nbOut: i32,
+  inList: usize, inCount: usize, nbIn: i32, bIn: i32, i0: i32, i1: i32,
+): void {
   const ldw = <usize>K << 2;
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     const xi = x + ((<usize>i * <usize>K) << 2);
     const oi = out + ((<usize>i * <usize>N) << 2);
     const blocks = outList == 0 ? blockCount(N, B) : load<i32>(outCount + (<usize>i << 2));
@@ -148,8 +157,17 @@ export function bsBackwardInput(
   B: i32, outList: usize, outCount: usize, nbOut: i32,
   inList: usize, inCount: usize, nbIn: i32, bIn: i32, beta: f32,
 ): void {
+  bsBackwardInputRows(n, N, K, g, w, dx, B, outList, outCount, nbOut, inList, inCount, nbIn, bIn, beta, 0, n);
+}
+
+/** bsBackwardInput for examples [i0, i1) (each dx row depends on its example alone). */
+export function bsBackwardInputRows(
+  n: i32, N: i32, K: i32, g: usize, w: usize, dx: usize,
+  B: i32, outList: usize, outCount: usize, nbOut: i32,
+  inList: usize, inCount: usize, nbIn: i32, bIn: i32, beta: f32, i0: i32, i1: i32,
+): void {
   const ldw = <usize>K << 2;
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     const gi = g + ((<usize>i * <usize>N) << 2);
     const di = dx + ((<usize>i * <usize>K) << 2);
     if (beta == 0) memory.fill(di, 0, <usize>K << 2);
@@ -235,8 +253,13 @@ function activateSegment(p: usize, count: i32, kind: i32): void {
 
 /** h = f(h) in place on the active blocks of each row (inactive blocks stay as they are: 0). */
 export function bsActivate(h: usize, n: i32, N: i32, B: i32, outList: usize, outCount: usize, nbOut: i32, kind: i32): void {
+  bsActivateRows(h, n, N, B, outList, outCount, nbOut, kind, 0, n);
+}
+
+/** bsActivate for examples [i0, i1). */
+export function bsActivateRows(h: usize, n: i32, N: i32, B: i32, outList: usize, outCount: usize, nbOut: i32, kind: i32, i0: i32, i1: i32): void {
   if (kind == ACTIVATION_LINEAR) return;
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     const hi = h + ((<usize>i * <usize>N) << 2);
     const blocks = load<i32>(outCount + (<usize>i << 2));
     for (let q = 0; q < blocks; q++) {
@@ -251,7 +274,12 @@ export function bsActivate(h: usize, n: i32, N: i32, B: i32, outList: usize, out
  * derivative (from the output h), the others are zeroed. u: f32 [n, nbOut].
  */
 export function bsActivationBackward(delta: usize, h: usize, n: i32, N: i32, B: i32, u: usize, nbOut: i32, kind: i32): void {
-  for (let i = 0; i < n; i++) {
+  bsActivationBackwardRows(delta, h, n, N, B, u, nbOut, kind, 0, n);
+}
+
+/** bsActivationBackward for examples [i0, i1). */
+export function bsActivationBackwardRows(delta: usize, h: usize, n: i32, N: i32, B: i32, u: usize, nbOut: i32, kind: i32, i0: i32, i1: i32): void {
+  for (let i = i0; i < i1; i++) {
     const di = delta + ((<usize>i * <usize>N) << 2);
     const hi = h + ((<usize>i * <usize>N) << 2);
     for (let b = 0; b < nbOut; b++) {
@@ -292,22 +320,37 @@ export function bsForwardGrouped(
   n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
   B: i32, outList: usize, outCount: usize, nbOut: i32, groups: usize,
 ): void {
+  bsForwardGroupedBlocks(n, N, K, x, w, bias, out, B, outList, outCount, nbOut, groups, 0, nbOut);
+}
+
+/**
+ * bsForwardGrouped for output blocks [xb0, xb1): their groups (in the block's own part of
+ * `groups`) and their output columns; each block's rows and example pairs are as in one call.
+ */
+export function bsForwardGroupedBlocks(
+  n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
+  B: i32, outList: usize, outCount: usize, nbOut: i32, groups: usize, xb0: i32, xb1: i32,
+): void {
   const ldw = <usize>K << 2;
   const ldx = <usize>K << 2;
   const members = groups + (<usize>nbOut << 2);
-  memory.fill(groups, 0, <usize>nbOut << 2);
+  memory.fill(groups + (<usize>xb0 << 2), 0, <usize>(xb1 - xb0) << 2);
   for (let i = 0; i < n; i++) {
     const c = load<i32>(outCount + (<usize>i << 2));
     for (let q = 0; q < c; q++) {
       const xb = load<i32>(outList + ((<usize>i * <usize>nbOut + <usize>q) << 2));
+      if (xb < xb0 || xb >= xb1) continue;
       const at = groups + (<usize>xb << 2);
       const m = load<i32>(at);
       store<i32>(members + ((<usize>xb * <usize>n + <usize>m) << 2), i);
       store<i32>(at, m + 1);
     }
   }
-  memory.fill(out, 0, (<usize>n * <usize>N) << 2);
-  for (let xb = 0; xb < nbOut; xb++) {
+  const c0 = minI(N, xb0 * B);
+  const c1 = minI(N, xb1 * B);
+  if (c0 == 0 && c1 == N) memory.fill(out, 0, (<usize>n * <usize>N) << 2);
+  else for (let i = 0; i < n; i++) memory.fill(out + ((<usize>i * <usize>N + <usize>c0) << 2), 0, <usize>(c1 - c0) << 2);
+  for (let xb = xb0; xb < xb1; xb++) {
     const m = load<i32>(groups + (<usize>xb << 2));
     if (m == 0) continue;
     const list = members + ((<usize>xb * <usize>n) << 2);
