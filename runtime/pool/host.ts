@@ -33,8 +33,11 @@ export interface ThreadHost {
 
 let chosen: ThreadHost | null | undefined;
 
-/** Replaces the host every later `loadModel` uses (null: no threads anywhere). */
-export function setThreadHost(host: ThreadHost | null): void {
+/**
+ * Replaces the host every later `loadModel` uses: an app's own (e.g. workers it must create
+ * itself), null for no threads anywhere, undefined to find this engine's again.
+ */
+export function setThreadHost(host: ThreadHost | null | undefined): void {
   chosen = host;
 }
 
