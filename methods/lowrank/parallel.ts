@@ -9,7 +9,7 @@
  * examples in order), dX by examples. Small work stays on the calling thread (thresholds below).
  */
 import type { DispatcherFactory, Dispatchers } from "../../runtime/pool/parallel.js";
-import { tileLength } from "../../runtime/pool/parallel.js";
+import { MAX_TILES, tileLength } from "../../runtime/pool/parallel.js";
 import { SPLIT_THRESHOLDS } from "../../runtime/pool/thresholds.js";
 import { LOWRANK_EXACT_BY_UNIT, LOWRANK_EXACT_DENSE, LOWRANK_PROJECT_GEMM } from "../../runtime/kernels/codes/lowrank.js";
 
@@ -42,7 +42,7 @@ const forward: DispatcherFactory = (ctx) => {
   const byExample = ctx.op("lowrankExactRows");
   const gatherLimit = L["lowrankScratchGatherInputs"]!()!;
   const memory = ctx.i32;
-  const bounds = new Int32Array(2 * ctx.threads);
+  const bounds = new Int32Array(2 * MAX_TILES);
 
   return (n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart) => {
     if (n <= 0 || ctx.threads === 1) return whole(n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart);

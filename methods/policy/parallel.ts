@@ -8,7 +8,7 @@
  * value is computed by the same code as in one call.
  */
 import type { DispatcherFactory, Dispatchers } from "../../runtime/pool/parallel.js";
-import { tileLength } from "../../runtime/pool/parallel.js";
+import { MAX_TILES, tileLength } from "../../runtime/pool/parallel.js";
 import { SPLIT_THRESHOLDS } from "../../runtime/pool/thresholds.js";
 
 /** Least work per tile: multiply-adds for the products, elements for the rest. */
@@ -56,7 +56,7 @@ const forwardGrouped: DispatcherFactory = (ctx) => {
   const op = ctx.op("bsForwardGroupedBlocks");
   const memory = ctx.i32;
   /** Each tile's blocks [bounds[2t], bounds[2t + 1]). */
-  const bounds = new Int32Array(2 * ctx.threads);
+  const bounds = new Int32Array(2 * MAX_TILES);
   /** Examples per block (grown when a layer has more blocks). */
   let perBlock = new Int32Array(64);
   return (n, N, K, x, w, bias, out, B, outList, outCount, nbOut, groups) => {

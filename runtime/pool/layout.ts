@@ -1,49 +1,53 @@
 /**
  * @fileoverview The control block a pool shares with its worker threads (a SharedArrayBuffer
- * apart from the model's memory): one slot per worker, which the calling thread writes (the
- * kernel, its arguments, a sequence number) and the worker answers (done, status, result, the
- * error text). Imported by the pool and by the worker's script (worker-main.ts), so both agree.
+ * apart from the model's memory). A task is a list of chunks (a kernel and its arguments each,
+ * written by the calling thread); every thread, the caller included, takes the next chunk
+ * with a compare-exchange on `next` until none is left, so a thread the OS has not scheduled
+ * yet (a busy machine) takes none and holds nobody up, and a slow one holds up only its
+ * chunk. Chunks compute the same bits whoever runs them. Imported by the pool and by the
+ * worker's script (worker-main.ts), so both agree. Offsets are in bytes; i32 fields unless
+ * said otherwise; fields written by different threads sit on different cache lines.
  */
 
-/** Bytes of one worker's slot (the two halves sit on different cache lines). */
-export const SLOT_BYTES = 1024;
-/** Arguments a tile may pass (f64 each: i32, f32 and f64 parameters all fit exactly). */
-export const MAX_ARGS = 24;
-
-// Calling thread -> worker (byte offsets in a slot).
-/** i32: bumped once per task; the worker runs a task when it changes. */
+/** The task number: bumped once per task; workers wait on it. */
 export const AT_SEQ = 0;
-/** i32: the kernel's index in the worker's table, or OP_STOP. */
-export const AT_OP = 4;
-/** f64[MAX_ARGS]: the kernel's arguments. */
-export const AT_ARGS = 8;
-/** i32: 1 while the calling thread sleeps in Atomics.wait on AT_DONE (the worker then notifies). */
-export const AT_CALLER_SLEEPS = 208;
+/** 1 once the pool is disposed: workers leave their loop. */
+export const AT_STOP = 4;
+/** Workers sleeping in Atomics.wait on AT_SEQ (the caller notifies when it is not 0). */
+export const AT_SLEEPERS = 8;
 /**
- * i32: the sequence number of the last task claimed. Task s is run by whoever moves this from
- * s - 1 to s first (compareExchange): its worker, or the calling thread when the worker is late
- * (descheduled, asleep), so a busy machine never leaves the caller waiting for a thread that
- * has not started. Tiles compute the same bits whoever runs them.
+ * (task << 16) | index of the next chunk to take, task = the task number & 0x7fff: a thread
+ * serves only the task it was woken for, and a compare-exchange on the exact value, which
+ * changes before a new task's chunks are written, never hands out a chunk being rewritten.
  */
-export const AT_CLAIM = 212;
+export const AT_NEXT = 64;
+/** Chunks finished (run or failed). */
+export const AT_FINISHED = 128;
+/** 1 while the calling thread sleeps in Atomics.wait on AT_FINISHED (the last finisher notifies). */
+export const AT_CALLER_SLEEPS = 132;
+/** Chunks in the task. */
+export const AT_CHUNKS = 192;
+/** 1 once a chunk failed on a worker (the first failure's fields follow). */
+export const AT_FAILED = 196;
+/** The failed chunk's worker (1-based) and kernel index, and its error text's length. */
+export const AT_FAILED_WORKER = 200;
+export const AT_FAILED_OP = 204;
+export const AT_ERROR_LENGTH = 208;
+/** u16[ERROR_CHARS]: the first failure's error text (cut to fit). */
+export const AT_ERROR = 256;
+export const ERROR_CHARS = 384;
 
-// Worker -> calling thread.
-/** i32: the sequence number of the last task finished. */
-export const AT_DONE = 256;
-/** i32: 0 when the last task returned, 1 when it threw. */
-export const AT_STATUS = 260;
-/** i32: characters of the error text. */
-export const AT_ERROR_LENGTH = 264;
-/** i32: 1 while the worker sleeps in Atomics.wait on AT_SEQ (the caller then notifies). */
-export const AT_WORKER_SLEEPS = 268;
-/** f64: the kernel's result (0 for kernels that return nothing). */
-export const AT_RESULT = 272;
-/** u16[ERROR_CHARS]: the error text (cut to fit). */
-export const AT_ERROR = 280;
-export const ERROR_CHARS = (SLOT_BYTES - AT_ERROR) / 2;
-
-/** The op that ends a worker's loop. */
-export const OP_STOP = -1;
+/** The chunk table. */
+export const AT_CHUNK_TABLE = 1024;
+/** Bytes of one chunk: its kernel (i32), arguments (f64[MAX_ARGS] at +8), result (f64). */
+export const CHUNK_BYTES = 256;
+export const CHUNK_ARGS = 8;
+export const CHUNK_RESULT = 248;
+/** Arguments a chunk may pass (f64 each: i32, f32 and f64 parameters all fit exactly). */
+export const MAX_ARGS = 24;
+/** Chunks a task may have. */
+export const MAX_CHUNKS = 128;
+export const CONTROL_BYTES = AT_CHUNK_TABLE + MAX_CHUNKS * CHUNK_BYTES;
 
 /** What the pool sends a worker to start it. */
 export interface WorkerStart {
@@ -52,12 +56,13 @@ export interface WorkerStart {
   library: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
-  slot: number;
+  /** This worker's number (1-based; the caller is 0). */
+  worker: number;
   /** This worker's scratch block (setScratch). */
   scratch: number;
-  /** The kernel table: export names, in op order. */
+  /** The kernel table: export names, in index order. */
   kernels: string[];
-  /** Polls of the sequence number before sleeping in Atomics.wait. */
+  /** Polls of the task number before sleeping in Atomics.wait. */
   spin: number;
 }
 

@@ -1,12 +1,13 @@
 /**
  * @fileoverview What a kernel dispatcher sees: the threads, the calling thread's own kernels,
  * and tiles. A dispatcher replaces one kernel import of the model module; it splits the call
- * into tiles of the output (so every element's arithmetic is the same as in one call), runs
- * tiles 1.. on the workers and tile 0 itself, then joins. Tiles worth running come from the
- * work and the kernel's measured threshold (thresholds.ts); `"always"` splits whatever can be
- * split (tests). After dispose, or on one thread, everything runs on the calling thread.
+ * into tiles of the output (so every element's arithmetic is the same as in one call), writes
+ * them, and joins: every thread, the caller included, runs tiles until none is left. Tiles
+ * worth running come from the work and the kernel's measured threshold (thresholds.ts);
+ * `"always"` splits whatever can be split (tests). After dispose, or on one thread, everything
+ * runs on the calling thread.
  */
-import { MAX_ARGS, ThreadError, type ThreadPool } from "./pool.js";
+import { MAX_ARGS, MAX_CHUNKS, ThreadError, type ThreadPool } from "./pool.js";
 
 /** A kernel as exported by the library (numbers in, a number or nothing out). */
 export type KernelFunction = (...args: number[]) => number | undefined;
@@ -21,9 +22,7 @@ export type DispatcherFactory = (ctx: ParallelContext) => KernelFunction;
 export type Dispatchers = Readonly<Record<string, DispatcherFactory>>;
 
 export class ParallelContext {
-  private posted = 0;
-  private localResult = 0;
-  private readonly table: KernelFunction[];
+  private tilesWritten = 0;
   private readonly ops: Map<string, number>;
 
   /** The model's memory as i32 (for dispatchers that balance tiles by counts the kernels wrote). */
@@ -42,7 +41,6 @@ export class ParallelContext {
     private readonly dispatchers: Dispatchers,
   ) {
     this.ops = new Map(kernels.map((name, i) => [name, i]));
-    this.table = kernels.map((name) => local[name]!);
     this.i32 = new Int32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
   }
@@ -72,65 +70,48 @@ export class ParallelContext {
   }
 
   /**
-   * Tiles to split `work` into: enough that each gets at least `minWorkPerTile` (the kernel's
-   * measured break-even, in its own unit), at most `limit` (what the split allows) and the
-   * thread count; 1 means: run on the calling thread.
+   * Tiles to split `work` into: as many as give each at least `minWorkPerTile` (the kernel's
+   * measured break-even, in its own unit), at most `limit` (what the split allows) and
+   * TILES_PER_THREAD per thread (tiles are taken by whichever thread is free, so a thread the
+   * OS runs late holds up one small tile at most); 1 means: run on the calling thread.
    */
   tiles(minWorkPerTile: number, work: number, limit: number): number {
     const threads = this.threads;
     if (threads === 1 || limit <= 1) return 1;
-    const cap = Math.min(threads, limit);
+    const cap = Math.min(limit, threads * TILES_PER_THREAD, MAX_CHUNKS);
     if (this.policy === "always") return cap;
     const worth = Math.floor(work / minWorkPerTile);
     return worth <= 1 ? 1 : Math.min(cap, worth);
   }
 
-  /**
-   * Runs tile t: on worker t (t >= 1, posted; run those first) or on this thread (t = 0, run
-   * last: it joins the workers if it throws). Arguments beyond the kernel's own are ignored.
-   */
+  /** Writes tile t (0 <= t < tiles): the kernel `op` with its arguments (extra ones are ignored). */
   run(t: number, op: number, a0?: number, a1?: number, a2?: number, a3?: number, a4?: number, a5?: number, a6?: number, a7?: number, a8?: number, a9?: number, a10?: number, a11?: number,
     a12?: number, a13?: number, a14?: number, a15?: number, a16?: number, a17?: number, a18?: number, a19?: number, a20?: number, a21?: number, a22?: number, a23?: number): void {
-    if (t === 0) {
-      try {
-        this.localResult = this.table[op]!(a0!, a1!, a2!, a3!, a4!, a5!, a6!, a7!, a8!, a9!, a10!, a11!, a12!, a13!, a14!, a15!, a16!, a17!, a18!, a19!, a20!, a21!, a22!, a23!) ?? 0;
-      } catch (error) {
-        this.joinQuietly();
-        throw error;
-      }
-      return;
-    }
-    if (this.posted === 0) this.pool.checkAlive();
     const f = this.pool.floats;
     const at = this.pool.argsAt(t);
+    this.pool.setKernel(t, op);
     f[at] = a0!; f[at + 1] = a1!; f[at + 2] = a2!; f[at + 3] = a3!; f[at + 4] = a4!; f[at + 5] = a5!;
     f[at + 6] = a6!; f[at + 7] = a7!; f[at + 8] = a8!; f[at + 9] = a9!; f[at + 10] = a10!; f[at + 11] = a11!;
     f[at + 12] = a12!; f[at + 13] = a13!; f[at + 14] = a14!; f[at + 15] = a15!; f[at + 16] = a16!; f[at + 17] = a17!;
     f[at + 18] = a18!; f[at + 19] = a19!; f[at + 20] = a20!; f[at + 21] = a21!; f[at + 22] = a22!; f[at + 23] = a23!;
-    this.pool.post(t, op);
-    if (t + 1 > this.posted) this.posted = t + 1;
+    if (t + 1 > this.tilesWritten) this.tilesWritten = t + 1;
   }
 
-  /** Waits for the posted tiles; throws a ThreadError if one failed. */
+  /** Runs the tiles written, on every thread, and returns when all have finished (throws a tile's error). */
   join(): void {
-    const posted = this.posted;
-    this.posted = 0;
-    if (posted > 1) this.pool.join(posted);
+    const count = this.tilesWritten;
+    this.tilesWritten = 0;
+    if (count > 0) this.pool.execute(count);
   }
 
-  /** Tile t's result after join (tile 0: this thread's). */
+  /** Tile t's result after join. */
   result(t: number): number {
-    return t === 0 ? this.localResult : this.pool.result(t);
-  }
-
-  private joinQuietly(): void {
-    try {
-      this.join();
-    } catch {
-      // The calling thread's own error is the one reported.
-    }
+    return this.pool.result(t);
   }
 }
+
+/** Tiles a call may have per thread. */
+export const TILES_PER_THREAD = 4;
 
 /** The length of each tile's range when `total` items are split into about `tiles` pieces aligned to `align`. */
 export function tileLength(total: number, tiles: number, align: number): number {
@@ -138,3 +119,5 @@ export function tileLength(total: number, tiles: number, align: number): number 
 }
 
 export const ARGUMENTS_PER_TILE = MAX_ARGS;
+/** Tiles a call may have in all. */
+export const MAX_TILES = MAX_CHUNKS;

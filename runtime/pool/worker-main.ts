@@ -1,11 +1,14 @@
 /**
  * @fileoverview A pool worker's script: instantiates the kernel library over the model's shared
- * memory with its own scratch block, says it is ready, then runs tasks from its control slot
- * until told to stop, never returning to its event loop. Built into one self-contained string
+ * memory with its own scratch block, says it is ready, then serves tasks (layout.ts) until told
+ * to stop, never returning to its event loop. Built into one self-contained string
  * (runtime/generated/pool-worker.ts, by scripts/build-pool-worker.mjs) that the pool starts as a
  * Node eval worker or a Web Worker from a Blob URL, so no bundler has to find a worker file.
  */
-import { AT_ARGS, AT_CALLER_SLEEPS, AT_CLAIM, AT_DONE, AT_ERROR, AT_ERROR_LENGTH, AT_OP, AT_RESULT, AT_SEQ, AT_STATUS, AT_WORKER_SLEEPS, ERROR_CHARS, OP_STOP, SLOT_BYTES, type WorkerHello, type WorkerStart } from "./layout.js";
+import {
+  AT_CALLER_SLEEPS, AT_CHUNKS, AT_CHUNK_TABLE, AT_ERROR, AT_ERROR_LENGTH, AT_FAILED, AT_FAILED_OP, AT_FAILED_WORKER, AT_FINISHED, AT_NEXT, AT_SEQ,
+  AT_SLEEPERS, AT_STOP, CHUNK_ARGS, CHUNK_BYTES, CHUNK_RESULT, ERROR_CHARS, type WorkerHello, type WorkerStart,
+} from "./layout.js";
 
 type Kernel = (...args: number[]) => unknown;
 
@@ -71,57 +74,51 @@ function serve(start: WorkerStart, ch: Channel): void {
     return;
   }
   ch.post({ kind: "ready" });
-  const base = start.slot * SLOT_BYTES;
   const ints = new Int32Array(start.control);
   const floats = new Float64Array(start.control);
   const chars = new Uint16Array(start.control);
-  const seqAt = (base + AT_SEQ) >> 2;
-  const opAt = (base + AT_OP) >> 2;
-  const a = (base + AT_ARGS) >> 3;
-  const doneAt = (base + AT_DONE) >> 2;
-  const statusAt = (base + AT_STATUS) >> 2;
-  const lengthAt = (base + AT_ERROR_LENGTH) >> 2;
-  const sleepsAt = (base + AT_WORKER_SLEEPS) >> 2;
-  const callerSleepsAt = (base + AT_CALLER_SLEEPS) >> 2;
-  const claimAt = (base + AT_CLAIM) >> 2;
-  const resultAt = (base + AT_RESULT) >> 3;
-  const errorAt = (base + AT_ERROR) >> 1;
   const spin = start.spin;
-  // The caller's sequence numbers start at 0; its first task may be posted before this line runs.
+  // Task numbers start at 0; the caller's first task may be posted before this line runs.
   let seen = 0;
   for (;;) {
-    let seq = Atomics.load(ints, seqAt);
-    for (let i = 0; seq === seen && i < spin; i++) seq = Atomics.load(ints, seqAt);
+    let seq = Atomics.load(ints, AT_SEQ >> 2);
+    for (let i = 0; seq === seen && i < spin; i++) seq = Atomics.load(ints, AT_SEQ >> 2);
     while (seq === seen) {
-      Atomics.store(ints, sleepsAt, 1);
-      Atomics.wait(ints, seqAt, seen);
-      Atomics.store(ints, sleepsAt, 0);
-      seq = Atomics.load(ints, seqAt);
+      Atomics.add(ints, AT_SLEEPERS >> 2, 1);
+      Atomics.wait(ints, AT_SEQ >> 2, seen);
+      Atomics.sub(ints, AT_SLEEPERS >> 2, 1);
+      seq = Atomics.load(ints, AT_SEQ >> 2);
     }
     seen = seq;
-    if (ints[opAt] === OP_STOP) break;
-    // Taken by the calling thread already: nothing to run (its arguments may be the next task's).
-    if (Atomics.compareExchange(ints, claimAt, (seq - 1) | 0, seq) !== ((seq - 1) | 0)) {
-      Atomics.store(ints, doneAt, seq);
-      if (Atomics.load(ints, callerSleepsAt) !== 0) Atomics.notify(ints, doneAt);
-      continue;
+    if (Atomics.load(ints, AT_STOP >> 2) !== 0) break;
+    const task = seq & 0x7fff;
+    for (;;) {
+      const next = Atomics.load(ints, AT_NEXT >> 2);
+      if (next >>> 16 !== task) break;
+      const index = next & 0xffff;
+      if (index >= Atomics.load(ints, AT_CHUNKS >> 2)) break;
+      if (Atomics.compareExchange(ints, AT_NEXT >> 2, next, next + 1) !== next) continue;
+      const at = AT_CHUNK_TABLE + index * CHUNK_BYTES;
+      const op = ints[at >> 2]!;
+      try {
+        const f = floats;
+        const a = (at + CHUNK_ARGS) >> 3;
+        const result = kernels[op]!(f[a]!, f[a + 1]!, f[a + 2]!, f[a + 3]!, f[a + 4]!, f[a + 5]!, f[a + 6]!, f[a + 7]!, f[a + 8]!, f[a + 9]!, f[a + 10]!, f[a + 11]!,
+          f[a + 12]!, f[a + 13]!, f[a + 14]!, f[a + 15]!, f[a + 16]!, f[a + 17]!, f[a + 18]!, f[a + 19]!, f[a + 20]!, f[a + 21]!, f[a + 22]!, f[a + 23]!);
+        floats[(at + CHUNK_RESULT) >> 3] = typeof result === "number" ? result : 0;
+      } catch (error) {
+        if (Atomics.compareExchange(ints, AT_FAILED >> 2, 0, 1) === 0) {
+          const text = describe(error);
+          const length = Math.min(text.length, ERROR_CHARS);
+          for (let i = 0; i < length; i++) chars[(AT_ERROR >> 1) + i] = text.charCodeAt(i);
+          ints[AT_ERROR_LENGTH >> 2] = length;
+          ints[AT_FAILED_WORKER >> 2] = start.worker;
+          ints[AT_FAILED_OP >> 2] = op;
+        }
+      }
+      const finished = Atomics.add(ints, AT_FINISHED >> 2, 1) + 1;
+      if (finished === Atomics.load(ints, AT_CHUNKS >> 2) && Atomics.load(ints, AT_CALLER_SLEEPS >> 2) !== 0) Atomics.notify(ints, AT_FINISHED >> 2);
     }
-    const op = ints[opAt]!;
-    try {
-      const f = floats;
-      const result = kernels[op]!(f[a]!, f[a + 1]!, f[a + 2]!, f[a + 3]!, f[a + 4]!, f[a + 5]!, f[a + 6]!, f[a + 7]!, f[a + 8]!, f[a + 9]!, f[a + 10]!, f[a + 11]!,
-        f[a + 12]!, f[a + 13]!, f[a + 14]!, f[a + 15]!, f[a + 16]!, f[a + 17]!, f[a + 18]!, f[a + 19]!, f[a + 20]!, f[a + 21]!, f[a + 22]!, f[a + 23]!);
-      floats[resultAt] = typeof result === "number" ? result : 0;
-      ints[statusAt] = 0;
-    } catch (error) {
-      const text = describe(error);
-      const length = Math.min(text.length, ERROR_CHARS);
-      for (let i = 0; i < length; i++) chars[errorAt + i] = text.charCodeAt(i);
-      ints[lengthAt] = length;
-      ints[statusAt] = 1;
-    }
-    Atomics.store(ints, doneAt, seq);
-    if (Atomics.load(ints, callerSleepsAt) !== 0) Atomics.notify(ints, doneAt);
   }
 }
 
