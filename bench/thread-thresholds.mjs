@@ -32,6 +32,8 @@ const { POLICY_DISPATCHERS } = await import("../dist/methods/policy/parallel.js"
 const { TREE_DISPATCHERS } = await import("../dist/methods/tree/parallel.js");
 const { threadHost } = await import("../dist/runtime/pool/host.js");
 const { relaxedSimdSupported } = await import("../dist/runtime/simd.js");
+const { parallelCapacity } = await import("./capacity.mjs");
+const capacityBefore = await parallelCapacity();
 
 const simd = relaxedSimdSupported() ? "relaxed" : "plain";
 const PAGES = 4096; // 256 MiB
@@ -92,21 +94,26 @@ results.push(family("gemm (packed: m 32, k 256)", geometric(16, 2048, 9).map((n)
   n = Math.max(32, Math.round(n / 16) * 16);
   return [32 * 256 * n, () => local.gemmNT(32, n, 256, A, 256, B, 256, C, n, 0), () => split("gemmNT")(32, n, 256, A, 256, B, 256, C, n, 0)];
 })));
-results.push(family("gemm (small m: m 1, k 784)", geometric(32, 4096, 9).map((n) => {
+results.push(family("gemm (small m: m 1, k 128)", geometric(32, 8192, 9).map((n) => {
   n = Math.max(32, Math.round(n / 16) * 16);
-  return [784 * n, () => local.gemmNT(1, n, 784, A, 784, B, 784, C, n, 0), () => split("gemmNT")(1, n, 784, A, 784, B, 784, C, n, 0)];
+  return [128 * n, () => local.gemmNT(1, n, 128, A, 128, B, 128, C, n, 0), () => split("gemmNT")(1, n, 128, A, 128, B, 128, C, n, 0)];
+})));
+results.push(family("gemm (small m: m 8, k 128)", geometric(32, 8192, 9).map((n) => {
+  n = Math.max(32, Math.round(n / 16) * 16);
+  return [8 * 128 * n, () => local.gemmNT(8, n, 128, A, 128, B, 128, C, n, 0), () => split("gemmNT")(8, n, 128, A, 128, B, 128, C, n, 0)];
 })));
 results.push(family("element-wise (reluForward)", geometric(1024, 1 << 20, 11).map((n) => [n, () => local.reluForward(A, C, n), () => split("reluForward")(A, C, n)])));
-results.push(family("element-wise (tanhForward)", geometric(256, 1 << 18, 11).map((n) => [n, () => local.tanhForward(A, C, n), () => split("tanhForward")(A, C, n)])));
+results.push(family("element-wise (tanhForward)", geometric(64, 1 << 16, 11).map((n) => [n, () => local.tanhForward(A, C, n), () => split("tanhForward")(A, C, n)])));
 results.push(family("optimizer (sgdStep)", geometric(1024, 1 << 20, 11).map((n) => [n, () => local.sgdStep(C, A, D, n, 0.001, 0.9, 0), () => split("sgdStep")(C, A, D, n, 0.001, 0.9, 0)])));
 results.push(family("zero (zeroBytes)", geometric(4096, 1 << 24, 11).map((n) => [n, () => local.zeroBytes(C, n), () => split("zeroBytes")(C, n)])));
 // policySample over n examples of 16 blocks (Philox per 4 elements): work in elements.
-results.push(family("policy sampling (policySample, 16 blocks)", geometric(4, 16384, 11).map((n) => [n * 16,
+results.push(family("policy sampling (policySample, 16 blocks)", geometric(2, 4096, 12).map((n) => [n * 16,
   () => local.policySample(A, C, D, D + (8 << 20), n, 16, 0, -1, 0, 7, 3, 0),
   () => split("policySample")(A, C, D, D + (8 << 20), n, 16, 0, -1, 0, 7, 3, 0)])));
 
 const load = os.loadavg().map((x) => +x.toFixed(2));
 const commit = (() => { try { return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim(); } catch { return "?"; } })();
-log(`\nload average ${load.join(" ")}, ${os.cpus().length} cores (${os.cpus()[0]?.model}), ${simd} SIMD, commit ${commit}`);
-if (JSON_OUT) console.log(JSON.stringify({ load, cores: os.cpus().length, simd, commit, results }, null, 2));
+const capacityAfter = await parallelCapacity();
+log(`\nload average ${load.join(" ")}, parallel capacity ${capacityBefore.toFixed(2)}x before, ${capacityAfter.toFixed(2)}x after (2.0 = two free cores), ${os.cpus().length} cores (${os.cpus()[0]?.model}), ${simd} SIMD, commit ${commit}`);
+if (JSON_OUT) console.log(JSON.stringify({ load, capacity: [capacityBefore, capacityAfter], cores: os.cpus().length, simd, commit, results }, null, 2));
 pool.dispose();

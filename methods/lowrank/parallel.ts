@@ -17,11 +17,13 @@ import { LOWRANK_EXACT_BY_UNIT, LOWRANK_EXACT_DENSE, LOWRANK_PROJECT_GEMM } from
 const COLUMN_ALIGN = 16;
 
 /**
- * Least work per tile: multiply-adds for the products (as the GEMM's), elements for the
- * projection's gathers and the active lists (bench/thread-thresholds.mjs).
+ * Least work per tile (runtime/pool/thresholds.ts): multiply-adds for the estimate and the
+ * dense exact part (packed GEMMs), for the dot products of the sparse exact parts and the
+ * backward (GEMV-like), elements for the projection's gathers and the active lists.
  */
 export const LOWRANK_SPLIT = {
   macs: SPLIT_THRESHOLDS.gemm,
+  dots: SPLIT_THRESHOLDS.gemv,
   elements: SPLIT_THRESHOLDS.elementwise,
 };
 
@@ -89,7 +91,7 @@ const forward: DispatcherFactory = (ctx) => {
       macs += n * nin * nout;
     } else if (mode === LOWRANK_EXACT_BY_UNIT) {
       unitLists(n, nout, active, counts, unitListsAt, unitStart);
-      tiles = ctx.tiles(LOWRANK_SPLIT.macs, computed * nin, nout);
+      tiles = ctx.tiles(LOWRANK_SPLIT.dots, computed * nin, nout);
       // Units [bounds[k], bounds[k + 1]) per tile, balanced by the examples each unit computes.
       const starts = unitStart >>> 2;
       let count = 0;
@@ -107,7 +109,7 @@ const forward: DispatcherFactory = (ctx) => {
       ctx.join();
       macs += computed * nin;
     } else {
-      tiles = nin <= gatherLimit ? ctx.tiles(LOWRANK_SPLIT.macs, computed * nin, n) : 1;
+      tiles = nin <= gatherLimit ? ctx.tiles(LOWRANK_SPLIT.dots, computed * nin, n) : 1;
       if (tiles <= 1) {
         macs += L["lowrankExactRows"]!(nin, nout, x, w, b, h, active, counts, nzIdx, nzVal, 0, n)!;
       } else {
@@ -144,8 +146,8 @@ const backward: DispatcherFactory = (ctx) => {
     let computed = 0;
     for (let i = 0, at = counts >>> 2; i < n; i++) computed += memory[at + i]!;
     const work = computed * nin;
-    const unitTiles = ctx.tiles(LOWRANK_SPLIT.macs, work, nout);
-    const exampleTiles = dx !== 0 ? ctx.tiles(LOWRANK_SPLIT.macs, work, n) : 0;
+    const unitTiles = ctx.tiles(LOWRANK_SPLIT.dots, work, nout);
+    const exampleTiles = dx !== 0 ? ctx.tiles(LOWRANK_SPLIT.dots, work, n) : 0;
     if (unitTiles <= 1 && exampleTiles <= 1) return whole(n, nin, nout, x, w, delta, active, counts, dw, db, dx, dxBeta);
     const unitLen = tileLength(nout, unitTiles, 1);
     for (let tile = Math.ceil(nout / unitLen) - 1; tile >= 0; tile--) ctx.run(tile, units, n, nin, nout, x, delta, active, counts, dw, db, tile * unitLen, Math.min(nout, (tile + 1) * unitLen));

@@ -10,12 +10,22 @@
 import type { DispatcherFactory, Dispatchers } from "../../runtime/pool/parallel.js";
 import { MAX_TILES, tileLength } from "../../runtime/pool/parallel.js";
 import { SPLIT_THRESHOLDS } from "../../runtime/pool/thresholds.js";
+import { ACTIVATION_SIGMOID, ACTIVATION_TANH } from "../../runtime/kernels/codes/activation.js";
 
-/** Least work per tile: multiply-adds for the products, elements for the rest. */
+/**
+ * Least work per tile: multiply-adds for the block-sparse products (dot products over weight
+ * rows, GEMV-like), elements for the activations (by their kind) and the gradient, examples x
+ * blocks for the sampling (a Philox call per 4; measured by bench/thread-thresholds.mjs:
+ * break-even at 512 per tile).
+ */
 export const POLICY_SPLIT = {
-  macs: SPLIT_THRESHOLDS.gemm,
+  macs: SPLIT_THRESHOLDS.gemv,
   elements: SPLIT_THRESHOLDS.elementwise,
+  samples: 512,
 };
+
+/** An activation's threshold: tanh and sigmoid cost a transcendental per element. */
+const activationWork = (kind: number): number => (kind === ACTIVATION_TANH || kind === ACTIVATION_SIGMOID ? SPLIT_THRESHOLDS.transcendental : SPLIT_THRESHOLDS.elementwise);
 
 const tilesOf = (total: number, len: number): number => Math.ceil(total / len);
 
@@ -93,7 +103,7 @@ const activate: DispatcherFactory = (ctx) => {
   const whole = ctx.local["bsActivate"]!;
   const op = ctx.op("bsActivateRows");
   return (h, n, N, B, outList, outCount, nbOut, kind) => {
-    const tiles = ctx.tiles(POLICY_SPLIT.elements, n * N, n);
+    const tiles = ctx.tiles(activationWork(kind), n * N, n);
     if (tiles <= 1) return whole(h, n, N, B, outList, outCount, nbOut, kind);
     const len = tileLength(n, tiles, 1);
     for (let t = tilesOf(n, len) - 1; t >= 0; t--) ctx.run(t, op, h, n, N, B, outList, outCount, nbOut, kind, t * len, Math.min(n, (t + 1) * len));
@@ -113,15 +123,12 @@ const activationBackward: DispatcherFactory = (ctx) => {
   };
 };
 
-/** Philox calls cost about this many element-wise operations each (bench/thread-thresholds.mjs). */
-const SAMPLE_COST = 16;
-
 const sample: DispatcherFactory = (ctx) => {
   const whole = ctx.local["policySample"]!;
   const statsOf = ctx.local["policySampleStats"]!;
   const op = ctx.op("policySampleRows");
   return (sigma, u, list, counts, n, nb, squash, rate, mode, seed, stream, stats) => {
-    const tiles = ctx.tiles(POLICY_SPLIT.elements, n * nb * SAMPLE_COST, n);
+    const tiles = ctx.tiles(POLICY_SPLIT.samples, n * nb, n);
     if (tiles <= 1) return whole(sigma, u, list, counts, n, nb, squash, rate, mode, seed, stream, stats);
     const len = tileLength(n, tiles, 1);
     for (let t = tilesOf(n, len) - 1; t >= 0; t--) ctx.run(t, op, sigma, u, list, counts, n, nb, squash, rate, mode, seed, stream, t * len, Math.min(n, (t + 1) * len));

@@ -15,10 +15,15 @@ import { SPLIT_THRESHOLDS } from "../../runtime/pool/thresholds.js";
 /** Columns of a bucket product's tile are a multiple of this (the GEMM's column grouping). */
 const COLUMN_ALIGN = 16;
 
-/** Least work per tile: multiply-adds for the products, elements for passes over memory. */
+/**
+ * Least work per tile (runtime/pool/thresholds.ts): multiply-adds for the bucket products
+ * (their GEMMs mostly take the small-m path: buckets hold few rows) and the per-unit dot
+ * products, elements for passes over memory, random bits as the policy's sampling.
+ */
 export const TREE_SPLIT = {
-  macs: SPLIT_THRESHOLDS.gemm,
+  macs: SPLIT_THRESHOLDS.gemv,
   elements: SPLIT_THRESHOLDS.elementwise,
+  randomBits: 512,
 };
 
 /** Tiles of `len` that cover `total`. */
@@ -28,7 +33,7 @@ const bits: DispatcherFactory = (ctx) => {
   const whole = ctx.local["treeBits"]!;
   const op = ctx.op("treeBitsRows");
   return (gz, n, k, bitsAt, codes, mode, sigma, seed, step, layer) => {
-    const tiles = ctx.tiles(TREE_SPLIT.elements, n * k * (mode === 0 ? 1 : 16), n);
+    const tiles = mode === 0 ? ctx.tiles(TREE_SPLIT.elements, n * k, n) : ctx.tiles(TREE_SPLIT.randomBits, n * k, n);
     if (tiles <= 1) return whole(gz, n, k, bitsAt, codes, mode, sigma, seed, step, layer);
     const len = tileLength(n, tiles, 1);
     for (let t = tilesOf(n, len) - 1; t >= 0; t--) ctx.run(t, op, gz, n, k, bitsAt, codes, mode, sigma, seed, step, layer, t * len, Math.min(n, (t + 1) * len));

@@ -29,7 +29,7 @@ function gemm(form: GemmForm): DispatcherFactory {
     const bColumnsAreRows = form === "gemmNT";
     const aRowsAreColumns = form === "gemmTN";
     return (m, n, k, a, lda, b, ldb, c, ldc, beta) => {
-      const wanted = ctx.tiles(T.gemm, m * n * k, Infinity);
+      const wanted = ctx.tiles(m <= GEMM_SMALL_M ? T.gemv : T.gemm, m * n * k, Infinity);
       if (wanted <= 1 || m <= 0 || n <= 0 || k <= 0) return local(m, n, k, a, lda, b, ldb, c, ldc, beta);
       const columnTiles = Math.ceil(n / GEMM_COLUMN_ALIGN);
       const rowTiles = m > GEMM_SMALL_M ? Math.floor(m / (GEMM_SMALL_M + 1)) : 1;
@@ -62,13 +62,13 @@ function gemm(form: GemmForm): DispatcherFactory {
   };
 }
 
-/** f(src, dst, count) over element ranges. */
-function unary(name: string): DispatcherFactory {
+/** f(src, dst, count) over element ranges; `minWork` the kernel's threshold. */
+function unary(name: string, minWork: number): DispatcherFactory {
   return (ctx) => {
     const op = ctx.op(name);
     const local = ctx.local[name]!;
     return (src, dst, count) => {
-      const tiles = ctx.tiles(T.elementwise, count, Math.ceil(count / ELEMENT_ALIGN));
+      const tiles = ctx.tiles(minWork, count, Math.ceil(count / ELEMENT_ALIGN));
       if (tiles <= 1) return local(src, dst, count);
       const len = tileLength(count, tiles, ELEMENT_ALIGN);
       for (let t = Math.ceil(count / len) - 1; t >= 0; t--) {
@@ -86,6 +86,7 @@ function binary(name: string): DispatcherFactory {
     const op = ctx.op(name);
     const local = ctx.local[name]!;
     return (dh, h, dz, count) => {
+      // The backward passes are cheap for every activation (the derivative comes from h).
       const tiles = ctx.tiles(T.elementwise, count, Math.ceil(count / ELEMENT_ALIGN));
       if (tiles <= 1) return local(dh, h, dz, count);
       const len = tileLength(count, tiles, ELEMENT_ALIGN);
@@ -99,12 +100,12 @@ function binary(name: string): DispatcherFactory {
 }
 
 /** f(x, other, rows, width) over row ranges (addBias, softmax: each row alone). */
-function byRows(name: string, secondIsPerRow: boolean): DispatcherFactory {
+function byRows(name: string, secondIsPerRow: boolean, minWork: number): DispatcherFactory {
   return (ctx) => {
     const op = ctx.op(name);
     const local = ctx.local[name]!;
     return (x, other, rows, width) => {
-      const tiles = ctx.tiles(T.elementwise, rows * width, rows);
+      const tiles = ctx.tiles(minWork, rows * width, rows);
       if (tiles <= 1) return local(x, other, rows, width);
       const len = tileLength(rows, tiles, 1);
       for (let t = Math.ceil(rows / len) - 1; t >= 0; t--) {
@@ -176,14 +177,14 @@ export const DENSE_DISPATCHERS: Dispatchers = {
   gemmNT: gemm("gemmNT"),
   gemmNN: gemm("gemmNN"),
   gemmTN: gemm("gemmTN"),
-  reluForward: unary("reluForward"),
-  tanhForward: unary("tanhForward"),
-  sigmoidForward: unary("sigmoidForward"),
+  reluForward: unary("reluForward", T.elementwise),
+  tanhForward: unary("tanhForward", T.transcendental),
+  sigmoidForward: unary("sigmoidForward", T.transcendental),
   reluBackward: binary("reluBackward"),
   tanhBackward: binary("tanhBackward"),
   sigmoidBackward: binary("sigmoidBackward"),
-  addBias: byRows("addBias", false),
-  softmax: byRows("softmax", true),
+  addBias: byRows("addBias", false, T.elementwise),
+  softmax: byRows("softmax", true, T.transcendental),
   columnSums,
   sgdStep,
   adamStep,

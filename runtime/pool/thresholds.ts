@@ -2,14 +2,20 @@
  * @fileoverview The least work per tile for which splitting a kernel call over threads pays,
  * per kernel family, in the family's own unit. Below it a call runs on the calling thread.
  * Measured by bench/thread-thresholds.mjs (docs/performance.md, "Threads"): each is the work
- * at which 2 threads first beat 1 thread, rounded up. Methods keep theirs in their own folder.
+ * per tile at which 2 threads first beat 1 thread (2 tiles), on 2 AMD EPYC cores with a
+ * parallel capacity of 1.8x (the other jobs of the machine quiet), rounded up. Methods keep
+ * the figures of their own kernels in their folders (methods/<name>/parallel.ts).
  */
 
 export interface SplitThresholds {
-  /** GEMM (all three forms): multiply-adds per tile. */
+  /** GEMM, packed path (m > 8 rows): multiply-adds per tile. */
   gemm: number;
-  /** Element-wise kernels (activations, bias, column sums, softmax): elements per tile. */
+  /** GEMM, small-m path (m <= 8: GEMV-like, bound by memory): multiply-adds per tile. */
+  gemv: number;
+  /** Cheap element-wise kernels (ReLU, bias, column sums): elements per tile. */
   elementwise: number;
+  /** Element-wise kernels with a transcendental per element (tanh, sigmoid, softmax): elements per tile. */
+  transcendental: number;
   /** Optimizer steps (SGD, Adam): parameters per tile. */
   optimizer: number;
   /** Zeroing memory: bytes per tile. */
@@ -17,8 +23,10 @@ export interface SplitThresholds {
 }
 
 export const SPLIT_THRESHOLDS: SplitThresholds = {
-  gemm: 40_000,
-  elementwise: 16_384,
-  optimizer: 16_384,
-  zero: 262_144,
+  gemm: 196_608,
+  gemv: 65_536,
+  elementwise: 131_072,
+  transcendental: 512,
+  optimizer: 32_768,
+  zero: 720_896,
 };
