@@ -72,13 +72,14 @@ export class ParallelContext {
   /**
    * Tiles to split `work` into: as many as give each at least `minWorkPerTile` (the kernel's
    * measured break-even, in its own unit), at most `limit` (what the split allows) and
-   * TILES_PER_THREAD per thread (tiles are taken by whichever thread is free, so a thread the
-   * OS runs late holds up one small tile at most); 1 means: run on the calling thread.
+   * `perThread` per thread (tiles are taken by whichever thread is free, so a thread the OS
+   * runs late holds up one small tile at most; kernels whose tiles each repeat some work, as a
+   * packed GEMM repacks its shared operand, ask for fewer); 1 means: run on the calling thread.
    */
-  tiles(minWorkPerTile: number, work: number, limit: number): number {
+  tiles(minWorkPerTile: number, work: number, limit: number, perThread = TILES_PER_THREAD): number {
     const threads = this.threads;
     if (threads === 1 || limit <= 1) return 1;
-    const cap = Math.min(limit, threads * TILES_PER_THREAD, MAX_CHUNKS);
+    const cap = Math.min(limit, threads * perThread, MAX_CHUNKS);
     if (this.policy === "always") return cap;
     const worth = Math.floor(work / minWorkPerTile);
     return worth <= 1 ? 1 : Math.min(cap, worth);
