@@ -6,8 +6,8 @@
  *   the start, so aligned tiles group them alike; the packed path computes each element alone),
  *   or rows of C when the packed path (m > GEMM_SMALL_M) stays on in every tile (the small-m
  *   path is chosen by m: a tile of few rows would change paths). k is never split. A packed
- *   GEMM gets one tile per thread: each tile repacks the operand they share (measured: 4 tiles
- *   per thread made the MLP's training step 25% slower on 2 threads).
+ *   GEMM gets one tile per thread, split where the tiles repack less of the operand they share
+ *   (measured: 4 tiles per thread made the MLP's training step 25% slower on 2 threads).
  * - element-wise and optimizer steps: element ranges in multiples of 16 (the SIMD body and the
  *   scalar tail split where they do in one call); bias and softmax: rows; column sums: columns.
  */
@@ -37,8 +37,11 @@ function gemm(form: GemmForm): DispatcherFactory {
       const wanted = ctx.tiles(small ? T.gemv : T.gemm, m * n * k, Infinity, small ? TILES_PER_THREAD : 1);
       if (wanted <= 1 || m <= 0 || n <= 0 || k <= 0) return local(m, n, k, a, lda, b, ldb, c, ldc, beta);
       const columnTiles = Math.ceil(n / GEMM_COLUMN_ALIGN);
-      const rowTiles = m > GEMM_SMALL_M ? Math.floor(m / (GEMM_SMALL_M + 1)) : 1;
-      if (columnTiles >= wanted || columnTiles >= rowTiles) {
+      const rowTiles = small ? 1 : Math.floor(m / (GEMM_SMALL_M + 1));
+      // Packed: column tiles each repack A (m x k, 16 bytes an element: splatted), row tiles B
+      // (k x n, 4 bytes an element); split where less is repacked, when it gives the tiles.
+      const rowsRepackLess = !small && 4 * n < 16 * m && rowTiles >= wanted;
+      if (!rowsRepackLess && (columnTiles >= wanted || columnTiles >= rowTiles)) {
         const tiles = Math.min(wanted, columnTiles);
         if (tiles <= 1) return local(m, n, k, a, lda, b, ldb, c, ldc, beta);
         const len = tileLength(n, tiles, GEMM_COLUMN_ALIGN);

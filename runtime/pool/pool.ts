@@ -55,6 +55,8 @@ export class ThreadPool {
   private readonly kernels: readonly string[];
   private readonly local: readonly Kernel[];
   private readonly callerSpin: number;
+  /** Polls before sleeping now: doubled when the chunks in flight finish while polling, halved when not (see execute). */
+  private spin: number;
   private readonly canBlock: boolean;
   private seq = 0;
   private disposed = false;
@@ -70,6 +72,7 @@ export class ThreadPool {
     this.kernels = options.kernels;
     this.local = options.local;
     this.callerSpin = options.callerSpin;
+    this.spin = options.callerSpin;
     this.canBlock = options.host.canBlock();
     threads.forEach((thread, w) =>
       thread.onFailure((reason) => {
@@ -151,9 +154,19 @@ export class ThreadPool {
       }
       Atomics.add(ints, AT_FINISHED >> 2, 1);
     }
+    // Poll for the chunks in flight, then sleep. Polling pays while the workers run on cores of
+    // their own; where they share this thread's core (a busy machine) it only delays them, and
+    // the polls that came to nothing halve the budget, so this thread soon sleeps at once.
     let finished = Atomics.load(ints, AT_FINISHED >> 2);
-    for (let i = 0; finished !== count && i < this.callerSpin; i++) finished = Atomics.load(ints, AT_FINISHED >> 2);
-    if (finished !== count) {
+    let polls = 0;
+    while (finished !== count && polls < this.spin) {
+      finished = Atomics.load(ints, AT_FINISHED >> 2);
+      polls++;
+    }
+    if (finished === count) {
+      if (polls > 0 && this.spin < this.callerSpin) this.spin = Math.min(this.callerSpin, 2 * this.spin + 16);
+    } else {
+      this.spin >>= 1;
       if (this.canBlock) {
         while (finished !== count) {
           Atomics.store(ints, AT_CALLER_SLEEPS >> 2, 1);

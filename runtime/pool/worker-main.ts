@@ -77,12 +77,23 @@ function serve(start: WorkerStart, ch: Channel): void {
   const ints = new Int32Array(start.control);
   const floats = new Float64Array(start.control);
   const chars = new Uint16Array(start.control);
-  const spin = start.spin;
+  // Polls of the task number before sleeping: doubled when a task came while polling, halved
+  // when none did (idle gaps, or a busy machine where polling only keeps the caller off the core).
+  let spin = start.spin;
   // Task numbers start at 0; the caller's first task may be posted before this line runs.
   let seen = 0;
   for (;;) {
     let seq = Atomics.load(ints, AT_SEQ >> 2);
-    for (let i = 0; seq === seen && i < spin; i++) seq = Atomics.load(ints, AT_SEQ >> 2);
+    let polls = 0;
+    while (seq === seen && polls < spin) {
+      seq = Atomics.load(ints, AT_SEQ >> 2);
+      polls++;
+    }
+    if (seq !== seen) {
+      if (polls > 0 && spin < start.spin) spin = Math.min(start.spin, 2 * spin + 16);
+    } else {
+      spin >>= 1;
+    }
     while (seq === seen) {
       Atomics.add(ints, AT_SLEEPERS >> 2, 1);
       Atomics.wait(ints, AT_SEQ >> 2, seen);
