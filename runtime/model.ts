@@ -61,7 +61,8 @@ export interface LoadOptions {
   methods?: readonly MethodRuntime[];
   /**
    * Threads to run on, the calling thread included (an integer >= 1). Default: the cores of the
-   * machine (`os.availableParallelism()` in Node, `navigator.hardwareConcurrency` in browsers).
+   * machine (`os.availableParallelism()` in Node, `navigator.hardwareConcurrency` in browsers);
+   * 1 for a model too small for any of its calls to be split (runtime/pool/thresholds.ts).
    * Where threads cannot run (a page that is not cross-origin isolated) the model runs on one
    * and says why once on the console. Results are bit-identical for every thread count.
    */
@@ -448,7 +449,7 @@ export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Mod
   if (simd === "relaxed" && !relaxedSimdSupported()) {
     throw new ModelLoadError(`model '${manifest.model}': this is the relaxed-SIMD build and this engine does not run relaxed SIMD; load the plain build (pickWasm chooses)`);
   }
-  const threads = checkThreads(options);
+  const threads = checkThreads(options, manifest);
   const runtimes = [...METHOD_RUNTIMES, ...(options.methods ?? [])];
   // One scratch block per thread above the plan; the calling thread's is the first.
   const scratch = Math.ceil(manifest.memory.end / 64) * 64;
@@ -487,15 +488,16 @@ export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Mod
   return model;
 }
 
-/** The thread count to run on: the option, checked, else the cores; 1 where threads cannot run. */
-function checkThreads(options: LoadOptions): number {
+/** The thread count to run on: the option, checked, else the cores (for a model with work to split); 1 where threads cannot run. */
+function checkThreads(options: LoadOptions, manifest: Manifest): number {
   if (typeof options !== "object" || options === null) throw new TypeError(`loadModel: options must be an object, got ${describe(options)}`);
   const { threads, split } = options;
   if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
     throw new RangeError(`loadModel: threads must be an integer in [1, ${MAX_THREADS}], got ${describe(threads)}`);
   }
   if (split !== undefined && split !== "measured" && split !== "always") throw new RangeError(`loadModel: split must be "measured" or "always", got ${describe(split)}`);
-  return usableThreads(threads);
+  const largestWork = Math.max(0, ...manifest.layers.map((l) => l.inputs * l.units * manifest.maxBatch));
+  return usableThreads(threads, largestWork);
 }
 
 function now(): number {

@@ -9,6 +9,7 @@ import { DENSE_DISPATCHERS } from "./dense-kernels.js";
 import { threadHost } from "./host.js";
 import { ParallelContext, type Dispatchers, type KernelFunction, type SplitPolicy } from "./parallel.js";
 import { ThreadPool } from "./pool.js";
+import { SPLIT_THRESHOLDS } from "./thresholds.js";
 
 /** Polls of a worker waiting for its next task before it sleeps (about 50-100 µs). */
 const WORKER_SPIN = 20_000;
@@ -21,10 +22,16 @@ const KERNEL_NAMES: readonly string[] = Object.keys(KERNEL_SIGNATURES);
 
 let warned = false;
 
-/** The threads to use for `requested` (default: the cores); 1, said once, where threads cannot run. */
-export function usableThreads(requested: number | undefined): number {
+/**
+ * The threads to use: `requested`, else the cores when the model has work to split (`largestWork`,
+ * its largest layer's multiply-adds at its max batch, reaches two tiles of the least product
+ * threshold) and 1 when no call of it could ever be split (starting workers would only cost);
+ * 1, said once, where threads cannot run.
+ */
+export function usableThreads(requested: number | undefined, largestWork: number): number {
   const host = threadHost();
-  const wanted = requested ?? host?.cores() ?? 1;
+  const worthSplitting = largestWork >= 2 * Math.min(SPLIT_THRESHOLDS.gemm, SPLIT_THRESHOLDS.gemv);
+  const wanted = requested ?? (worthSplitting ? host?.cores() ?? 1 : 1);
   if (wanted <= 1) return 1;
   const why = host === null ? "this engine offers no worker threads to condc (in Node before 20.16, import condc/runtime's Node entry)" : host.unavailable();
   if (why === null) return wanted;

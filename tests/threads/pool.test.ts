@@ -67,8 +67,14 @@ function timedError(call: () => unknown): { error: Error; ms: number } {
 }
 
 describe("threads option", () => {
-  it("defaults to the cores and reports the count", async () => {
-    expect((await load({})).threads).toBe(Math.max(1, os.availableParallelism()));
+  it("defaults to the cores for a model with work to split, to one for a model too small to split, and reports the count", async () => {
+    const big = await compile(SOURCE.replace("x: f32[64]", "x: f32[784]").replace("dense(x, 16)", "dense(x, 256)"), { file: "big.cond", maxBatch: 64, simd: "plain" });
+    if (!big.ok) throw new Error("big.cond did not compile");
+    const bigModel = await loadModel(big.wasm, big.manifest);
+    models.push(bigModel);
+    expect(bigModel.threads).toBe(Math.max(1, os.availableParallelism()));
+    // 64 x 48 x 16 multiply-adds at most: no call reaches two tiles of the least threshold.
+    expect((await load({})).threads).toBe(1);
     expect((await load({ threads: 3 })).threads).toBe(3);
     expect((await load({ threads: 1 })).threads).toBe(1);
   });
@@ -150,11 +156,11 @@ describe("errors", () => {
       expect(reason).toMatch(/Cross-Origin-Opener-Policy: same-origin/);
       expect(reason).toMatch(/Cross-Origin-Embedder-Policy: require-corp/);
       setThreadHost({ ...browser, unavailable: () => reason, cores: () => 8 });
-      expect((await load({})).threads).toBe(1);
       expect((await load({ threads: 4 })).threads).toBe(1);
+      expect((await load({ threads: 8 })).threads).toBe(1);
       const said = warn.mock.calls.filter((c) => String(c[0]).startsWith("condc: running on one thread"));
       expect(said.length).toBe(1);
-      expect(String(said[0]![0])).toBe(`condc: running on one thread instead of 8: ${reason}`);
+      expect(String(said[0]![0])).toBe(`condc: running on one thread instead of 4: ${reason}`);
     } finally {
       warn.mockRestore();
     }
