@@ -171,11 +171,13 @@ const adamStep: DispatcherFactory = (ctx) => {
 const zeroBytes: DispatcherFactory = (ctx) => {
   const op = ctx.op("zeroBytes");
   const local = ctx.local["zeroBytes"]!;
-  return (ptr, bytes) => {
+  return (ptr, size) => {
+    // usize: above 2 GiB the i32 arrives negative.
+    const bytes = size >>> 0;
     const tiles = ctx.tiles(T.zero, bytes, Math.ceil(bytes / 64));
-    if (tiles <= 1) return local(ptr, bytes);
+    if (tiles <= 1) return local(ptr, size);
     const len = tileLength(bytes, tiles, 64);
-    for (let t = Math.ceil(bytes / len) - 1; t >= 0; t--) ctx.run(t, op, ptr + t * len, Math.min(len, bytes - t * len));
+    for (let t = Math.ceil(bytes / len) - 1; t >= 0; t--) ctx.run(t, op, (ptr >>> 0) + t * len, Math.min(len, bytes - t * len));
     ctx.join();
   };
 };
