@@ -15,7 +15,7 @@ export { pickWasm, relaxedSimdSupported } from "./simd.js";
 export { setThreadHost, threadHost } from "./pool/host.js";
 export type { ThreadHost, PoolThread } from "./pool/host.js";
 export { ThreadError } from "./pool/pool.js";
-export type { SplitPolicy } from "./pool/parallel.js";
+export type { SplitMode } from "./pool/parallel.js";
 export { KERNEL_LIBRARY, kernelLibraryBytes } from "./kernel-library.js";
 export * from "../methods/runtime-registry.js";
 export type { MethodRuntime, RuntimeLayer, LayerReport } from "../methods/runtime-unit.js";

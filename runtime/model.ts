@@ -14,7 +14,7 @@ import type { Dataset } from "./data/dataset.js";
 import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors, type DecodeOptions } from "./checkpoint/safetensors.js";
 import { KERNEL_LIBRARY, instantiateKernels, kernelLibraryModule, type KernelInstance, type SimdFlavour } from "./kernel-library.js";
 import { startThreads, usableThreads, type Threads } from "./pool/threads.js";
-import type { SplitPolicy } from "./pool/parallel.js";
+import type { SplitMode } from "./pool/parallel.js";
 import { relaxedSimdSupported } from "./simd.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
 import type { MethodRuntime, RuntimeLayer } from "../methods/runtime-unit.js";
@@ -71,7 +71,7 @@ export interface LoadOptions {
    * "measured" (default): a kernel call is split only where the split pays (measured
    * thresholds); "always": every call that can be split is (tests of the splits).
    */
-  split?: SplitPolicy;
+  split?: SplitMode;
 }
 
 /** The method runtimes present in a model, each with its layers. */

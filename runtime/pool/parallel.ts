@@ -13,7 +13,7 @@ import { MAX_ARGS, MAX_CHUNKS, ThreadError, type ThreadPool } from "./pool.js";
 export type KernelFunction = (...args: number[]) => number | undefined;
 
 /** How a call is split: by measured thresholds, or always (every split a kernel allows; tests). */
-export type SplitPolicy = "measured" | "always";
+export type SplitMode = "measured" | "always";
 
 /** Makes one kernel's dispatcher for a model (called once at load). */
 export type DispatcherFactory = (ctx: ParallelContext) => KernelFunction;
@@ -36,7 +36,7 @@ export class ParallelContext {
     /** The calling thread's kernels. */
     readonly local: Readonly<Record<string, KernelFunction>>,
     kernels: readonly string[],
-    private readonly policy: SplitPolicy,
+    private readonly mode: SplitMode,
     memory: WebAssembly.Memory,
     private readonly dispatchers: Dispatchers,
   ) {
@@ -80,7 +80,7 @@ export class ParallelContext {
     const threads = this.threads;
     if (threads === 1 || limit <= 1) return 1;
     const cap = Math.min(limit, threads * perThread, MAX_CHUNKS);
-    if (this.policy === "always") return cap;
+    if (this.mode === "always") return cap;
     const worth = Math.floor(work / minWorkPerTile);
     return worth <= 1 ? 1 : Math.min(cap, worth);
   }

@@ -7,7 +7,7 @@ import { KERNEL_SIGNATURES } from "../generated/kernel-library.js";
 import type { MethodRuntime } from "../../methods/runtime-unit.js";
 import { DENSE_DISPATCHERS } from "./dense-kernels.js";
 import { threadHost } from "./host.js";
-import { ParallelContext, type Dispatchers, type KernelFunction, type SplitPolicy } from "./parallel.js";
+import { ParallelContext, type Dispatchers, type KernelFunction, type SplitMode } from "./parallel.js";
 import { ThreadPool } from "./pool.js";
 import { SPLIT_THRESHOLDS } from "./thresholds.js";
 
@@ -53,7 +53,7 @@ export interface ThreadsOptions {
   /** The model module, whose kernel imports get dispatchers. */
   module: WebAssembly.Module;
   runtimes: readonly MethodRuntime[];
-  split: SplitPolicy;
+  split: SplitMode;
 }
 
 export interface Threads {
