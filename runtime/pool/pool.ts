@@ -128,6 +128,11 @@ export class ThreadPool {
    * worker still writes memory when the caller goes on).
    */
   execute(count: number): void {
+    if (count > MAX_CHUNKS) throw new ThreadError(`a kernel call was split into ${count} tiles, more than ${MAX_CHUNKS} (a condc bug)`);
+    if (count === 1) {
+      this.runHere(0);
+      return;
+    }
     if (this.broken !== null) throw new ThreadError(`${this.broken}; dispose() the model (it then runs on the calling thread) or load it again`);
     const ints = this.ints;
     const seq = (this.seq + 1) | 0;
