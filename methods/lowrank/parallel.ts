@@ -55,7 +55,8 @@ const forward: DispatcherFactory = (ctx) => {
       macs += n * nin * r;
     } else {
       // Each tile gathers into its own thread's scratch (nzIdx 0), which holds gatherLimit inputs.
-      const tiles = nin <= gatherLimit ? ctx.tiles(LOWRANK_SPLIT.elements, n * nin, n) : 1;
+      // Work: the inputs scanned and the multiply-adds of the nonzeros (counted when n >= 8).
+      const tiles = nin <= gatherLimit ? ctx.tiles(LOWRANK_SPLIT.dots, n * nin + nnzTotal * r, n) : 1;
       if (tiles <= 1) {
         nnzTotal = L["lowrankProjectRows"]!(x, nin, r, u, t, nzIdx, nzVal, 0, n)!;
       } else {

@@ -119,6 +119,7 @@ export function tileLength(total: number, tiles: number, align: number): number 
   return Math.max(align, Math.ceil(total / tiles / align) * align);
 }
 
+/** Arguments a tile may pass to its kernel. */
 export const ARGUMENTS_PER_TILE = MAX_ARGS;
 /** Tiles a call may have in all. */
 export const MAX_TILES = MAX_CHUNKS;
