@@ -13,8 +13,9 @@ import { findRegion, manifestProblems } from "./manifest.js";
 import type { Dataset } from "./data/dataset.js";
 import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors, type DecodeOptions } from "./checkpoint/safetensors.js";
 import { KERNEL_LIBRARY, instantiateKernels, kernelLibraryModule, type KernelInstance, type SimdFlavour } from "./kernel-library.js";
-import { startThreads, usableThreads, type Threads } from "./pool/threads.js";
+import { startThreads, usableThreads, warnOneThread, type Threads } from "./pool/threads.js";
 import type { SplitMode } from "./pool/parallel.js";
+import { ThreadError } from "./pool/pool.js";
 import { relaxedSimdSupported } from "./simd.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
 import type { MethodRuntime, RuntimeLayer } from "../methods/runtime-unit.js";
@@ -472,7 +473,10 @@ export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Mod
     try {
       pool = await startThreads({ threads, library, memory, scratchOf, local: kernels.exports, module, runtimes, split: options.split ?? "measured" });
     } catch (error) {
-      throw new ModelLoadError(`model '${manifest.model}': ${(error as Error).message}; load it with { threads: 1 } to run on this thread alone`);
+      // Threads the caller asked for are an error; the default falls back to one thread, said once.
+      if (options.threads !== undefined) throw new ModelLoadError(`model '${manifest.model}': ${(error as Error).message}; load it with { threads: 1 } to run on this thread alone`);
+      warnOneThread(threads, `the worker threads could not start (${error instanceof ThreadError ? error.reason : (error as Error).message})`);
+      return loadModel(module, manifest, { ...options, threads: 1 });
     }
     imports = pool.imports;
   }

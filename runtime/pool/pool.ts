@@ -17,7 +17,8 @@ import { POOL_WORKER_SOURCE } from "../generated/pool-worker.js";
 
 /** A worker thread failed to start, or a chunk failed in one. */
 export class ThreadError extends Error {
-  constructor(message: string) {
+  /** @param reason the cause alone (a start failure's, without the thread's number) */
+  constructor(message: string, readonly reason: string = message) {
     super(message);
     this.name = "ThreadError";
   }
@@ -241,9 +242,9 @@ function waitForHello(thread: PoolThread, index: number, options: PoolOptions): 
     thread.onMessage((message) => {
       const hello = message as WorkerHello;
       if (hello?.kind === "ready") settle(null);
-      else if (hello?.kind === "failed") settle(new ThreadError(`worker thread ${index + 1} could not start: ${hello.message}`));
+      else if (hello?.kind === "failed") settle(new ThreadError(`worker thread ${index + 1} could not start: ${hello.message}`, hello.message));
     });
-    thread.onFailure((reason) => settle(new ThreadError(`worker thread ${index + 1} could not start: ${reason}`)));
+    thread.onFailure((reason) => settle(new ThreadError(`worker thread ${index + 1} could not start: ${reason}`, reason)));
   });
 }
 

@@ -20,7 +20,15 @@ const START_TIMEOUT_MS = 20_000;
 /** The kernel table shared by the pool and its workers: every exported kernel, by name. */
 const KERNEL_NAMES: readonly string[] = Object.keys(KERNEL_SIGNATURES);
 
-let warned = false;
+/** The reasons already given on the console (each is said once). */
+const warned = new Set<string>();
+
+/** Says once on the console that a model runs on one thread instead of `wanted`, and why. */
+export function warnOneThread(wanted: number, why: string): void {
+  if (warned.has(why)) return;
+  warned.add(why);
+  console.warn(`condc: running on one thread instead of ${wanted}: ${why}`);
+}
 
 /**
  * The threads to use: `requested`, else the cores when the model has work to split (`largestWork`,
@@ -35,10 +43,7 @@ export function usableThreads(requested: number | undefined, largestWork: number
   if (wanted <= 1) return 1;
   const why = host === null ? "this engine offers no worker threads to condc (in Node before 20.16, import condc/runtime's Node entry)" : host.unavailable();
   if (why === null) return wanted;
-  if (!warned) {
-    warned = true;
-    console.warn(`condc: running on one thread instead of ${wanted}: ${why}`);
-  }
+  warnOneThread(wanted, why);
   return 1;
 }
 

@@ -135,7 +135,7 @@ describe("errors", () => {
     expect(model.trainStep(X, Y, 16).loss).toBe(reference.trainStep(X, Y, 16).loss);
   });
 
-  it("a worker that cannot start fails loadModel at once, naming the thread and the cause", async () => {
+  it("a worker that cannot start fails loadModel at once when threads were asked for, naming the thread and the cause", async () => {
     const node = nodeThreadHost({ workerThreads: workerThreads as never, os });
     setThreadHost({ ...node, spawn: () => node.spawn("throw new Error('no room for a thread here')") });
     const t0 = performance.now();
@@ -143,6 +143,27 @@ describe("errors", () => {
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(error).toBeInstanceOf(ModelLoadError);
     expect(error!.message).toMatch(/worker thread 1 could not start: Error: no room for a thread here; load it with \{ threads: 1 \} to run on this thread alone/);
+  });
+
+  it("with the default thread count, a worker that cannot start leaves the model on one thread, said once", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const node = nodeThreadHost({ workerThreads: workerThreads as never, os });
+      setThreadHost({ ...node, cores: () => 4, spawn: () => node.spawn("throw new Error('blocked by policy')") });
+      const big = await compile(SOURCE.replace("x: f32[64]", "x: f32[784]").replace("dense(x, 16)", "dense(x, 256)"), { file: "big.cond", maxBatch: 64, simd: "plain" });
+      if (!big.ok) throw new Error("big.cond did not compile");
+      for (let i = 0; i < 2; i++) {
+        const model = await loadModel(big.wasm, big.manifest);
+        models.push(model);
+        expect(model.threads).toBe(1);
+        model.init(1);
+        expect(model.predict(new Float32Array(784), 1).length).toBe(4);
+      }
+      const said = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith("condc: running on one thread"));
+      expect(said).toEqual(["condc: running on one thread instead of 4: the worker threads could not start (Error: blocked by policy)"]);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it("where threads cannot run, the model runs on one thread and says why once", async () => {
