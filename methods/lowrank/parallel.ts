@@ -35,6 +35,10 @@ const forward: DispatcherFactory = (ctx) => {
   const exactMode = L["lowrankExactMode"]!;
   const unitLists = L["lowrankUnitLists"]!;
   const addStats = L["lowrankForwardStats"]!;
+  const estimateWhole = L["lowrankEstimateColumns"]!;
+  const compactWhole = L["lowrankCompactRows"]!;
+  const denseMaskedWhole = L["lowrankDenseMaskedColumns"]!;
+  const byUnitWhole = L["lowrankExactUnits"]!;
   const gemmNN = ctx.dispatched("gemmNN");
   const project = ctx.op("lowrankProjectRows");
   const estimate = ctx.op("lowrankEstimateColumns");
@@ -69,26 +73,39 @@ const forward: DispatcherFactory = (ctx) => {
       }
       macs += nnzTotal * r;
     }
+    // Each phase runs whole on this thread where its work is too small to split.
     let tiles = ctx.tiles(LOWRANK_SPLIT.macs, n * r * nout, Math.ceil(nout / COLUMN_ALIGN));
     let len = tileLength(nout, tiles, COLUMN_ALIGN);
-    for (let tile = Math.ceil(nout / len) - 1; tile >= 0; tile--) ctx.run(tile, estimate, n, nout, r, t, v, b, zhat, tile * len, Math.min(nout, (tile + 1) * len));
-    ctx.join();
+    if (tiles <= 1) {
+      estimateWhole(n, nout, r, t, v, b, zhat, 0, nout);
+    } else {
+      for (let tile = Math.ceil(nout / len) - 1; tile >= 0; tile--) ctx.run(tile, estimate, n, nout, r, t, v, b, zhat, tile * len, Math.min(nout, (tile + 1) * len));
+      ctx.join();
+    }
     macs += n * r * nout;
 
     let computed = 0;
     const rowTiles = ctx.tiles(LOWRANK_SPLIT.elements, n * nout, n);
-    const rowLen = tileLength(n, rowTiles, 1);
-    const rowCount = Math.ceil(n / rowLen);
-    for (let tile = rowCount - 1; tile >= 0; tile--) ctx.run(tile, compact, zhat, nout, theta, active, counts, tile * rowLen, Math.min(n, (tile + 1) * rowLen));
-    ctx.join();
-    for (let tile = 0; tile < rowCount; tile++) computed += ctx.result(tile);
+    if (rowTiles <= 1) {
+      computed = compactWhole(zhat, nout, theta, active, counts, 0, n)!;
+    } else {
+      const rowLen = tileLength(n, rowTiles, 1);
+      const rowCount = Math.ceil(n / rowLen);
+      for (let tile = rowCount - 1; tile >= 0; tile--) ctx.run(tile, compact, zhat, nout, theta, active, counts, tile * rowLen, Math.min(n, (tile + 1) * rowLen));
+      ctx.join();
+      for (let tile = 0; tile < rowCount; tile++) computed += ctx.result(tile);
+    }
 
     const mode = exactMode(n, nin, nout, computed, nnzTotal);
     if (mode === LOWRANK_EXACT_DENSE) {
       tiles = ctx.tiles(LOWRANK_SPLIT.macs, n * nin * nout, Math.ceil(nout / COLUMN_ALIGN));
-      len = tileLength(nout, tiles, COLUMN_ALIGN);
-      for (let tile = Math.ceil(nout / len) - 1; tile >= 0; tile--) ctx.run(tile, denseMasked, n, nin, nout, x, w, b, theta, h, zhat, tile * len, Math.min(nout, (tile + 1) * len));
-      ctx.join();
+      if (tiles <= 1) {
+        denseMaskedWhole(n, nin, nout, x, w, b, theta, h, zhat, 0, nout);
+      } else {
+        len = tileLength(nout, tiles, COLUMN_ALIGN);
+        for (let tile = Math.ceil(nout / len) - 1; tile >= 0; tile--) ctx.run(tile, denseMasked, n, nin, nout, x, w, b, theta, h, zhat, tile * len, Math.min(nout, (tile + 1) * len));
+        ctx.join();
+      }
       macs += n * nin * nout;
     } else if (mode === LOWRANK_EXACT_BY_UNIT) {
       unitLists(n, nout, active, counts, unitListsAt, unitStart);
@@ -106,8 +123,12 @@ const forward: DispatcherFactory = (ctx) => {
           from = to;
         }
       }
-      for (let tile = count - 1; tile >= 0; tile--) ctx.run(tile, byUnit, n, nin, nout, x, w, b, h, unitListsAt, unitStart, bounds[2 * tile]!, bounds[2 * tile + 1]!);
-      ctx.join();
+      if (count <= 1) {
+        byUnitWhole(n, nin, nout, x, w, b, h, unitListsAt, unitStart, 0, nout);
+      } else {
+        for (let tile = count - 1; tile >= 0; tile--) ctx.run(tile, byUnit, n, nin, nout, x, w, b, h, unitListsAt, unitStart, bounds[2 * tile]!, bounds[2 * tile + 1]!);
+        ctx.join();
+      }
       macs += computed * nin;
     } else {
       tiles = nin <= gatherLimit ? ctx.tiles(LOWRANK_SPLIT.dots, computed * nin, n) : 1;
