@@ -2,8 +2,8 @@
  * @fileoverview How a policy-gated layer's kernels split over threads (runtime/pool/): the
  * block-sparse products, activations and the sampling by examples (each output row depends on
  * its example alone; a tile's sampling starts its own Philox block), the grouped forward by
- * output blocks (tiles balanced by the examples each block computes; a block's example pairs
- * are as in one call), the gradient E by examples after the means, the policy step by
+ * output units after its groups are built (rows by 4 from each block's first, as in one call;
+ * tiles balanced by the examples each row computes, so one busy block splits too), the gradient E by examples after the means, the policy step by
  * elements. The sampling's statistics are summed over the examples in order afterwards. Every
  * value is computed by the same code as in one call.
  */
@@ -63,38 +63,42 @@ const backwardInput: DispatcherFactory = (ctx) => {
 
 const forwardGrouped: DispatcherFactory = (ctx) => {
   const whole = ctx.local["bsForwardGrouped"]!;
-  const op = ctx.op("bsForwardGroupedBlocks");
+  const groupsOf = ctx.local["bsGroups"]!;
+  const op = ctx.op("bsForwardGroupedUnits");
   const memory = ctx.i32;
-  /** Each tile's blocks [bounds[2t], bounds[2t + 1]). */
+  /** Each tile's units [bounds[2t], bounds[2t + 1]). */
   const bounds = new Int32Array(2 * MAX_TILES);
-  /** Examples per block (grown when a layer has more blocks). */
-  let perBlock = new Int32Array(64);
   return (n, N, K, x, w, bias, out, B, outList, outCount, nbOut, groups) => {
-    if (perBlock.length < nbOut) perBlock = new Int32Array(nbOut);
-    perBlock.fill(0, 0, nbOut);
     let pairs = 0;
-    for (let i = 0, counts = outCount >>> 2, lists = outList >>> 2; i < n; i++) {
-      const c = memory[counts + i]!;
-      for (let q = 0; q < c; q++) perBlock[memory[lists + i * nbOut + q]!]!++;
-      pairs += c;
-    }
-    const tiles = ctx.tiles(POLICY_SPLIT.macs, pairs * Math.min(B, N) * K, nbOut);
+    for (let i = 0, counts = outCount >>> 2; i < n; i++) pairs += memory[counts + i]!;
+    const tiles = ctx.tiles(POLICY_SPLIT.macs, pairs * Math.min(B, N) * K, Math.ceil(N / 4));
     if (tiles <= 1) return whole(n, N, K, x, w, bias, out, B, outList, outCount, nbOut, groups);
-    // A tile ends after the block where the running count of pairs reaches its share.
+    groupsOf(n, outList, outCount, nbOut, groups);
+    // Cut points: a block's first row plus multiples of 4 (its rows go by 4 from there), and its
+    // end. A tile ends at the first cut where the work so far (examples x rows) reaches its share.
+    const total = pairs * Math.min(B, N);
+    const examplesOf = groups >>> 2;
     let count = 0;
     let from = 0;
-    let sum = 0;
-    for (let xb = 0; xb < nbOut; xb++) {
-      sum += perBlock[xb]!;
-      const last = xb === nbOut - 1;
-      if (last || (count < tiles - 1 && sum * tiles >= pairs * (count + 1))) {
-        bounds[2 * count] = from;
-        bounds[2 * count + 1] = xb + 1;
-        count++;
-        from = xb + 1;
+    let done = 0;
+    for (let start = 0, xb = 0; start < N; start += B, xb++) {
+      const end = Math.min(N, start + B);
+      const examples = memory[examplesOf + xb]!;
+      for (let lo = start; lo < end; lo += 4) {
+        const hi = Math.min(lo + 4, end);
+        done += examples * (hi - lo);
+        if (count < tiles - 1 && hi < N && done * tiles >= total * (count + 1)) {
+          bounds[2 * count] = from;
+          bounds[2 * count + 1] = hi;
+          count++;
+          from = hi;
+        }
       }
     }
-    for (let t = count - 1; t >= 0; t--) ctx.run(t, op, n, N, K, x, w, bias, out, B, outList, outCount, nbOut, groups, bounds[2 * t]!, bounds[2 * t + 1]!);
+    bounds[2 * count] = from;
+    bounds[2 * count + 1] = N;
+    count++;
+    for (let t = count - 1; t >= 0; t--) ctx.run(t, op, n, N, K, x, w, bias, out, B, nbOut, groups, bounds[2 * t]!, bounds[2 * t + 1]!);
     ctx.join();
   };
 };

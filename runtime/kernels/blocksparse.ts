@@ -320,42 +320,47 @@ export function bsForwardGrouped(
   n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
   B: i32, outList: usize, outCount: usize, nbOut: i32, groups: usize,
 ): void {
-  bsForwardGroupedBlocks(n, N, K, x, w, bias, out, B, outList, outCount, nbOut, groups, 0, nbOut);
+  bsGroups(n, outList, outCount, nbOut, groups);
+  bsForwardGroupedUnits(n, N, K, x, w, bias, out, B, nbOut, groups, 0, N);
 }
 
-/**
- * bsForwardGrouped for output blocks [xb0, xb1): their groups (in the block's own part of
- * `groups`) and their output columns; each block's rows and example pairs are as in one call.
- */
-export function bsForwardGroupedBlocks(
-  n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
-  B: i32, outList: usize, outCount: usize, nbOut: i32, groups: usize, xb0: i32, xb1: i32,
-): void {
-  const ldw = <usize>K << 2;
-  const ldx = <usize>K << 2;
+/** bsForwardGrouped's groups: per output block, its example count and members (in order). */
+export function bsGroups(n: i32, outList: usize, outCount: usize, nbOut: i32, groups: usize): void {
   const members = groups + (<usize>nbOut << 2);
-  memory.fill(groups + (<usize>xb0 << 2), 0, <usize>(xb1 - xb0) << 2);
+  memory.fill(groups, 0, <usize>nbOut << 2);
   for (let i = 0; i < n; i++) {
     const c = load<i32>(outCount + (<usize>i << 2));
     for (let q = 0; q < c; q++) {
       const xb = load<i32>(outList + ((<usize>i * <usize>nbOut + <usize>q) << 2));
-      if (xb < xb0 || xb >= xb1) continue;
       const at = groups + (<usize>xb << 2);
       const m = load<i32>(at);
       store<i32>(members + ((<usize>xb * <usize>n + <usize>m) << 2), i);
       store<i32>(at, m + 1);
     }
   }
-  const c0 = minI(N, xb0 * B);
-  const c1 = minI(N, xb1 * B);
-  if (c0 == 0 && c1 == N) memory.fill(out, 0, (<usize>n * <usize>N) << 2);
-  else for (let i = 0; i < n; i++) memory.fill(out + ((<usize>i * <usize>N + <usize>c0) << 2), 0, <usize>(c1 - c0) << 2);
-  for (let xb = xb0; xb < xb1; xb++) {
+}
+
+/**
+ * bsForwardGrouped's products for units [u0, u1), after bsGroups: those output columns zeroed
+ * in every row, then each active block's rows in the range, by 4 from the block's first row
+ * (u0 and u1 a block's first row plus a multiple of 4, or N), each with the block's example
+ * pairs as in one call.
+ */
+export function bsForwardGroupedUnits(
+  n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
+  B: i32, nbOut: i32, groups: usize, u0: i32, u1: i32,
+): void {
+  const ldw = <usize>K << 2;
+  const ldx = <usize>K << 2;
+  const members = groups + (<usize>nbOut << 2);
+  if (u0 == 0 && u1 == N) memory.fill(out, 0, (<usize>n * <usize>N) << 2);
+  else for (let i = 0; i < n; i++) memory.fill(out + ((<usize>i * <usize>N + <usize>u0) << 2), 0, <usize>(u1 - u0) << 2);
+  for (let xb = u0 / B; xb < nbOut && xb * B < u1; xb++) {
     const m = load<i32>(groups + (<usize>xb << 2));
     if (m == 0) continue;
     const list = members + ((<usize>xb * <usize>n) << 2);
-    const j0 = xb * B;
-    const j1 = minI(N, j0 + B);
+    const j0 = xb * B > u0 ? xb * B : u0;
+    const j1 = minI(minI(N, xb * B + B), u1);
     let j = j0;
     for (; j + 4 <= j1; j += 4) {
       const w0 = w + <usize>j * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;

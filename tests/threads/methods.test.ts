@@ -61,6 +61,13 @@ const CASES: Case[] = [
     zeros: 0,
     reaches: "grouped forward, block-sparse forward and backward over a gated source, sampling, gradient, step",
   },
+  {
+    name: "policy-odd-blocks",
+    layers: "layer p = dense(x, 27) tanh gate policy(blocks: 3, tau: 0.5)\n  layer q = dense(p, 20) relu gate policy(blocks: 4, tau: 0.5, squash: 0.05)",
+    train: "optimizer = sgd(lr: 0.05)\n  policy = reinforce(lr: 0.05, baseline: batch_mean)",
+    zeros: 0.2,
+    reaches: "the grouped forward with blocks of 9 rows (cuts by 4 from each block's first row), the tail block",
+  },
 ];
 
 function source(c: Case): string {
