@@ -44,7 +44,7 @@ const local = (await instantiateKernels(library, memory, scratch0)).exports;
 const names = Object.keys(KERNEL_SIGNATURES);
 const pool = await ThreadPool.start({
   host: threadHost(), workers: 1, library, memory, scratch: [scratch0 + KERNEL_LIBRARY.scratchBytes], kernels: names,
-  local: names.map((n) => local[n]), workerSpin: 20_000, callerSpin: 50_000, startTimeoutMs: 20_000,
+  local: names.map((n) => local[n]), workerSpin: 20_000, callerSpin: 50_000, minSpin: 4096, startTimeoutMs: 20_000,
 });
 const ctx = new ParallelContext(pool, local, names, "always", memory, { ...DENSE_DISPATCHERS, ...POLICY_DISPATCHERS, ...TREE_DISPATCHERS });
 const split = (name) => ctx.dispatched(name);

@@ -62,8 +62,9 @@ export interface WorkerStart {
   scratch: number;
   /** The kernel table: export names, in index order. */
   kernels: string[];
-  /** Polls of the task number before sleeping in Atomics.wait. */
+  /** Polls of the task number before sleeping in Atomics.wait: at most, and at least. */
   spin: number;
+  minSpin: number;
 }
 
 /** What a worker answers once: ready to run tasks, or why it cannot. */

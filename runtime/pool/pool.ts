@@ -39,9 +39,11 @@ export interface PoolOptions {
   kernels: readonly string[];
   /** The same kernels on the calling thread. */
   local: readonly Kernel[];
-  /** Polls before sleeping: a worker waiting for a task, the caller waiting for chunks in flight. */
+  /** Polls before sleeping, at most: a worker waiting for a task, the caller waiting for chunks in flight. */
   workerSpin: number;
   callerSpin: number;
+  /** Polls before sleeping, at least (both). */
+  minSpin: number;
   /** How long a worker may take to start. */
   startTimeoutMs: number;
 }
@@ -56,6 +58,7 @@ export class ThreadPool {
   private readonly kernels: readonly string[];
   private readonly local: readonly Kernel[];
   private readonly callerSpin: number;
+  private readonly minSpin: number;
   /** Polls before sleeping now: doubled when the chunks in flight finish while polling, halved when not (see execute). */
   private spin: number;
   private readonly canBlock: boolean;
@@ -73,6 +76,7 @@ export class ThreadPool {
     this.kernels = options.kernels;
     this.local = options.local;
     this.callerSpin = options.callerSpin;
+    this.minSpin = options.minSpin;
     this.spin = options.callerSpin;
     this.canBlock = options.host.canBlock();
     threads.forEach((thread, w) =>
@@ -101,6 +105,7 @@ export class ThreadPool {
           scratch: options.scratch[w]!,
           kernels: [...options.kernels],
           spin: options.workerSpin,
+          minSpin: options.minSpin,
         };
         thread.post(start);
       }
@@ -170,9 +175,9 @@ export class ThreadPool {
       polls++;
     }
     if (finished === count) {
-      if (polls > 0 && this.spin < this.callerSpin) this.spin = Math.min(this.callerSpin, 2 * this.spin + 16);
+      if (polls > 0 && this.spin < this.callerSpin) this.spin = Math.min(this.callerSpin, 2 * this.spin);
     } else {
-      this.spin >>= 1;
+      this.spin = Math.max(this.minSpin, this.spin >> 1);
       if (this.canBlock) {
         while (finished !== count) {
           Atomics.store(ints, AT_CALLER_SLEEPS >> 2, 1);

@@ -15,6 +15,8 @@ import { SPLIT_THRESHOLDS } from "./thresholds.js";
 const WORKER_SPIN = 20_000;
 /** Polls of the calling thread waiting for the workers before it sleeps. */
 const CALLER_SPIN = 50_000;
+/** The least either polls (a few microseconds), however often polling came to nothing. */
+const MIN_SPIN = 4_096;
 const START_TIMEOUT_MS = 20_000;
 
 /** The kernel table shared by the pool and its workers: every exported kernel, by name. */
@@ -86,6 +88,7 @@ export async function startThreads(options: ThreadsOptions): Promise<Threads> {
     local: KERNEL_NAMES.map((name) => local[name]!),
     workerSpin: WORKER_SPIN,
     callerSpin: CALLER_SPIN,
+    minSpin: MIN_SPIN,
     startTimeoutMs: START_TIMEOUT_MS,
   });
   const dispatchers: Dispatchers = Object.assign({}, DENSE_DISPATCHERS, ...options.runtimes.map((r) => r.dispatchers ?? {}));

@@ -78,7 +78,8 @@ function serve(start: WorkerStart, ch: Channel): void {
   const floats = new Float64Array(start.control);
   const chars = new Uint16Array(start.control);
   // Polls of the task number before sleeping: doubled when a task came while polling, halved
-  // when none did (idle gaps, or a busy machine where polling only keeps the caller off the core).
+  // when none did (idle gaps, or a busy machine where polling only keeps the caller off the
+  // core), never below minSpin (a few microseconds: the gaps between a call's tasks).
   let spin = start.spin;
   // Task numbers start at 0; the caller's first task may be posted before this line runs.
   let seen = 0;
@@ -90,9 +91,9 @@ function serve(start: WorkerStart, ch: Channel): void {
       polls++;
     }
     if (seq !== seen) {
-      if (polls > 0 && spin < start.spin) spin = Math.min(start.spin, 2 * spin + 16);
+      if (polls > 0 && spin < start.spin) spin = Math.min(start.spin, 2 * spin);
     } else {
-      spin >>= 1;
+      spin = Math.max(start.minSpin, spin >> 1);
     }
     while (seq === seen) {
       Atomics.add(ints, AT_SLEEPERS >> 2, 1);
