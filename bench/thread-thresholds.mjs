@@ -4,7 +4,7 @@
 // the work per tile at the smallest size where the split call is faster in at least 2 of 3
 // consecutive sizes, i.e. the break-even: below it, calls stay on the calling thread.
 //
-//   npm run build && node bench/thread-thresholds.mjs [--reps 21] [--json]
+//   npm run build && node bench/thread-thresholds.mjs [--reps 21] [--only NAME] [--json]
 //
 // On a shared machine the pool's handoffs wait for the OS to schedule the worker: the load
 // average is printed with the results, and thresholds measured under load come out high
@@ -21,6 +21,8 @@ const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : dflt);
 const REPS = Number(opt("reps", "21"));
 const JSON_OUT = args.includes("--json");
+/** --only TEXT: just the families whose name contains TEXT. */
+const ONLY = opt("only", "");
 const log = (...a) => { if (!JSON_OUT) console.log(...a); };
 
 const { kernelLibraryModule, instantiateKernels, KERNEL_LIBRARY } = await import("../dist/runtime/kernel-library.js");
@@ -71,6 +73,7 @@ function compare(one, two) {
 
 /** sizes: [work, oneCall, splitCall] from small to large; returns rows and the break-even work per tile. */
 function family(name, sizes) {
+  if (ONLY && !name.includes(ONLY)) return { name, skipped: true };
   const rows = [];
   for (const [work, one, two] of sizes) {
     const r = compare(one, two);
@@ -110,6 +113,23 @@ results.push(family("zero (zeroBytes)", geometric(4096, 1 << 24, 11).map((n) => 
 results.push(family("policy sampling (policySample, 16 blocks)", geometric(2, 4096, 12).map((n) => [n * 16,
   () => local.policySample(A, C, D, D + (8 << 20), n, 16, 0, -1, 0, 7, 3, 0),
   () => split("policySample")(A, C, D, D + (8 << 20), n, 16, 0, -1, 0, 7, 3, 0)])));
+
+// The low-rank layer's active lists (compact: compare, bitmask, store per unit) by rows of
+// 1000 units; zhat alternates around the threshold so about half the units are active.
+{
+  const units = 1000;
+  const zhat = new Float32Array(memory.buffer, A, 256 * units);
+  for (let i = 0; i < zhat.length; i++) zhat[i] = (i * 2654435761) % 7 < 3 ? 1 : -1;
+  const compactOp = ctx.op("lowrankCompactRows");
+  const compactSplit = (n) => {
+    const tiles = 2;
+    const len = Math.ceil(n / tiles);
+    for (let t = 0; t < tiles; t++) ctx.run(t, compactOp, A, units, 0, C, D, t * len, Math.min(n, (t + 1) * len));
+    ctx.join();
+  };
+  results.push(family("low-rank active lists (lowrankCompactRows, 1000 units)", [2, 4, 8, 16, 32, 64, 128].map((n) => [n * units,
+    () => local.lowrankCompactRows(A, units, 0, C, D, 0, n), () => compactSplit(n)])));
+}
 
 const load = os.loadavg().map((x) => +x.toFixed(2));
 const commit = (() => { try { return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim(); } catch { return "?"; } })();

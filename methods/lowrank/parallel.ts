@@ -18,13 +18,14 @@ const COLUMN_ALIGN = 16;
 
 /**
  * Least work per tile (runtime/pool/thresholds.ts): multiply-adds for the estimate and the
- * dense exact part (packed GEMMs), for the dot products of the sparse exact parts and the
- * backward (GEMV-like), elements for the projection's gathers and the active lists.
+ * dense exact part (packed GEMMs), for the dot products of the projection, the sparse exact
+ * parts and the backward (GEMV-like); estimated units for the active lists (measured by
+ * bench/thread-thresholds.mjs: break-even at 16,000 units per tile, rows of 1,000).
  */
 export const LOWRANK_SPLIT = {
   macs: SPLIT_THRESHOLDS.gemm,
   dots: SPLIT_THRESHOLDS.gemv,
-  elements: SPLIT_THRESHOLDS.elementwise,
+  lists: 16_384,
 };
 
 const forward: DispatcherFactory = (ctx) => {
@@ -85,7 +86,7 @@ const forward: DispatcherFactory = (ctx) => {
     macs += n * r * nout;
 
     let computed = 0;
-    const rowTiles = ctx.tiles(LOWRANK_SPLIT.elements, n * nout, n);
+    const rowTiles = ctx.tiles(LOWRANK_SPLIT.lists, n * nout, n);
     if (rowTiles <= 1) {
       computed = compactWhole(zhat, nout, theta, active, counts, 0, n)!;
     } else {
