@@ -131,6 +131,32 @@ results.push(family("policy sampling (policySample, 16 blocks)", geometric(2, 40
     () => local.lowrankCompactRows(A, units, 0, C, D, 0, n), () => compactSplit(n)])));
 }
 
+// Cold calls: the same small-m GEMM after 2 ms of idling, so the worker sleeps in Atomics.wait
+// when the call comes (a model called now and then); timed one call at a time.
+{
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const cold = (fn) => { Atomics.wait(pause, 0, 0, 2); const t0 = performance.now(); fn(); return performance.now() - t0; };
+  const coldFamily = (name, sizes) => {
+    if (ONLY && !name.includes(ONLY)) return { name, skipped: true };
+    const rows = [];
+    for (const [work, one, two] of sizes) {
+      for (let i = 0; i < 5; i++) { one(); two(); }
+      const a = [], b = [];
+      for (let r = 0; r < 4 * REPS; r++) { a.push(cold(one)); b.push(cold(two)); }
+      rows.push({ work, one_us: +(median(a) * 1000).toFixed(2), two_us: +(median(b) * 1000).toFixed(2), speedup: +(median(a) / median(b)).toFixed(2) });
+    }
+    let breakEven = null;
+    for (let i = 0; i < rows.length && breakEven === null; i++) if (rows[i].speedup > 1 && rows.slice(i, i + 3).filter((x) => x.speedup > 1).length >= Math.min(2, rows.length - i)) breakEven = Math.ceil(rows[i].work / 2);
+    log(`\n${name}: break-even work per tile ${breakEven ?? "not reached"}`);
+    for (const r of rows) log(`  work ${String(r.work).padStart(10)}  1 thread ${String(r.one_us).padStart(9)} us  2 threads ${String(r.two_us).padStart(9)} us  x${r.speedup}`);
+    return { name, breakEven, rows };
+  };
+  results.push(coldFamily("cold gemm (small m: m 1, k 128), worker asleep", geometric(1024, 131072, 8).map((n) => {
+    n = Math.max(32, Math.round(n / 16) * 16);
+    return [128 * n, () => local.gemmNT(1, n, 128, A, 128, B, 128, C, n, 0), () => split("gemmNT")(1, n, 128, A, 128, B, 128, C, n, 0)];
+  })));
+}
+
 const load = os.loadavg().map((x) => +x.toFixed(2));
 const commit = (() => { try { return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim(); } catch { return "?"; } })();
 const capacityAfter = await parallelCapacity();
