@@ -82,12 +82,7 @@ export class ParallelContext {
     const cap = Math.min(limit, threads * perThread, MAX_CHUNKS);
     if (this.mode === "always") return cap;
     const worth = Math.floor(work / minWorkPerTile);
-    if (worth <= 1) return 1;
-    // Asleep, the workers join a call late (their wake-up, and the caller then waits for the
-    // tiles they took): split only work that covers that many times over. Awake (polling after
-    // a task, as within a training step), they take tiles at once.
-    if (worth < 2 * COLD_FACTOR && this.pool.asleep) return 1;
-    return Math.min(cap, worth);
+    return worth <= 1 ? 1 : Math.min(cap, worth);
   }
 
   /** Writes tile t (0 <= t < tiles): the kernel `op` with its arguments (extra ones are ignored). */
@@ -118,12 +113,6 @@ export class ParallelContext {
 
 /** Tiles a call may have per thread. */
 export const TILES_PER_THREAD = 4;
-/**
- * How many times more work a split needs while the workers sleep: measured by
- * bench/thread-thresholds.mjs ("cold"): the small-m GEMM broke even at 4.2 M multiply-adds per
- * tile with the worker asleep, 64 times its threshold with the worker polling.
- */
-const COLD_FACTOR = 64;
 
 /** The length of each tile's range when `total` items are split into about `tiles` pieces aligned to `align`. */
 export function tileLength(total: number, tiles: number, align: number): number {

@@ -118,11 +118,6 @@ export class ThreadPool {
     return new ThreadPool(options, control, threads);
   }
 
-  /** Whether every worker sleeps in Atomics.wait (a task now would wait for them to wake). */
-  get asleep(): boolean {
-    return Atomics.load(this.ints, AT_SLEEPERS >> 2) === this.workers;
-  }
-
   /** Index in `floats` of chunk c's first argument (c < MAX_CHUNKS); its kernel goes to setKernel. */
   argsAt(c: number): number {
     return (AT_CHUNK_TABLE + c * CHUNK_BYTES + CHUNK_ARGS) >> 3;
