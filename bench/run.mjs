@@ -49,7 +49,7 @@ const tStart = performance.now();
 
 const { compile } = await import("../dist/compiler/index.js");
 const { compileAssemblyScript } = await import("../scripts/asc.mjs");
-const { loadModel, pickWasm, Model } = await import("../dist/runtime/index.js");
+const { loadModel, pickWasm, Model } = await import("../dist/runtime/node/runtime.js");
 const { parallelCapacity } = await import("./capacity.mjs");
 const tf = await import("@tensorflow/tfjs-core");
 await import("@tensorflow/tfjs-backend-wasm");

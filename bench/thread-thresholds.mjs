@@ -33,6 +33,7 @@ const { DENSE_DISPATCHERS } = await import("../dist/runtime/pool/dense-kernels.j
 const { POLICY_DISPATCHERS } = await import("../dist/methods/policy/parallel.js");
 const { TREE_DISPATCHERS } = await import("../dist/methods/tree/parallel.js");
 const { threadHost } = await import("../dist/runtime/pool/host.js");
+await import("../dist/runtime/node/thread-host.js");
 const { relaxedSimdSupported } = await import("../dist/runtime/simd.js");
 const { parallelCapacity } = await import("./capacity.mjs");
 const capacityBefore = await parallelCapacity();

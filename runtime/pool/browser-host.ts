@@ -5,6 +5,7 @@
  * on one thread and the pool says so once. The main thread may not block: it spins instead.
  */
 import type { PoolThread, ThreadHost } from "./host.js";
+import { POOL_WORKER_BROWSER } from "../generated/pool-worker-browser.js";
 
 interface BrowserScope {
   crossOriginIsolated?: boolean;
@@ -23,8 +24,8 @@ export function browserThreadHost(): ThreadHost {
       return null;
     },
     canBlock: () => scope.WorkerGlobalScope !== undefined,
-    spawn(source): PoolThread {
-      const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    spawn(script = POOL_WORKER_BROWSER): PoolThread {
+      const url = URL.createObjectURL(new Blob([script], { type: "text/javascript" }));
       let worker: Worker;
       try {
         worker = new Worker(url);

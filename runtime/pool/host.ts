@@ -1,12 +1,12 @@
 /**
  * @fileoverview Where a pool's threads come from: a ThreadHost starts worker threads and says
  * how many cores there are, whether threads can run here at all and whether the calling thread
- * may block. Node's host (node-host.ts) uses worker_threads, the browsers' (browser-host.ts) Web
- * Workers; one is found automatically, and `setThreadHost` replaces it (an app's own workers,
- * tests). No Node module is imported here: the runtime stays loadable by browsers as is.
+ * may block. Browsers' host (browser-host.ts) uses Web Workers; Node's (runtime/node/
+ * thread-host.ts) uses worker_threads and registers itself as the default when imported (the
+ * Node entry of `condc/runtime` does), so that nothing of Node's is in a browser's module graph.
+ * `setThreadHost` replaces the host (an app's own workers, tests).
  */
 import { browserThreadHost } from "./browser-host.js";
-import { nodeThreadHost, type BuiltinModules } from "./node-host.js";
 
 /** One worker thread of a pool, as the pool sees it. */
 export interface PoolThread {
@@ -27,37 +27,29 @@ export interface ThreadHost {
   unavailable(): string | null;
   /** Whether the calling thread may block in Atomics.wait (a browser's main thread may not). */
   canBlock(): boolean;
-  /** Starts a thread running `source` (the pool worker's script). */
-  spawn(source: string): PoolThread;
+  /** Starts a thread running the pool worker's script (this host's own unless `script` is given). */
+  spawn(script?: string): PoolThread;
 }
 
 let chosen: ThreadHost | null | undefined;
+let registered: ThreadHost | null = null;
 
 /**
  * Replaces the host every later `loadModel` uses: an app's own (e.g. workers it must create
- * itself), null for no threads anywhere, undefined to find this engine's again.
+ * itself), null for no threads anywhere, undefined to use the default again.
  */
 export function setThreadHost(host: ThreadHost | null | undefined): void {
   chosen = host;
 }
 
-/** The host of this engine: set with setThreadHost, else Node's or the browser's, else none. */
-export function threadHost(): ThreadHost | null {
-  if (chosen === undefined) chosen = detectHost();
-  return chosen;
+/** The platform's host, used unless setThreadHost chose another (Node's registers itself). */
+export function registerDefaultThreadHost(host: ThreadHost): void {
+  registered = host;
 }
 
-function detectHost(): ThreadHost | null {
-  const nodeProcess = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
-  if (typeof nodeProcess?.versions?.node === "string") {
-    const builtin = nodeProcess.getBuiltinModule;
-    // Node before 20.16 has no getBuiltinModule: its Node entry (runtime/node/runtime.ts) sets the host.
-    if (typeof builtin !== "function") return null;
-    return nodeThreadHost({
-      workerThreads: builtin.call(nodeProcess, "node:worker_threads") as BuiltinModules["workerThreads"],
-      os: builtin.call(nodeProcess, "node:os") as BuiltinModules["os"],
-    });
-  }
-  if (typeof Worker === "function") return browserThreadHost();
-  return null;
+/** The host: set with setThreadHost, else the registered default, else the browser's where there are Web Workers, else none. */
+export function threadHost(): ThreadHost | null {
+  if (chosen !== undefined) return chosen;
+  if (registered) return registered;
+  return typeof Worker === "function" ? browserThreadHost() : null;
 }

@@ -5,7 +5,7 @@
  * with a compare-exchange on `next` until none is left, so a thread the OS has not scheduled
  * yet (a busy machine) takes none and holds nobody up, and a slow one holds up only its
  * chunk. Chunks compute the same bits whoever runs them. Imported by the pool and by the
- * worker's script (worker-main.ts), so both agree. Offsets are in bytes; i32 fields unless
+ * worker's script (worker-serve.ts), so both agree. Offsets are in bytes; i32 fields unless
  * said otherwise; fields written by different threads sit on different cache lines.
  */
 

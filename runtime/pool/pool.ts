@@ -13,7 +13,6 @@ import {
   AT_CALLER_SLEEPS, AT_CHUNKS, AT_CHUNK_TABLE, AT_ERROR, AT_ERROR_LENGTH, AT_FAILED, AT_FAILED_OP, AT_FAILED_WORKER, AT_FINISHED, AT_NEXT, AT_SEQ,
   AT_SLEEPERS, AT_STOP, CHUNK_ARGS, CHUNK_BYTES, CHUNK_RESULT, CONTROL_BYTES, MAX_ARGS, MAX_CHUNKS, type WorkerHello, type WorkerStart,
 } from "./layout.js";
-import { POOL_WORKER_SOURCE } from "../generated/pool-worker.js";
 
 /** A worker thread failed to start, or a chunk failed in one. */
 export class ThreadError extends Error {
@@ -93,7 +92,7 @@ export class ThreadPool {
     try {
       const hellos: Promise<void>[] = [];
       for (let w = 0; w < options.workers; w++) {
-        const thread = options.host.spawn(POOL_WORKER_SOURCE);
+        const thread = options.host.spawn();
         threads.push(thread);
         hellos.push(waitForHello(thread, w, options));
         const start: WorkerStart = {

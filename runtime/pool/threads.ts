@@ -43,7 +43,7 @@ export function usableThreads(requested: number | undefined, largestWork: number
   const worthSplitting = largestWork >= 2 * Math.min(SPLIT_THRESHOLDS.gemm, SPLIT_THRESHOLDS.gemv);
   const wanted = requested ?? (worthSplitting ? host?.cores() ?? 1 : 1);
   if (wanted <= 1) return 1;
-  const why = host === null ? "this engine offers no worker threads to condc (in Node before 20.16, import condc/runtime's Node entry)" : host.unavailable();
+  const why = host === null ? "no thread host: in Node, import condc/runtime (its Node entry brings the threads), or call setThreadHost" : host.unavailable();
   if (why === null) return wanted;
   warnOneThread(wanted, why);
   return 1;

@@ -2,11 +2,12 @@
  * @fileoverview The build products the pool relies on: the shared-memory kernel library is the
  * prebuilt library with only its memory import's limits changed, exactly what AssemblyScript
  * emits with --sharedMemory (so the two builds compute alike by construction); and the pool
- * worker's script was generated from the current sources.
+ * worker's scripts were generated from the current sources, the browsers' without Node's.
  */
 import { describe, expect, it } from "vitest";
 import { kernelLibraryBytes, sharedMemoryVariant, SHARED_MAXIMUM_PAGES } from "../../runtime/kernel-library.js";
-import { POOL_WORKER_SOURCE, POOL_WORKER_SOURCE_HASH } from "../../runtime/generated/pool-worker.js";
+import { POOL_WORKER_BROWSER, POOL_WORKER_BROWSER_SOURCE_HASH } from "../../runtime/generated/pool-worker-browser.js";
+import { POOL_WORKER_NODE, POOL_WORKER_NODE_SOURCE_HASH } from "../../runtime/generated/pool-worker-node.js";
 // @ts-expect-error: a JavaScript build script without types
 import { compileAssemblyScript, kernelFamilies } from "../../scripts/asc.mjs";
 // @ts-expect-error: a JavaScript build script without types
@@ -41,9 +42,14 @@ describe("the shared-memory kernel library", () => {
   });
 });
 
-describe("the pool worker's script", () => {
-  it("was generated from the current sources (else run: npm run build:kernels)", () => {
-    expect(POOL_WORKER_SOURCE_HASH).toBe(poolWorkerSourceHash());
-    expect(POOL_WORKER_SOURCE.length).toBeGreaterThan(500);
+describe("the pool worker's scripts", () => {
+  it("were generated from the current sources (else run: npm run build:kernels)", () => {
+    expect(POOL_WORKER_BROWSER_SOURCE_HASH).toBe(poolWorkerSourceHash());
+    expect(POOL_WORKER_NODE_SOURCE_HASH).toBe(poolWorkerSourceHash());
+  });
+
+  it("the browsers' carries nothing of Node's; Node's reaches its parent port through require", () => {
+    expect(POOL_WORKER_BROWSER).not.toMatch(/node:|worker_threads|require\(/);
+    expect(POOL_WORKER_NODE).toMatch(/require\("worker_threads"\)|require\("node:worker_threads"\)/);
   });
 });

@@ -11,6 +11,7 @@ v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import "../../runtime/node/thread-host.js";
 import { IDENTITY_CASES } from "../identity/cases.js";
 import { runIdentityCase, type IdentityResult } from "../identity/run.js";
 

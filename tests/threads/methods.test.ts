@@ -9,6 +9,7 @@
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { describe, expect, it } from "vitest";
+import "../../runtime/node/thread-host.js";
 import { compile } from "../../compiler/index.js";
 import { collectFigures, loadModel, resetCounters, type Model } from "../../runtime/index.js";
 

@@ -13,12 +13,11 @@ import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import * as workerThreads from "node:worker_threads";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { nodeThreadHost } from "../../runtime/node/thread-host.js";
 import { compile } from "../../compiler/index.js";
 import { loadModel, ModelLoadError, setThreadHost, ThreadError, type Manifest, type Model } from "../../runtime/index.js";
 import { findRegion } from "../../runtime/manifest.js";
-import { nodeThreadHost } from "../../runtime/pool/node-host.js";
 import { browserThreadHost } from "../../runtime/pool/browser-host.js";
 import type * as NodeWorker from "../../runtime/node/worker.js";
 import { importFrom, transpiledRuntime } from "../worker/support.js";
@@ -136,7 +135,7 @@ describe("errors", () => {
   });
 
   it("a worker that cannot start fails loadModel at once when threads were asked for, naming the thread and the cause", async () => {
-    const node = nodeThreadHost({ workerThreads: workerThreads as never, os });
+    const node = nodeThreadHost();
     setThreadHost({ ...node, spawn: () => node.spawn("throw new Error('no room for a thread here')") });
     const t0 = performance.now();
     const error = await loadModel(wasm, manifest, { threads: 2 }).then(() => null, (e: Error) => e);
@@ -148,7 +147,7 @@ describe("errors", () => {
   it("with the default thread count, a worker that cannot start leaves the model on one thread, said once", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     try {
-      const node = nodeThreadHost({ workerThreads: workerThreads as never, os });
+      const node = nodeThreadHost();
       setThreadHost({ ...node, cores: () => 4, spawn: () => node.spawn("throw new Error('blocked by policy')") });
       const big = await compile(SOURCE.replace("x: f32[64]", "x: f32[784]").replace("dense(x, 16)", "dense(x, 256)"), { file: "big.cond", maxBatch: 64, simd: "plain" });
       if (!big.ok) throw new Error("big.cond did not compile");
@@ -215,6 +214,7 @@ describe("processes and workers", () => {
     writeFileSync(
       script,
       `import { readFileSync } from "node:fs";
+import "./runtime/node/thread-host.js";
 import { loadModel } from "./runtime/index.js";
 const model = await loadModel(readFileSync(new URL("./model.wasm", import.meta.url)), JSON.parse(readFileSync(new URL("./model.json", import.meta.url), "utf8")), { threads: 3, split: "always" });
 model.init(1);

@@ -1,9 +1,10 @@
 /**
- * @fileoverview A pool worker's script: instantiates the kernel library over the model's shared
- * memory with its own scratch block, says it is ready, then serves tasks (layout.ts) until told
- * to stop, never returning to its event loop. Built into one self-contained string
- * (runtime/generated/pool-worker.ts, by scripts/build-pool-worker.mjs) that the pool starts as a
- * Node eval worker or a Web Worker from a Blob URL, so no bundler has to find a worker file.
+ * @fileoverview A pool worker's work, whatever the platform: instantiates the kernel library over
+ * the model's shared memory with its own scratch block, says it is ready, then serves tasks
+ * (layout.ts) until told to stop, never returning to its event loop. The platform's entry
+ * (worker-browser-main.ts, runtime/node/pool-worker-main.ts) gives it the start message and a
+ * way to answer; scripts/build-pool-worker.mjs bundles each entry into one self-contained string
+ * (runtime/generated/pool-worker-*.ts) that its host starts, so no bundler has to find a file.
  */
 import {
   AT_CALLER_SLEEPS, AT_CHUNKS, AT_CHUNK_TABLE, AT_ERROR, AT_ERROR_LENGTH, AT_FAILED, AT_FAILED_OP, AT_FAILED_WORKER, AT_FINISHED, AT_NEXT, AT_SEQ,
@@ -12,46 +13,16 @@ import {
 
 type Kernel = (...args: number[]) => unknown;
 
-interface NodePort {
-  once(type: "message", handler: (message: WorkerStart) => void): void;
-  postMessage(message: unknown): void;
-}
-
-declare const require: (id: string) => unknown;
-
-interface Channel {
-  once(handler: (message: WorkerStart) => void): void;
-  post(message: WorkerHello): void;
-}
-
-function channel(): Channel {
-  const scope = globalThis as unknown as { postMessage?: (m: unknown) => void; addEventListener?: (t: string, h: (e: { data: unknown }) => void) => void; WorkerGlobalScope?: unknown };
-  if (scope.WorkerGlobalScope !== undefined && typeof scope.postMessage === "function") {
-    return {
-      once(handler) {
-        const listener = (event: { data: unknown }): void => {
-          (globalThis as unknown as { removeEventListener(t: string, h: unknown): void }).removeEventListener("message", listener);
-          handler(event.data as WorkerStart);
-        };
-        scope.addEventListener!("message", listener);
-      },
-      post: (message) => scope.postMessage!(message),
-    };
-  }
-  // A Node eval worker runs as CommonJS: require is the way to worker_threads.
-  const { parentPort } = require("node:worker_threads") as { parentPort: NodePort };
-  return {
-    once: (handler) => parentPort.once("message", handler),
-    post: (message) => parentPort.postMessage(message),
-  };
-}
+/** How a worker answers its starter. */
+export type Answer = (message: WorkerHello) => void;
 
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
 }
 
-function serve(start: WorkerStart, ch: Channel): void {
+/** Serves the pool that sent `start`; `answer` says ready (or why not) once. */
+export function serve(start: WorkerStart, answer: Answer): void {
   let kernels: Kernel[];
   try {
     const instance = new WebAssembly.Instance(start.library, {
@@ -70,10 +41,10 @@ function serve(start: WorkerStart, ch: Channel): void {
       return fn as Kernel;
     });
   } catch (error) {
-    ch.post({ kind: "failed", message: describe(error) });
+    answer({ kind: "failed", message: describe(error) });
     return;
   }
-  ch.post({ kind: "ready" });
+  answer({ kind: "ready" });
   const ints = new Int32Array(start.control);
   const floats = new Float64Array(start.control);
   const chars = new Uint16Array(start.control);
@@ -133,6 +104,3 @@ function serve(start: WorkerStart, ch: Channel): void {
     }
   }
 }
-
-const ch = channel();
-ch.once((start) => serve(start, ch));
