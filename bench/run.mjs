@@ -1,7 +1,8 @@
 // condc vs TensorFlow.js (tfjs-backend-wasm 4.22, XNNPACK, SIMD, 1 thread) on the MLP
-// 784-1000-1000-10 ReLU of bench/models/mlp.cond, measured side by side in one run.
+// 784-1000-1000-10 ReLU of bench/models/mlp.cond, measured side by side in one run, condc on
+// each thread count of --threads (default 1 and the cores; tfjs-wasm runs on 1 thread in Node).
 //
-//   npx tsc -p tsconfig.json && node bench/run.mjs [--json] [--reps 15] [--min-ms 60] [--no-profile]
+//   npx tsc -p tsconfig.json && node bench/run.mjs [--json] [--reps 15] [--min-ms 60] [--threads 1,2] [--no-profile]
 //   (npm run bench = the same)
 //
 // Each case is measured interleaved: rep 1 of every variant (condc plain SIMD, condc relaxed
@@ -37,6 +38,8 @@ const JSON_OUT = args.includes("--json");
 const REPS = Math.max(1, Number(opt("reps", "15")));
 const MIN_MS = Number(opt("min-ms", "60"));
 const PROFILE = !args.includes("--no-profile");
+const THREADS = [...new Set(opt("threads", `1,${os.availableParallelism()}`).split(",").map(Number))];
+if (THREADS.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`--threads: a list of integers >= 1, got ${opt("threads")}`);
 const SEED = 1;
 const BATCH = 128;
 const LR = 0.001; // small: hundreds of steps on random data must stay finite; cost is independent of lr
@@ -46,7 +49,8 @@ const tStart = performance.now();
 
 const { compile } = await import("../dist/compiler/index.js");
 const { compileAssemblyScript } = await import("../scripts/asc.mjs");
-const { loadModel, pickWasm, Model } = await import("../dist/runtime/index.js");
+const { loadModel, pickWasm, Model } = await import("../dist/runtime/node/runtime.js");
+const { parallelCapacity } = await import("./capacity.mjs");
 const tf = await import("@tensorflow/tfjs-core");
 await import("@tensorflow/tfjs-backend-wasm");
 
@@ -63,6 +67,7 @@ const machine = {
   cpu: os.cpus()[0]?.model ?? "?",
   cores: os.cpus().length,
   loadavg: os.loadavg().map((x) => +x.toFixed(2)),
+  capacity: await parallelCapacity(),
   platform: `${os.platform()} ${os.arch()}`,
   commit: git("rev-parse", "--short", "HEAD"),
   kernelsDirty: git("status", "--porcelain", "runtime/kernels", "compiler") !== "",
@@ -111,12 +116,18 @@ if (!built.ok) {
 }
 const compileMs = performance.now() - t0;
 const manifest = built.manifest;
-const plain = await loadModel(built.wasm, manifest);
 const relaxedOk = pickWasm(built.wasm, built.relaxedWasm).simd === "relaxed";
-const relaxed = relaxedOk ? await loadModel(built.relaxedWasm, manifest) : null;
-const condc = { plain, relaxed };
-plain.init(SEED);
-relaxed?.init(SEED);
+/** condc models by thread count: { plain, relaxed }. */
+const condcByThreads = {};
+for (const threads of THREADS) {
+  const p = await loadModel(built.wasm, manifest, { threads });
+  const r = relaxedOk ? await loadModel(built.relaxedWasm, manifest, { threads }) : null;
+  p.init(SEED);
+  r?.init(SEED);
+  condcByThreads[threads] = { plain: p, relaxed: r };
+}
+const { plain, relaxed } = condcByThreads[THREADS[0]];
+machine.threads = THREADS.map((t) => condcByThreads[t].plain.threads);
 log(`condc: compiled ${manifest.model} (plain + relaxed SIMD) in ${(compileMs / 1000).toFixed(1)} s; relaxed SIMD ${relaxedOk ? "validates" : "NOT AVAILABLE"}`);
 
 // ---------------------------------------------------------------------------------------
@@ -219,6 +230,15 @@ const agreement = {};
   // restore identical starting points for the timings
   plain.init(SEED);
   copyWeightsToTfjs(plain);
+  // every thread count computes the same bits (tests/threads): check that here too
+  const first = condcByThreads[THREADS[0]];
+  for (const t of THREADS.slice(1)) {
+    for (const k of ["plain", "relaxed"]) {
+      if (!first[k]) continue;
+      const a = first[k].predict(xData[BATCH], BATCH), b = condcByThreads[t][k].predict(xData[BATCH], BATCH);
+      agreement[`predict B=${BATCH} ${k} ${t} threads == ${THREADS[0]} thread(s), bit for bit`] = Buffer.from(a.buffer).equals(Buffer.from(b.buffer)) ? "yes" : "NO";
+    }
+  }
 }
 log("\nNumerical agreement (identical weights, inputs in [0,1), random labels):");
 for (const [k, v] of Object.entries(agreement)) log(`  ${k}: ${typeof v === "number" ? v.toExponential(2) : v}`);
@@ -228,12 +248,27 @@ for (const [k, v] of Object.entries(agreement)) log(`  ${k}: ${typeof v === "num
 // ---------------------------------------------------------------------------------------
 const fwdFlops = (B) => 2 * B * layers.reduce((s, l) => s + l.inputs * l.units, 0);
 const rows = [];
-function addRow(name, shape, batch, r, { flops, examples }) {
+/** Timings of one thread count out of an interleaved run of all of them: "condc plain" etc. as addRow reads them. */
+function forThreads(r, threads) {
+  const out = { tfjs: r["tfjs"] };
+  for (const k of ["plain", "relaxed"]) if (r[`condc ${k} t${threads}`]) out[`condc ${k}`] = r[`condc ${k} t${threads}`];
+  return out;
+}
+function addRow(name, shape, batch, r, { flops, examples, threads = 1, single = null }) {
   const ms = (k) => (r[k] ? r[k].med : null);
   const row = {
-    case: name, shape, batch,
+    case: name, shape, batch, threads,
     condcPlainMs: ms("condc plain"), condcRelaxedMs: ms("condc relaxed"), tfjsMs: ms("tfjs"),
   };
+  // speedup over the first thread count, measured in the same rounds (ratio of medians, and paired)
+  if (single) {
+    for (const [k, key] of [["condc plain", "Plain"], ["condc relaxed", "Relaxed"]]) {
+      if (!r[k] || !single[k]) continue;
+      row[`threadSpeedup${key}`] = single[k].med / r[k].med;
+      const q = single[k].raw.map((x, i) => x / r[k].raw[i]).sort((x, y) => x - y);
+      row[`pairedThreadSpeedup${key}`] = q[q.length >> 1];
+    }
+  }
   // ratio of medians, and the median of per-round ratios (samples of one round are adjacent in time)
   const paired = (k) => { const t = r["tfjs"].raw, c = r[k].raw; const q = t.map((x, i) => x / c[i]).sort((x, y) => x - y); return q[q.length >> 1]; };
   if (row.condcPlainMs) { row.ratioPlain = row.tfjsMs / row.condcPlainMs; row.pairedRatioPlain = paired("condc plain"); }
@@ -243,7 +278,7 @@ function addRow(name, shape, batch, r, { flops, examples }) {
   if (flops) for (const [k, key] of [["condc plain", "bestGflopsPlain"], ["condc relaxed", "bestGflopsRelaxed"], ["tfjs", "bestGflopsTfjs"]]) if (r[k]) row[key] = flops / r[k].min / 1e6;
   row.samples = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { min: +v.min.toFixed(4), max: +v.max.toFixed(4), inner: v.inner, reps: v.reps, ms: v.raw.map((x) => +x.toFixed(4)) }]));
   rows.push(row);
-  if (!JSON_OUT) process.stderr.write(`  measured ${name} B=${batch} (${((performance.now() - tStart) / 1000).toFixed(0)} s)\n`);
+  if (!JSON_OUT) process.stderr.write(`  measured ${name} B=${batch} threads=${threads} (${((performance.now() - tStart) / 1000).toFixed(0)} s)\n`);
   return row;
 }
 const condcVariants = (fn) => {
@@ -251,6 +286,20 @@ const condcVariants = (fn) => {
   if (relaxed) v["condc relaxed"] = () => fn(relaxed);
   return v;
 };
+/** Every thread count's condc variants ("condc plain t2", ...), for one interleaved run. */
+const condcThreadVariants = (fn) => {
+  const v = {};
+  for (const t of THREADS) {
+    v[`condc plain t${t}`] = () => fn(condcByThreads[t].plain);
+    if (condcByThreads[t].relaxed) v[`condc relaxed t${t}`] = () => fn(condcByThreads[t].relaxed);
+  }
+  return v;
+};
+/** Rows of one interleaved run, one per thread count, with the speedups over the first count. */
+function addThreadRows(name, shape, batch, r, figures) {
+  const single = forThreads(r, THREADS[0]);
+  return THREADS.map((t) => addRow(name, shape, batch, forThreads(r, t), { ...figures, threads: t, single: t === THREADS[0] ? null : single }));
+}
 log("");
 
 // 1. GEMM 128x784x1000 (the first layer's forward: Z = X W^T, W stored [1000, 784])
@@ -280,30 +329,37 @@ const gemm = {};
 }
 
 // 2. Inference: predict (copy in, forward, softmax, copy out) vs softmax(forward(x)).dataSync()
+const predictRows = {};
 for (const B of [1, BATCH]) {
-  const v = condcVariants((m) => m.predict(xData[B], B));
+  const v = condcThreadVariants((m) => m.predict(xData[B], B));
   v["tfjs"] = () => { const o = tf.tidy(() => tf.softmax(fwd(xT[B]))); o.dataSync(); o.dispose(); };
   const r = benchInterleaved(v, { warmup: 5 });
-  addRow("inference (predict)", "784-1000-1000-10", B, r, { flops: fwdFlops(B), examples: B });
+  predictRows[B] = addThreadRows("inference (predict)", "784-1000-1000-10", B, r, { flops: fwdFlops(B), examples: B });
 }
 
 // 3. One training step at batch 128 (forward, softmax-CE, backward, SGD momentum update)
 let trainRow;
+let trainRows;
 {
-  const v = condcVariants((m) => m.trainStep(xData[BATCH], labels, BATCH, { lr: LR }));
+  const v = condcThreadVariants((m) => m.trainStep(xData[BATCH], labels, BATCH, { lr: LR }));
   v["tfjs"] = () => { const l = tfjsTrainStep(xT[BATCH], yT, LR, true); l.dataSync(); l.dispose(); };
   v["tfjs plain SGD"] = () => { const l = tfjsTrainStep(xT[BATCH], yT, LR, false); l.dataSync(); l.dispose(); };
   const r = benchInterleaved(v, { warmup: 3 });
-  trainRow = addRow("train step (SGD momentum)", "784-1000-1000-10", BATCH, r, { flops: 3 * fwdFlops(BATCH), examples: BATCH });
-  const sgd = { tfjs: r["tfjs plain SGD"], "condc plain": r["condc plain"], "condc relaxed": r["condc relaxed"] };
-  addRow("train step vs tfjs plain SGD (anchors config)", "784-1000-1000-10", BATCH, Object.fromEntries(Object.entries(sgd).filter(([, x]) => x)), { flops: 3 * fwdFlops(BATCH), examples: BATCH });
+  trainRows = addThreadRows("train step (SGD momentum)", "784-1000-1000-10", BATCH, r, { flops: 3 * fwdFlops(BATCH), examples: BATCH });
+  trainRow = trainRows[0];
+  const single = forThreads(r, THREADS[0]);
+  const sgd = { tfjs: r["tfjs plain SGD"], "condc plain": single["condc plain"], "condc relaxed": single["condc relaxed"] };
+  addRow("train step vs tfjs plain SGD (anchors config)", "784-1000-1000-10", BATCH, Object.fromEntries(Object.entries(sgd).filter(([, x]) => x)), { flops: 3 * fwdFlops(BATCH), examples: BATCH, threads: THREADS[0] });
 }
 
 // ---------------------------------------------------------------------------------------
 // Profile of condc's training step: the generated module, each kernel call timed in wasm
 // ---------------------------------------------------------------------------------------
 let profile = null;
-if (PROFILE) {
+// The profile instruments the AssemblyScript the compiler emitted before the direct-to-wasm back end.
+const profiled = PROFILE && typeof built.assemblyScript === "string";
+if (PROFILE && !profiled) log("\n(no per-kernel profile: the direct-to-wasm back end emits no AssemblyScript to instrument)");
+if (profiled) {
   profile = {};
   const KERNEL_CALL = /^(\s+)((?:let \w+ = )?(gemmNT|gemmNN|gemmTN|addBias|reluForward|reluBackward|tanhForward|tanhBackward|sigmoidForward|sigmoidBackward|columnSums|softmaxCrossEntropy|softmax|sgdStep|adamStep|l1Penalty|memory\.fill)\((.*)\);)\s*$/;
   const labelsOf = [];
@@ -384,6 +440,20 @@ const targetMet = {
   "GEMM 128x784x1000 >= 20 GFLOP/s plain": (x) => x >= 20,
   "GEMM 128x784x1000 >= 30 GFLOP/s relaxed": (x) => x >= 30,
 };
+// Issue 11: on 2 cores, 2 threads against 1 (the paired speedups of the same rounds).
+const two = THREADS.indexOf(2);
+if (THREADS[0] === 1 && two > 0) {
+  const flavour = relaxedOk ? "Relaxed" : "Plain";
+  for (const [label, row, min] of [
+    ["train step B=128, 2 threads vs 1 >= 1.8x", trainRows[two], 1.8],
+    ["predict B=128, 2 threads vs 1 >= 1.8x", predictRows[BATCH][two], 1.8],
+    ["predict B=1, 2 threads vs 1 >= 1.0x (no slower)", predictRows[1][two], 1.0],
+  ]) {
+    const key = `${label} (${flavour.toLowerCase()})`;
+    targets[key] = row[`pairedThreadSpeedup${flavour}`];
+    targetMet[key] = (x) => x >= min;
+  }
+}
 const totalS = (performance.now() - tStart) / 1000;
 machine.loadavgAfter = os.loadavg().map((x) => +x.toFixed(2));
 
@@ -395,8 +465,9 @@ if (JSON_OUT) {
   }, null, 2));
 } else {
   const f = (x, d = 2) => (x == null ? "-" : x >= 1000 ? x.toFixed(0) : x.toFixed(d));
-  const head = ["case", "shape", "batch", "condc plain ms", "condc relaxed ms", "tfjs ms", "tfjs/plain", "tfjs/relaxed", "paired tfjs/plain", "paired tfjs/relaxed", "ex/s plain", "ex/s relaxed", "ex/s tfjs", "GFLOP/s plain", "GFLOP/s relaxed", "GFLOP/s tfjs"];
-  const body = rows.map((r) => [r.case, r.shape, String(r.batch), f(r.condcPlainMs, 3), f(r.condcRelaxedMs, 3), f(r.tfjsMs, 3), f(r.ratioPlain) + "x", f(r.ratioRelaxed) + "x", f(r.pairedRatioPlain) + "x", f(r.pairedRatioRelaxed) + "x", f(r.exPerSecPlain, 0), f(r.exPerSecRelaxed, 0), f(r.exPerSecTfjs, 0), f(r.gflopsPlain, 1), f(r.gflopsRelaxed, 1), f(r.gflopsTfjs, 1)]);
+  const head = ["case", "shape", "batch", "threads", "condc plain ms", "condc relaxed ms", "tfjs ms", "tfjs/plain", "tfjs/relaxed", "paired tfjs/plain", "paired tfjs/relaxed", "ex/s plain", "ex/s relaxed", "ex/s tfjs", "GFLOP/s plain", "GFLOP/s relaxed", "GFLOP/s tfjs", "vs 1st count plain (paired)", "vs 1st count relaxed (paired)"];
+  const body = rows.map((r) => [r.case, r.shape, String(r.batch), String(r.threads), f(r.condcPlainMs, 3), f(r.condcRelaxedMs, 3), f(r.tfjsMs, 3), f(r.ratioPlain) + "x", f(r.ratioRelaxed) + "x", f(r.pairedRatioPlain) + "x", f(r.pairedRatioRelaxed) + "x", f(r.exPerSecPlain, 0), f(r.exPerSecRelaxed, 0), f(r.exPerSecTfjs, 0), f(r.gflopsPlain, 1), f(r.gflopsRelaxed, 1), f(r.gflopsTfjs, 1),
+    r.threadSpeedupPlain ? `${f(r.threadSpeedupPlain)}x (${f(r.pairedThreadSpeedupPlain)}x)` : "-", r.threadSpeedupRelaxed ? `${f(r.threadSpeedupRelaxed)}x (${f(r.pairedThreadSpeedupRelaxed)}x)` : "-"]);
   console.log(`| ${head.join(" | ")} |`);
   console.log(`|${head.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`);
   for (const b of body) console.log(`| ${b.join(" | ")} |`);
@@ -405,6 +476,7 @@ if (JSON_OUT) {
   const g = rows[0];
   console.log(`GEMM best sample: condc plain ${f(g.bestGflopsPlain, 1)}, relaxed ${f(g.bestGflopsRelaxed, 1)}, tfjs ${f(g.bestGflopsTfjs, 1)} GFLOP/s (the least-disturbed sample; medians above).`);
   console.log(`"tfjs" = tfjs-backend-wasm ${machine.tfjs} (SIMD ${machine.tfjsSimd}, threads ${machine.tfjsThreads}); training = hand-written backward with explicit transposes.`);
+  console.log(`condc on ${THREADS.join(", ")} thread(s), all counts in the same interleaved rounds; "vs 1st count" = time on ${THREADS[0]} thread(s) / time on this count (paired: median of the per-round ratios).`);
   console.log("\nTargets (reported, not asserted):");
   for (const [k, v] of Object.entries(targets)) console.log(`  ${k}: ${v == null ? "n/a" : v.toFixed(2)} ${v == null ? "" : targetMet[k](v) ? "MET" : "NOT MET"}`);
   if (profile) {
@@ -427,5 +499,5 @@ if (JSON_OUT) {
       }
     }
   }
-  console.log(`\nMachine: ${machine.cpu}, ${machine.cores} cores (shared with other jobs; load avg ${machine.loadavg.join(" ")} before, ${machine.loadavgAfter.join(" ")} after), ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}); condc ${machine.commit}${machine.kernelsDirty ? " + uncommitted kernel/compiler changes" : ""}; ${machine.date}; total ${totalS.toFixed(0)} s`);
+  console.log(`\nMachine: ${machine.cpu}, ${machine.cores} cores, parallel capacity ${machine.capacity.toFixed(2)}x (2 threads of independent work against 1, just before: 2.0 = two free cores) (shared with other jobs; load avg ${machine.loadavg.join(" ")} before, ${machine.loadavgAfter.join(" ")} after), ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}); condc ${machine.commit}${machine.kernelsDirty ? " + uncommitted kernel/compiler changes" : ""}; ${machine.date}; total ${totalS.toFixed(0)} s`);
 }

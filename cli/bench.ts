@@ -1,23 +1,25 @@
 /**
- * @fileoverview `condc bench FILE [--weights CKPT] [--batch 1,50,128] [--json]`: inference
- * time of a conditional model against the same model compiled dense (every gate removed,
- * `compile(text, { denseEquivalent: true })`), with the same weights, in one run:
- * interleaved timings, medians, and the figures every command shares (docs/reports.md).
+ * @fileoverview `condc bench FILE [--weights CKPT] [--batch 1,50,128] [--threads 1,2] [--json]`:
+ * inference time of a conditional model against the same model compiled dense (every gate
+ * removed, `compile(text, { denseEquivalent: true })`), with the same weights, on each thread
+ * count, in one run: interleaved timings, medians, and the figures every command shares
+ * (docs/reports.md).
  */
+import { loadavg } from "node:os";
 import { compile } from "../compiler/compile.js";
 import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
 import { loadModel, type Model } from "../runtime/model.js";
 import { readFileOrExplain } from "../runtime/node/files.js";
-import { copyWeightsByShape, timeDenseAgainstConditional } from "../runtime/bench.js";
+import { copyWeightsByShape, timeDenseAgainstConditional, timePairs, type BenchPair, type TimedCase } from "../runtime/bench.js";
 import { pickWasm } from "../runtime/simd.js";
 import { applyMethodOptions, checkMethodOptions, methodOptionsConfig, methodOptionsUsage } from "./method-options.js";
 import { figuresJson } from "./report-format.js";
 import { parseCommandArgs } from "./args.js";
 import type { Command } from "./command.js";
 import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
-import { loadData, parseDataOption, positiveInteger, positiveIntegerList, reportingRuntimeErrors, seedFlag } from "./session.js";
+import { loadData, parseDataOption, positiveInteger, positiveIntegerList, reportingRuntimeErrors, seedFlag, threadsListFlag } from "./session.js";
 
-const USAGE = `usage: condc bench FILE [--weights CKPT] [--data SET] [--batch 1,50,128] [--reps N] [--seed N] [--plain-simd] [--json]
+const USAGE = `usage: condc bench FILE [--weights CKPT] [--data SET] [--batch 1,50,128] [--threads 1,2] [--reps N] [--seed N] [--plain-simd] [--json]
 
 Times inference (predict) of the conditional model in FILE against the same model compiled
 dense (gates removed), with the same weights, interleaved, medians of --reps (default 15).
@@ -26,12 +28,17 @@ random pixels if it is unavailable).
   --weights CKPT  trained weights (safetensors); without it: init(seed) and fresh estimators,
                   whose active fractions say nothing about a trained model
   --batch LIST    batch sizes, comma-separated (default 1,50,128)
+  --threads LIST  thread counts, comma-separated (default: the cores); every count is timed
+                  in the same interleaved rounds, so their ratios are side by side
 ${methodOptionsUsage("bench")}
-  --json          {"model", "cases": [{"batch", "dense_ms", "conditional_ms", "speedup",
-                  "macs_per_example", "dense_macs_per_example", "layers": {...}}]} (docs/reports.md)`;
+  --json          {"model", "load_average", "cases": [{"batch", "threads", "dense_ms",
+                  "conditional_ms", "speedup", "macs_per_example", "dense_macs_per_example",
+                  "layers": {...}}]} (docs/reports.md)`;
 
 export interface BenchCase {
   batch: number;
+  /** Threads both builds ran on. */
+  threads: number;
   dense_ms: number;
   conditional_ms: number;
   speedup: number;
@@ -42,12 +49,17 @@ export interface BenchCase {
   layers: Record<string, unknown>;
 }
 
-/** Times `predict` of both models on the same rows, interleaved; ms per call (medians). */
-export function timeCase(dense: Model, conditional: Model, x: Float32Array, batch: number, reps: number): BenchCase {
-  const timed = timeDenseAgainstConditional(dense, conditional, x, batch, reps);
+/** The 1, 5 and 15 minute load averages (null where the platform has none). */
+function loadAverage(): number[] | null {
+  const averages = loadavg();
+  return averages.every((a) => a === 0) ? null : averages.map((a) => Math.round(a * 100) / 100);
+}
+
+function benchCase(timed: TimedCase, threads: number): BenchCase {
   const figures = figuresJson(timed.figures);
   return {
-    batch,
+    batch: timed.batch,
+    threads,
     dense_ms: timed.denseMs,
     conditional_ms: timed.conditionalMs,
     speedup: timed.denseMs / timed.conditionalMs,
@@ -58,6 +70,16 @@ export function timeCase(dense: Model, conditional: Model, x: Float32Array, batc
   };
 }
 
+/** Times `predict` of both models on the same rows, interleaved; ms per call (medians). */
+export function timeCase(dense: Model, conditional: Model, x: Float32Array, batch: number, reps: number): BenchCase {
+  return benchCase(timeDenseAgainstConditional(dense, conditional, x, batch, reps), conditional.threads);
+}
+
+/** Every pair (one per thread count) in the same interleaved rounds; one case per pair. */
+export function timeCases(pairs: readonly BenchPair[], x: Float32Array, batch: number, reps: number): BenchCase[] {
+  return timePairs(pairs, x, batch, reps).map((t, k) => benchCase(t, pairs[k]!.conditional.threads));
+}
+
 async function runBench(args: string[], io: CliIO): Promise<number> {
   const { positionals, values } = parseCommandArgs("bench", args, {
     weights: { type: "string", short: "w" },
@@ -65,6 +87,7 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
     batch: { type: "string" },
     reps: { type: "string" },
     seed: { type: "string" },
+    threads: { type: "string" },
     json: { type: "boolean", default: false },
     "plain-simd": { type: "boolean", default: false },
     ...methodOptionsConfig("bench"),
@@ -75,6 +98,7 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
   const batches = positiveIntegerList("bench", "batch", values.batch) ?? [1, 50, 128];
   const reps = positiveInteger("bench", "reps", values.reps) ?? 15;
   const seed = seedFlag("bench", values.seed) ?? 0;
+  const threadCounts = threadsListFlag("bench", values.threads);
   const json = values.json === true;
   const maxBatch = Math.max(...batches);
   const dataOption = typeof values.data === "string" ? parseDataOption("bench", values.data) : undefined;
@@ -90,21 +114,27 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
     if (!cond.ok || !dense.ok) throw new CliError(`condc bench: ${file} has errors`, ExitCode.sourceErrors);
     const pick = (r: typeof cond & { ok: true }) => (simd === "plain" ? { wasm: r.wasm, simd: "plain" as const } : pickWasm(r.wasm, r.relaxedWasm));
     const chosen = pick(cond);
-    const conditional = await loadModel(chosen.wasm, cond.manifest);
-    const baseline = await loadModel(pick(dense).wasm, dense.manifest);
+    const weights = typeof values.weights === "string" ? await readFileOrExplain(values.weights, "checkpoint") : null;
     const notes: string[] = [];
-    if (typeof values.weights === "string") {
-      conditional.load(await readFileOrExplain(values.weights, "checkpoint"), values.weights);
-    } else {
-      conditional.init(seed);
-      notes.push("no --weights: untrained weights (init prepares the methods); active fractions and speedups say nothing about a trained model");
-    }
-    applyMethodOptions("bench", values, conditional);
-    // The dense build gets the same weights, by name and shape; a layer whose dense stand-in has
-    // no tensor of its shape (a tree) keeps the stand-in's initial weights.
-    baseline.init(seed);
-    const apart = copyWeightsByShape(conditional, baseline);
-    if (apart.length > 0) notes.push(`${apart.join(", ")}: timed against a dense layer of the same shape with its own weights (the method has no dense weight of that shape)`);
+    if (!weights) notes.push("no --weights: untrained weights (init prepares the methods); active fractions and speedups say nothing about a trained model");
+    const apart = new Set<string>();
+    // Both builds on a thread count, with the same weights (and the same on every count).
+    const prepare = async (threads: number | undefined): Promise<BenchPair> => {
+      const load = threads === undefined ? {} : { threads };
+      const conditional = await loadModel(chosen.wasm, cond.manifest, load);
+      const baseline = await loadModel(pick(dense).wasm, dense.manifest, load);
+      if (weights) conditional.load(weights, values.weights as string);
+      else conditional.init(seed);
+      applyMethodOptions("bench", values, conditional);
+      // The dense build gets the same weights, by name and shape; a layer whose dense stand-in has
+      // no tensor of its shape (a tree) keeps the stand-in's initial weights.
+      baseline.init(seed);
+      for (const layer of copyWeightsByShape(conditional, baseline)) apart.add(layer);
+      return { dense: baseline, conditional };
+    };
+    const pairs: BenchPair[] = [];
+    for (const threads of threadCounts ?? [undefined]) pairs.push(await prepare(threads));
+    if (apart.size > 0) notes.push(`${[...apart].join(", ")}: timed against a dense layer of the same shape with its own weights (the method has no dense weight of that shape)`);
 
     const width = cond.manifest.input.width;
     let x: Float32Array;
@@ -119,16 +149,18 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
       inputs = "uniform random inputs (the test set is unavailable)";
       notes.push("the model's data set is unavailable: random inputs, active fractions are not representative");
     }
-    const cases = batches.map((b) => timeCase(baseline, conditional, x, b, reps));
+    const cases = batches.flatMap((b) => timeCases(pairs, x, b, reps));
+    pairs.forEach((p) => (p.dense.dispose(), p.conditional.dispose()));
+    const load = loadAverage();
     if (json) {
-      io.stdout(JSON.stringify({ model: cond.manifest.model, file, simd: chosen.simd, inputs, weights: typeof values.weights === "string" ? values.weights : null, reps, notes, cases }));
+      io.stdout(JSON.stringify({ model: cond.manifest.model, file, simd: chosen.simd, inputs, weights: typeof values.weights === "string" ? values.weights : null, reps, load_average: load, notes, cases }));
     } else {
-      io.stdout(`${cond.manifest.model}: conditional vs dense build, same weights, ${chosen.simd} SIMD, ${inputs}, medians of ${reps}`);
+      io.stdout(`${cond.manifest.model}: conditional vs dense build, same weights, ${chosen.simd} SIMD, ${inputs}, medians of ${reps}${load ? `, load average ${load.join(" ")}` : ""}`);
       for (const n of notes) io.stdout(`note: ${n}`);
-      io.stdout("batch   dense ms   conditional ms   speedup   MACs/example dense -> conditional (ratio)");
+      io.stdout("batch   threads   dense ms   conditional ms   speedup   MACs/example dense -> conditional (ratio)");
       for (const c of cases) {
         const macs = `${Math.round(c.dense_macs_per_example)} -> ${Math.round(c.macs_per_example)} (${c.mac_ratio.toFixed(2)}x)`;
-        io.stdout(`${String(c.batch).padStart(5)}   ${c.dense_ms.toFixed(4).padStart(8)}   ${c.conditional_ms.toFixed(4).padStart(14)}   ${(c.speedup.toFixed(2) + "x").padStart(7)}   ${macs}`);
+        io.stdout(`${String(c.batch).padStart(5)}   ${String(c.threads).padStart(7)}   ${c.dense_ms.toFixed(4).padStart(8)}   ${c.conditional_ms.toFixed(4).padStart(14)}   ${(c.speedup.toFixed(2) + "x").padStart(7)}   ${macs}`);
       }
     }
     return ExitCode.ok;

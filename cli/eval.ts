@@ -10,11 +10,12 @@ import type { Command } from "./command.js";
 import { CliError, ExitCode, type CliIO } from "./io.js";
 import { applyMethodOptions, checkMethodOptions, methodOptionsConfig, methodOptionsUsage } from "./method-options.js";
 import { figuresJson, figuresText, type Analyses } from "./report-format.js";
-import { compileAndLoad, loadData, parseDataOption, reportingRuntimeErrors } from "./session.js";
+import { compileAndLoad, loadData, parseDataOption, reportingRuntimeErrors, threadsFlag } from "./session.js";
 
-const USAGE = `usage: condc eval FILE --weights CKPT [--data mnist|fashion-mnist|idx:DIR] [--plain-simd] [--json]
+const USAGE = `usage: condc eval FILE --weights CKPT [--data mnist|fashion-mnist|idx:DIR] [--threads N] [--plain-simd] [--json]
 
 Evaluates trained weights on the test split of a data set (default: the model file's).
+  --threads N  threads to run on (default: the cores); the results are the same for any N
 ${methodOptionsUsage("eval")}
   --json   print one JSON object: accuracy, loss, count, examples_per_second, the MACs
            figures (macs_per_example, dense_macs_per_example, layers: {...}; docs/reports.md)`;
@@ -23,6 +24,7 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
   const { positionals, values } = parseCommandArgs("eval", args, {
     weights: { type: "string", short: "w" },
     data: { type: "string" },
+    threads: { type: "string" },
     json: { type: "boolean", default: false },
     "plain-simd": { type: "boolean", default: false },
     ...methodOptionsConfig("eval"),
@@ -32,10 +34,11 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
   checkMethodOptions("eval", values);
   const weights = values.weights;
   const dataOption = typeof values.data === "string" ? parseDataOption("eval", values.data) : undefined;
+  const threads = threadsFlag("eval", values.threads);
 
   return reportingRuntimeErrors("eval", async () => {
     const bytes = await readFileOrExplain(weights, "checkpoint");
-    const { model, result, simd } = await compileAndLoad(io, "eval", positionals[0]!, { plain: values["plain-simd"] === true });
+    const { model, result, simd } = await compileAndLoad(io, "eval", positionals[0]!, { plain: values["plain-simd"] === true, threads });
     model.load(bytes, weights);
     applyMethodOptions("eval", values, model);
     const data = await loadData(dataOption ?? result.ir.train.data, result.manifest.input.width, result.manifest.classes);
@@ -54,6 +57,7 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
         model: result.manifest.model,
         data: data.test.name,
         simd,
+        threads: model.threads,
         accuracy: evaluation.accuracy,
         loss: evaluation.loss,
         count: evaluation.count,
@@ -62,7 +66,7 @@ async function runEval(args: string[], io: CliIO): Promise<number> {
         ...figuresJson(figures, analyses),
       }));
     } else {
-      io.stdout(`${result.manifest.model} on ${data.test.name} (${evaluation.count} examples): accuracy ${(100 * evaluation.accuracy).toFixed(2)}%, loss ${evaluation.loss.toFixed(4)}, ${Math.round(evaluation.examplesPerSecond)} examples/s`);
+      io.stdout(`${result.manifest.model} on ${data.test.name} (${evaluation.count} examples): accuracy ${(100 * evaluation.accuracy).toFixed(2)}%, loss ${evaluation.loss.toFixed(4)}, ${Math.round(evaluation.examplesPerSecond)} examples/s on ${model.threads} thread${model.threads === 1 ? "" : "s"}`);
       for (const line of figuresText(figures, analyses)) io.stdout(line);
     }
     return ExitCode.ok;

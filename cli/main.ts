@@ -2,6 +2,7 @@
  * @fileoverview The `condc` command line: dispatches to the command table, prints help,
  * and turns every failure into a one-line message and an exit code (never a stack trace).
  */
+import "../runtime/node/thread-host.js";
 import { suggest } from "../compiler/frontend/suggest.js";
 import { COMMANDS } from "./commands.js";
 import { CliError, ExitCode, processIO, quotePath, type CliIO } from "./io.js";

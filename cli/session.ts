@@ -40,11 +40,29 @@ export async function compileFile(io: CliIO, command: string, file: string, opti
 }
 
 /** Compiles `file` and instantiates the relaxed-SIMD build where the engine validates it. */
-export async function compileAndLoad(io: CliIO, command: string, file: string, options: { maxBatch?: number; plain?: boolean } = {}): Promise<CompiledFile> {
+export async function compileAndLoad(io: CliIO, command: string, file: string, options: { maxBatch?: number; plain?: boolean; threads?: number } = {}): Promise<CompiledFile> {
   const result = await compileFile(io, command, file, { maxBatch: options.maxBatch, simd: options.plain ? "plain" : "both", fitTrainBatch: true });
   const chosen = options.plain ? { wasm: result.wasm, simd: "plain" as const } : pickWasm(result.wasm, result.relaxedWasm);
-  const model = await loadModel(chosen.wasm, result.manifest);
+  const model = await loadModel(chosen.wasm, result.manifest, options.threads === undefined ? {} : { threads: options.threads });
   return { result, model, simd: chosen.simd };
+}
+
+/** The most threads a flag may ask for (as loadModel). */
+const MAX_THREADS_FLAG = 1024;
+
+/** `--threads N`: an integer in [1, 1024]. */
+export function threadsFlag(command: string, value: string | boolean | undefined): number | undefined {
+  return integerFlag(command, "threads", value, 1, MAX_THREADS_FLAG, `an integer in [1, ${MAX_THREADS_FLAG}]`);
+}
+
+/** `--threads 1,2,4`: a list of such integers, at most 16, without repeats. */
+export function threadsListFlag(command: string, value: string | boolean | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = String(value).split(",");
+  if (parts.length > 16) throw new CliError(`condc ${command}: --threads takes at most 16 values, got ${parts.length}`);
+  const counts = parts.map((part) => threadsFlag(command, part.trim())!);
+  if (new Set(counts).size !== counts.length) throw new CliError(`condc ${command}: --threads lists ${counts.find((c, i) => counts.indexOf(c) !== i)} twice`);
+  return counts;
 }
 
 /** `mnist`, `fashion-mnist` (or `fashion_mnist`), `idx:DIR`. */

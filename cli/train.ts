@@ -9,15 +9,16 @@ import type { Command } from "./command.js";
 import { CliError, ExitCode, processIO, type CliIO } from "./io.js";
 import { progressPrinter } from "./progress.js";
 import { figuresJson, figuresText } from "./report-format.js";
-import { compileAndLoad, loadData, parseDataOption, positiveInteger, positiveNumber, prepareOutput, reportingRuntimeErrors, seedFlag } from "./session.js";
+import { compileAndLoad, loadData, parseDataOption, positiveInteger, positiveNumber, prepareOutput, reportingRuntimeErrors, seedFlag, threadsFlag } from "./session.js";
 
 const USAGE = `usage: condc train FILE [--data mnist|fashion-mnist|idx:DIR] [--epochs N] [--batch N]
-                  [--lr X] [--seed N] [--out CKPT] [--plain-simd] [--json]
+                  [--lr X] [--seed N] [--out CKPT] [--threads N] [--plain-simd] [--json]
 
 Trains a model with the settings of its 'train' block; options override them.
   --data SET      mnist (10,000 digits bundled), fashion-mnist (Debian dataset-fashion-mnist)
                   or idx:DIR (train/t10k images and labels in IDX format, optionally .gz)
   --out CKPT      write the trained weights (safetensors), atomically
+  --threads N     threads to run on (default: the cores); the weights are the same for any N
   --plain-simd    use the plain-SIMD build even where relaxed SIMD (FMA) is available
   --json          print one JSON object (test_accuracy, examples_per_second, epochs, ...)`;
 
@@ -29,6 +30,7 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
     lr: { type: "string" },
     seed: { type: "string" },
     out: { type: "string", short: "o" },
+    threads: { type: "string" },
     json: { type: "boolean", default: false },
     "plain-simd": { type: "boolean", default: false },
   });
@@ -38,12 +40,13 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
   const batchOption = positiveInteger("train", "batch", values.batch);
   const lrOption = positiveNumber("train", "lr", values.lr);
   const seedOption = seedFlag("train", values.seed);
+  const threads = threadsFlag("train", values.threads);
   const dataOption = typeof values.data === "string" ? parseDataOption("train", values.data) : undefined;
   const json = values.json === true;
 
   if (typeof values.out === "string") await prepareOutput("train", values.out);
   return reportingRuntimeErrors("train", async () => {
-    const peek = await compileAndLoad(io, "train", file, { maxBatch: batchOption, plain: values["plain-simd"] === true });
+    const peek = await compileAndLoad(io, "train", file, { maxBatch: batchOption, plain: values["plain-simd"] === true, threads });
     const { model, result, simd } = peek;
     const settings = result.ir.train;
     const batch = batchOption ?? settings.batch;
@@ -53,7 +56,7 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
     const lr = lrOption ?? settings.optimizer.lr;
     const dataSpec = dataOption ?? settings.data;
     const data = await loadData(dataSpec, result.manifest.input.width, result.manifest.classes);
-    if (!json) io.stdout(`${result.manifest.model}: ${result.manifest.cost.parameters} parameters, ${data.train.name} ${data.train.count} train / ${data.test.count} test, ${epochs} epochs, batch ${batch}, ${simd} SIMD`);
+    if (!json) io.stdout(`${result.manifest.model}: ${result.manifest.cost.parameters} parameters, ${data.train.name} ${data.train.count} train / ${data.test.count} test, ${epochs} epochs, batch ${batch}, ${simd} SIMD, ${model.threads} thread${model.threads === 1 ? "" : "s"}`);
 
     model.init(seed);
     const conditional = model.manifest.layers.some((l) => l.method !== "dense");
@@ -87,6 +90,7 @@ async function runTrain(args: string[], io: CliIO): Promise<number> {
         file,
         data: data.train.name,
         simd,
+        threads: model.threads,
         epochs: run.epochs.map((e) => ({
           epoch: e.epoch,
           train_loss: e.trainLoss,

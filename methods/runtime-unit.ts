@@ -8,6 +8,7 @@
 import type { ManifestLayer } from "../runtime/manifest.js";
 import type { Model } from "../runtime/model.js";
 import type { Dataset } from "../runtime/data/dataset.js";
+import type { Dispatchers } from "../runtime/pool/parallel.js";
 
 /** A layer of the method, its options typed. */
 export type RuntimeLayer<O> = ManifestLayer & { options: O };
@@ -69,6 +70,11 @@ export interface MethodRuntime<O = unknown> {
   /** For `condc bench` without trained weights: make untrained weights usable. */
   prepareUntrained?(model: Model, layers: RuntimeLayer<O>[], seed: number): void;
   cliOptions?: MethodCliOption<O>[];
+  /**
+   * How the method's own kernels split over threads, by kernel import name (runtime/pool/:
+   * each dispatcher splits a call into output tiles computed exactly as in one call).
+   */
+  dispatchers?: Dispatchers;
 }
 
 export function defineRuntime<O>(runtime: MethodRuntime<O>): MethodRuntime<O> {

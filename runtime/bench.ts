@@ -22,30 +22,47 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** Both builds of one model, loaded alike (the same thread count, the same weights). */
+export interface BenchPair {
+  dense: Model;
+  conditional: Model;
+}
+
 /** Times `predict` of both models on the same rows, interleaved; medians of `reps` samples. */
 export function timeDenseAgainstConditional(dense: Model, conditional: Model, x: Float32Array, batch: number, reps: number): TimedCase {
+  return timePairs([{ dense, conditional }], x, batch, reps)[0]!;
+}
+
+/**
+ * Times `predict` of every model of `pairs` (say one pair per thread count) on the same rows, in
+ * the same rounds (each round samples every model once, in alternating order), so that a busy
+ * machine's drifts hit all alike; medians of `reps` samples, one case per pair.
+ */
+export function timePairs(pairs: readonly BenchPair[], x: Float32Array, batch: number, reps: number): TimedCase[] {
   if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`timeDenseAgainstConditional: reps must be a positive integer, got ${reps}`);
+  if (pairs.length === 0) throw new RangeError("timePairs: pairs must not be empty");
+  const models = pairs.flatMap((p) => [p.dense, p.conditional]);
   const call = (m: Model): number => {
     const t0 = performance.now();
     m.predict(x, batch);
     return performance.now() - t0;
   };
   // Calls per sample so that one sample lasts >= ~5 ms (batch 1 is tens of microseconds).
-  for (let w = 0; w < 3; w++) { call(dense); call(conditional); }
-  const once = Math.max(call(dense), 1e-3);
+  for (let w = 0; w < 3; w++) models.forEach(call);
+  const once = Math.max(call(pairs[0]!.dense), 1e-3);
   const inner = Math.max(1, Math.min(1000, Math.ceil(5 / once)));
   const sample = (m: Model): number => {
     const t0 = performance.now();
     for (let k = 0; k < inner; k++) m.predict(x, batch);
     return (performance.now() - t0) / inner;
   };
-  const d: number[] = [], c: number[] = [];
-  resetCounters(conditional, "eval");
+  const samples = models.map(() => [] as number[]);
+  for (const p of pairs) resetCounters(p.conditional, "eval");
   for (let rep = 0; rep < reps; rep++) {
-    if (rep % 2 === 0) { d.push(sample(dense)); c.push(sample(conditional)); }
-    else { c.push(sample(conditional)); d.push(sample(dense)); }
+    const order = rep % 2 === 0 ? models.map((_, i) => i) : models.map((_, i) => models.length - 1 - i);
+    for (const i of order) samples[i]!.push(sample(models[i]!));
   }
-  return { batch, denseMs: median(d), conditionalMs: median(c), figures: collectFigures(conditional, "eval") };
+  return pairs.map((p, k) => ({ batch, denseMs: median(samples[2 * k]!), conditionalMs: median(samples[2 * k + 1]!), figures: collectFigures(p.conditional, "eval") }));
 }
 
 /**

@@ -9,13 +9,17 @@ export type { TrainOptions, TrainResult, EpochReport, TrainProgress, DivergenceO
 export { collectFigures, resetCounters, analyzeModel } from "./report.js";
 export type { ModelFigures, LayerFigures, Phase, ModelAnalyses } from "./report.js";
 export { gateDecisions } from "./decisions.js";
-export { timeDenseAgainstConditional, copyWeightsByShape } from "./bench.js";
+export { timeDenseAgainstConditional, timePairs, copyWeightsByShape, type BenchPair } from "./bench.js";
 export type { TimedCase } from "./bench.js";
 export type { GateDecisions, DecisionsReport, DecisionsOptions } from "./decisions.js";
 export type { Manifest, ManifestLayer, ManifestParam, ManifestRegion } from "./manifest.js";
 export { manifestProblems } from "./manifest.js";
 export type { Dataset, DataSplit } from "./data/dataset.js";
 export { pickWasm, relaxedSimdSupported } from "./simd.js";
+export { setThreadHost, threadHost } from "./pool/host.js";
+export type { ThreadHost, PoolThread } from "./pool/host.js";
+export { ThreadError } from "./pool/pool.js";
+export type { SplitMode } from "./pool/parallel.js";
 export { KERNEL_LIBRARY, kernelLibraryBytes } from "./kernel-library.js";
 export * from "../methods/runtime-registry.js";
 export type { MethodRuntime, RuntimeLayer, LayerReport, LayerDecisions, DecisionUnit } from "../methods/runtime-unit.js";

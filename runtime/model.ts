@@ -4,13 +4,18 @@
  * argument checked at the boundary so a bad call throws and leaves the model as it was.
  * Method-specific work (estimator refresh, policy seeds, counters) is done by the methods'
  * runtime units (`methods/runtime-registry.ts`), found by the manifest's method keys.
- * No Node-only imports: the same code runs in browsers.
+ * On several threads the memory is shared, a pool of workers runs the kernel library beside the
+ * calling thread, and the model module's kernel imports are dispatchers that split each call
+ * (runtime/pool/). No Node-only imports: the same code runs in browsers.
  */
 import type { Manifest, ManifestLayer, ManifestRegion } from "./manifest.js";
 import { findRegion, manifestProblems } from "./manifest.js";
 import type { Dataset } from "./data/dataset.js";
 import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors, type DecodeOptions } from "./checkpoint/safetensors.js";
 import { KERNEL_LIBRARY, instantiateKernels, kernelLibraryModule, type KernelInstance, type SimdFlavour } from "./kernel-library.js";
+import { startThreads, usableThreads, warnOneThread, type Threads } from "./pool/threads.js";
+import type { SplitMode } from "./pool/parallel.js";
+import { ThreadError } from "./pool/pool.js";
 import { relaxedSimdSupported } from "./simd.js";
 import { ModelLoadError, NonFiniteError } from "./errors.js";
 
@@ -44,6 +49,19 @@ export interface TrainStepOptions {
 export interface LoadOptions {
   /** Runtime units of methods from outside the registry (with `compile(text, { methods })`). */
   methods?: readonly MethodRuntime[];
+  /**
+   * Threads to run on, the calling thread included (an integer >= 1). Default: the cores of the
+   * machine (`os.availableParallelism()` in Node, `navigator.hardwareConcurrency` in browsers);
+   * 1 for a model too small for any of its calls to be split (runtime/pool/thresholds.ts).
+   * Where threads cannot run (a page that is not cross-origin isolated) the model runs on one
+   * and says why once on the console. Results are bit-identical for every thread count.
+   */
+  threads?: number;
+  /**
+   * "measured" (default): a kernel call is split only where the split pays (measured
+   * thresholds); "always": every call that can be split is (tests of the splits).
+   */
+  split?: SplitMode;
 }
 
 /** The method runtimes present in a model, each with its layers. */
@@ -53,6 +71,8 @@ interface MethodGroup {
 }
 
 const MAX_SEED = 2 ** 32;
+/** More threads than any machine has cores: a typo, not a request. */
+const MAX_THREADS = 1024;
 
 export class Model {
   readonly manifest: Manifest;
@@ -64,10 +84,12 @@ export class Model {
   private readonly labels: ManifestRegion;
   private readonly probs: ManifestRegion;
   private readonly groups: MethodGroup[];
+  private readonly pool: Threads | null;
 
   /** @internal Use `loadModel`. */
-  constructor(instance: WebAssembly.Instance, readonly kernels: KernelInstance, memory: WebAssembly.Memory, manifest: Manifest, simd: SimdFlavour, runtimes: readonly MethodRuntime[]) {
+  constructor(instance: WebAssembly.Instance, readonly kernels: KernelInstance, memory: WebAssembly.Memory, manifest: Manifest, simd: SimdFlavour, runtimes: readonly MethodRuntime[], pool: Threads | null = null) {
     this.manifest = manifest;
+    this.pool = pool;
     this.simd = simd;
     this.exports = instance.exports as unknown as ModuleExports;
     this.memory = memory;
@@ -96,6 +118,19 @@ export class Model {
 
   get maxBatch(): number {
     return this.manifest.maxBatch;
+  }
+
+  /** Threads the model runs on, the calling thread included (1 after `dispose`). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /**
+   * Ends the model's worker threads; the model keeps working on the calling thread. Not needed
+   * for a process to exit (idle workers never keep it alive), but frees the threads at once.
+   */
+  dispose(): void {
+    this.pool?.dispose();
   }
 
   /** Number of training steps taken since `init` (or as stored in the last loaded checkpoint). */
@@ -404,25 +439,58 @@ export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Mod
   if (simd === "relaxed" && !relaxedSimdSupported()) {
     throw new ModelLoadError(`model '${manifest.model}': this is the relaxed-SIMD build and this engine does not run relaxed SIMD; load the plain build (pickWasm chooses)`);
   }
+  const threads = checkThreads(options, manifest);
+  const runtimes = [...METHOD_RUNTIMES, ...(options.methods ?? [])];
+  // One scratch block per thread above the plan; the calling thread's is the first.
   const scratch = Math.ceil(manifest.memory.end / 64) * 64;
-  const bytes = scratch + KERNEL_LIBRARY.scratchBytes;
-  if (bytes > 2 ** 32) throw new ModelLoadError(`model '${manifest.model}' needs ${bytes} bytes of memory, more than the 4 GiB of wasm32`);
+  const bytes = scratch + KERNEL_LIBRARY.scratchBytes * threads;
+  if (bytes > 2 ** 32) throw new ModelLoadError(`model '${manifest.model}' needs ${bytes} bytes of memory${threads > 1 ? ` on ${threads} threads` : ""}, more than the 4 GiB of wasm32`);
   const pages = Math.ceil(bytes / 65536);
+  const shared = threads > 1;
   let memory: WebAssembly.Memory;
   try {
-    memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages, ...(shared ? { shared: true } : {}) });
   } catch (error) {
-    throw new ModelLoadError(`model '${manifest.model}': cannot allocate ${bytes} bytes of memory (${(error as Error).message})`);
+    throw new ModelLoadError(`model '${manifest.model}': cannot allocate ${bytes} bytes of ${shared ? "shared " : ""}memory (${(error as Error).message})`);
   }
-  const kernels = await instantiateKernels(await kernelLibraryModule(simd), memory, scratch);
+  const library = await kernelLibraryModule(simd, shared ? "shared" : "private");
+  const kernels = await instantiateKernels(library, memory, scratch);
+  let pool: Threads | null = null;
+  let imports = kernels.exports as WebAssembly.ModuleImports;
+  if (shared) {
+    const scratchOf = (thread: number) => scratch + KERNEL_LIBRARY.scratchBytes * thread;
+    try {
+      pool = await startThreads({ threads, library, memory, scratchOf, local: kernels.exports, module, runtimes, split: options.split ?? "measured" });
+    } catch (error) {
+      // Threads the caller asked for are an error; the default falls back to one thread, said once.
+      if (options.threads !== undefined) throw new ModelLoadError(`model '${manifest.model}': ${(error as Error).message}; load it with { threads: 1 } to run on this thread alone`);
+      warnOneThread(threads, `the worker threads could not start (${error instanceof ThreadError ? error.reason : (error as Error).message})`);
+      return loadModel(module, manifest, { ...options, threads: 1 });
+    }
+    imports = pool.imports;
+  }
   let instance: WebAssembly.Instance;
   try {
-    instance = await WebAssembly.instantiate(module, { kernels: kernels.exports as WebAssembly.ModuleImports });
+    instance = await WebAssembly.instantiate(module, { kernels: imports });
   } catch (error) {
+    pool?.dispose();
     throw new ModelLoadError(`model '${manifest.model}': the module does not link against this kernel library (${(error as Error).message})`);
   }
-  const runtimes = [...METHOD_RUNTIMES, ...(options.methods ?? [])];
-  return new Model(instance, kernels, memory, manifest, simd, runtimes);
+  const model = new Model(instance, kernels, memory, manifest, simd, runtimes, pool);
+  if (pool) pool.disposeWith(model);
+  return model;
+}
+
+/** The thread count to run on: the option, checked, else the cores (for a model with work to split); 1 where threads cannot run. */
+function checkThreads(options: LoadOptions, manifest: Manifest): number {
+  if (typeof options !== "object" || options === null) throw new TypeError(`loadModel: options must be an object, got ${describe(options)}`);
+  const { threads, split } = options;
+  if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
+    throw new RangeError(`loadModel: threads must be an integer in [1, ${MAX_THREADS}], got ${describe(threads)}`);
+  }
+  if (split !== undefined && split !== "measured" && split !== "always") throw new RangeError(`loadModel: split must be "measured" or "always", got ${describe(split)}`);
+  const largestWork = Math.max(0, ...manifest.layers.map((l) => l.inputs * l.units * manifest.maxBatch));
+  return usableThreads(threads, largestWork);
 }
 
 function now(): number {

@@ -6,6 +6,7 @@
 import type { Model } from "../../runtime/model.js";
 import { findRegion } from "../../runtime/manifest.js";
 import { defineRuntime, type LayerDecisions, type RuntimeLayer } from "../runtime-unit.js";
+import { TREE_DISPATCHERS } from "./parallel.js";
 
 interface TreeSettings {
   depth: number;
@@ -82,6 +83,7 @@ function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
 }
 
 export const treeRuntime = defineRuntime<TreeSettings>({
+  dispatchers: TREE_DISPATCHERS,
   key: KEY,
   resetCounters: (model, layers) => layers.forEach((l) => exported(model, l, "treeResetCounters")()),
   decisions,

@@ -50,8 +50,17 @@ export function bsForward(
   B: i32, outList: usize, outCount: usize, nbOut: i32,
   inList: usize, inCount: usize, nbIn: i32, bIn: i32,
 ): void {
+  bsForwardRows(n, N, K, x, w, bias, out, B, outList, outCount, nbOut, inList, inCount, nbIn, bIn, 0, n);
+}
+
+/** bsForward for examples [i0, i1) (each output row depends on its example alone). */
+export function bsForwardRows(
+  n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
+  B: i32, outList: usize, outCount: usize, nbOut: i32,
+  inList: usize, inCount: usize, nbIn: i32, bIn: i32, i0: i32, i1: i32,
+): void {
   const ldw = <usize>K << 2;
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     const xi = x + ((<usize>i * <usize>K) << 2);
     const oi = out + ((<usize>i * <usize>N) << 2);
     const blocks = outList == 0 ? blockCount(N, B) : load<i32>(outCount + (<usize>i << 2));
@@ -132,8 +141,17 @@ export function bsBackwardInput(
   B: i32, outList: usize, outCount: usize, nbOut: i32,
   inList: usize, inCount: usize, nbIn: i32, bIn: i32, beta: f32,
 ): void {
+  bsBackwardInputRows(n, N, K, g, w, dx, B, outList, outCount, nbOut, inList, inCount, nbIn, bIn, beta, 0, n);
+}
+
+/** bsBackwardInput for examples [i0, i1) (each dx row depends on its example alone). */
+export function bsBackwardInputRows(
+  n: i32, N: i32, K: i32, g: usize, w: usize, dx: usize,
+  B: i32, outList: usize, outCount: usize, nbOut: i32,
+  inList: usize, inCount: usize, nbIn: i32, bIn: i32, beta: f32, i0: i32, i1: i32,
+): void {
   const ldw = <usize>K << 2;
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     const gi = g + ((<usize>i * <usize>N) << 2);
     const di = dx + ((<usize>i * <usize>K) << 2);
     if (beta == 0) memory.fill(di, 0, <usize>K << 2);
@@ -219,8 +237,13 @@ function activateSegment(p: usize, count: i32, kind: i32): void {
 
 /** h = f(h) in place on the active blocks of each row (inactive blocks stay as they are: 0). */
 export function bsActivate(h: usize, n: i32, N: i32, B: i32, outList: usize, outCount: usize, nbOut: i32, kind: i32): void {
+  bsActivateRows(h, n, N, B, outList, outCount, nbOut, kind, 0, n);
+}
+
+/** bsActivate for examples [i0, i1). */
+export function bsActivateRows(h: usize, n: i32, N: i32, B: i32, outList: usize, outCount: usize, nbOut: i32, kind: i32, i0: i32, i1: i32): void {
   if (kind == ACTIVATION_LINEAR) return;
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     const hi = h + ((<usize>i * <usize>N) << 2);
     const blocks = load<i32>(outCount + (<usize>i << 2));
     for (let q = 0; q < blocks; q++) {
@@ -235,7 +258,12 @@ export function bsActivate(h: usize, n: i32, N: i32, B: i32, outList: usize, out
  * derivative (from the output h), the others are zeroed. u: f32 [n, nbOut].
  */
 export function bsActivationBackward(delta: usize, h: usize, n: i32, N: i32, B: i32, u: usize, nbOut: i32, kind: i32): void {
-  for (let i = 0; i < n; i++) {
+  bsActivationBackwardRows(delta, h, n, N, B, u, nbOut, kind, 0, n);
+}
+
+/** bsActivationBackward for examples [i0, i1). */
+export function bsActivationBackwardRows(delta: usize, h: usize, n: i32, N: i32, B: i32, u: usize, nbOut: i32, kind: i32, i0: i32, i1: i32): void {
+  for (let i = i0; i < i1; i++) {
     const di = delta + ((<usize>i * <usize>N) << 2);
     const hi = h + ((<usize>i * <usize>N) << 2);
     for (let b = 0; b < nbOut; b++) {
@@ -262,8 +290,12 @@ export function bsForwardGrouped(
   n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
   B: i32, outList: usize, outCount: usize, nbOut: i32, groups: usize,
 ): void {
-  const ldw = <usize>K << 2;
-  const ldx = <usize>K << 2;
+  bsGroups(n, outList, outCount, nbOut, groups);
+  bsForwardGroupedUnits(n, N, K, x, w, bias, out, B, nbOut, groups, 0, N);
+}
+
+/** bsForwardGrouped's groups: per output block, its example count and members (in order). */
+export function bsGroups(n: i32, outList: usize, outCount: usize, nbOut: i32, groups: usize): void {
   const members = groups + (<usize>nbOut << 2);
   memory.fill(groups, 0, <usize>nbOut << 2);
   for (let i = 0; i < n; i++) {
@@ -276,13 +308,29 @@ export function bsForwardGrouped(
       store<i32>(at, m + 1);
     }
   }
-  memory.fill(out, 0, (<usize>n * <usize>N) << 2);
-  for (let xb = 0; xb < nbOut; xb++) {
+}
+
+/**
+ * bsForwardGrouped's products for units [u0, u1), after bsGroups: those output columns zeroed
+ * in every row, then each active block's rows in the range, by 4 from the block's first row
+ * (u0 and u1 a block's first row plus a multiple of 4, or N), each with the block's example
+ * pairs as in one call.
+ */
+export function bsForwardGroupedUnits(
+  n: i32, N: i32, K: i32, x: usize, w: usize, bias: usize, out: usize,
+  B: i32, nbOut: i32, groups: usize, u0: i32, u1: i32,
+): void {
+  const ldw = <usize>K << 2;
+  const ldx = <usize>K << 2;
+  const members = groups + (<usize>nbOut << 2);
+  if (u0 == 0 && u1 == N) memory.fill(out, 0, (<usize>n * <usize>N) << 2);
+  else for (let i = 0; i < n; i++) memory.fill(out + ((<usize>i * <usize>N + <usize>u0) << 2), 0, <usize>(u1 - u0) << 2);
+  for (let xb = u0 / B; xb < nbOut && xb * B < u1; xb++) {
     const m = load<i32>(groups + (<usize>xb << 2));
     if (m == 0) continue;
     const list = members + ((<usize>xb * <usize>n) << 2);
-    const j0 = xb * B;
-    const j1 = minI(N, j0 + B);
+    const j0 = xb * B > u0 ? xb * B : u0;
+    const j1 = minI(minI(N, xb * B + B), u1);
     let j = j0;
     for (; j + 4 <= j1; j += 4) {
       const w0 = w + <usize>j * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;

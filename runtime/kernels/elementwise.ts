@@ -118,9 +118,17 @@ export function sigmoidBackward(dh: usize, h: usize, dz: usize, count: i32): voi
 
 /** db[n] = sum over rows of dz[m x n] (bias gradient; overwrites db). Fixed row order. */
 export function columnSums(dz: usize, m: i32, n: i32, db: usize): void {
+  columnSumsRange(dz, m, n, db, 0, n);
+}
+
+/**
+ * columnSums over columns [j0, j1) only (one thread's tile): j0 a multiple of 16 and j1 one
+ * too or n, so that every column is summed by the same code as in the whole call.
+ */
+export function columnSumsRange(dz: usize, m: i32, n: i32, db: usize, j0: i32, j1: i32): void {
   const rowBytes = <usize>n * 4;
-  let j = 0;
-  for (; j + 16 <= n; j += 16) {
+  let j = j0;
+  for (; j + 16 <= j1; j += 16) {
     let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
     let p = dz + <usize>j * 4;
     for (let i = 0; i < m; i++) {
@@ -131,13 +139,13 @@ export function columnSums(dz: usize, m: i32, n: i32, db: usize): void {
     const o = db + <usize>j * 4;
     v128.store(o, s0); v128.store(o, s1, 16); v128.store(o, s2, 32); v128.store(o, s3, 48);
   }
-  for (; j + 4 <= n; j += 4) {
+  for (; j + 4 <= j1; j += 4) {
     let s0 = f32x4.splat(0);
     let p = dz + <usize>j * 4;
     for (let i = 0; i < m; i++) { s0 = f32x4.add(s0, v128.load(p)); p += rowBytes; }
     v128.store(db + <usize>j * 4, s0);
   }
-  for (; j < n; j++) {
+  for (; j < j1; j++) {
     let s: f32 = 0;
     let p = dz + <usize>j * 4;
     for (let i = 0; i < m; i++) { s += load<f32>(p); p += rowBytes; }

@@ -1,16 +1,16 @@
 // Low-rank sign-estimated layers (Davis & Arel): a rank-r factor U V of the weights
 // estimates each pre-activation, Zhat = (X U) V + b; only units with Zhat > theta are
 // computed exactly (SIMD dot products over contiguous rows of W [units x inputs], skipping
-// the input's zeros), ReLU on those, zeros elsewhere. See docs/methods/lowrank.md §2.
+// the input's zeros), ReLU on those, zeros elsewhere. See docs/lowrank.md.
 //
 // Counters (f64, at `stats`): 0 examples, 1 computed (example, unit) pairs, 2 MACs performed,
 // 3 agree, 4 truly positive, 5 false negatives, 6 pairs measured, 7 estimated positive
 // (3..7 only from lowrankSignStats).
-import { scratchAt, SCRATCH_SMALL } from "./scratch";
+import { scratchAt, SCRATCH_GATHER, SCRATCH_GATHER_BYTES, SCRATCH_SMALL } from "./scratch";
+
 import { gemmNN, gemmNT } from "./gemm";
-import { addBias, reluForward } from "./elementwise";
-import { LOWRANK_STAT_AGREE, LOWRANK_STAT_COMPUTED, LOWRANK_STAT_ESTIMATED, LOWRANK_STAT_EXAMPLES, LOWRANK_STAT_FALSE_NEGATIVE, LOWRANK_STAT_MACS, LOWRANK_STAT_MEASURED, LOWRANK_STAT_POSITIVE } from "./codes/lowrank";
 import { addF64, hsumPairwise, madd } from "./helpers";
+import { LOWRANK_EXACT_BY_EXAMPLE, LOWRANK_EXACT_BY_UNIT, LOWRANK_EXACT_DENSE, LOWRANK_PROJECT_GEMM, LOWRANK_PROJECT_SPARSE, LOWRANK_STAT_AGREE, LOWRANK_STAT_COMPUTED, LOWRANK_STAT_ESTIMATED, LOWRANK_STAT_EXAMPLES, LOWRANK_STAT_FALSE_NEGATIVE, LOWRANK_STAT_MACS, LOWRANK_STAT_MEASURED, LOWRANK_STAT_POSITIVE } from "./codes/lowrank";
 
 // Left-packing shuffles for lowrankGatherNonzeros: entry m (16 bytes) moves the f32 lanes set
 // in the 4-bit mask m to the front, in order (index 128: a zero byte).
@@ -38,7 +38,7 @@ const PACK_LANES: usize = memory.data<u8>([
  * 4 with a nonzero is left-packed with a shuffle and stored whole at the running count (no branch
  * per lane), so it writes up to 3 entries past the count, never past entry len - 1.
  */
-function lowrankGatherNonzeros(x: usize, len: i32, idx: usize, val: usize): i32 {
+export function lowrankGatherNonzeros(x: usize, len: i32, idx: usize, val: usize): i32 {
   let count = 0;
   const zero = f32x4.splat(0);
   const lanes = i32x4(0, 1, 2, 3);
@@ -109,6 +109,8 @@ function countNonzeros(x: usize, len: i32): i32 {
   for (; k < len; k++) if (load<f32>(x + (<usize>k << 2)) != 0) count++;
   return count;
 }
+
+// Accumulators of projectSparse's current chunk (up to 16 columns), before they are stored.
 
 /**
  * t[c] = sum_q val[q] * U[idx[q], c] (U [nin x r] row-major): the sparse estimator input. One
@@ -220,15 +222,14 @@ function buildUnitLists(n: i32, nout: i32, active: usize, counts: usize, unitLis
 }
 
 /**
- * Exact part, unit-major, dense-ish input: for each unit, its weight row is dotted with the
- * examples that selected it, four examples per pass over the row (three: the fourth slot
- * repeats the third, stored once), then two, then one.
+ * Exact part, unit-major, dense-ish input, units [j0, j1): each unit's weight row is dotted
+ * with the examples that selected it, four examples per pass over the row (three: the fourth
+ * slot repeats the third, stored once), then two, then one.
  */
-function exactByUnit(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, active: usize, counts: usize, unitLists: usize, unitStart: usize): void {
-  buildUnitLists(n, nout, active, counts, unitLists, unitStart);
+function exactUnits(nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, unitLists: usize, unitStart: usize, j0: i32, j1: i32): void {
   const rowBytes = <usize>nin * 4;
   const hStride = <usize>nout * 4;
-  for (let j = 0; j < nout; j++) {
+  for (let j = j0; j < j1; j++) {
     const begin = load<i32>(unitStart + (<usize>j << 2));
     const end = load<i32>(unitStart + (<usize>(j + 1) << 2));
     if (begin == end) continue;
@@ -362,6 +363,176 @@ const DENSE_SWITCH: f64 = 0.4;
 /** Input density (n >= 8) above which T = X U is one GEMM rather than per-example sparse. */
 const PROJECT_GEMM_DENSITY: f64 = 0.5;
 
+// The forward's phases below are exported for the thread pool's dispatcher (methods/lowrank/
+// parallel.ts), which runs each over tiles (rows, columns or units) and the choices between
+// them through the same mode functions, so that a forward on several threads computes every
+// value with the same code as lowrankForward on one.
+
+/** Nonzeros of rows [0, n) of x (the projection's choice; 0 when n < 8, where it is not needed). */
+export function lowrankCountNonzeros(x: usize, n: i32, nin: i32): i32 {
+  if (n < 8) return 0;
+  let nnzTotal: i32 = 0;
+  for (let i = 0; i < n; i++) nnzTotal += countNonzeros(x + <usize>i * <usize>nin * 4, nin);
+  return nnzTotal;
+}
+
+/** T = X U as one GEMM (n >= 8 and the batch's input density above PROJECT_GEMM_DENSITY), else sparse. */
+export function lowrankProjectionMode(n: i32, nin: i32, nnzTotal: i32): i32 {
+  return n >= 8 && <f64>nnzTotal > PROJECT_GEMM_DENSITY * <f64>n * <f64>nin ? LOWRANK_PROJECT_GEMM : LOWRANK_PROJECT_SPARSE;
+}
+
+/** Bytes of gather buffer (indices and values) an instance's scratch offers lowrank tiles. */
+export function lowrankScratchGatherInputs(): i32 {
+  return <i32>(SCRATCH_GATHER_BYTES / 8);
+}
+
+/**
+ * Sparse T = X U for rows [i0, i1): each row's nonzeros gathered into nzIdx / nzVal (nin
+ * entries each; 0: this instance's scratch, for nin <= lowrankScratchGatherInputs()).
+ * Returns the nonzeros gathered.
+ */
+export function lowrankProjectRows(x: usize, nin: i32, r: i32, u: usize, t: usize, nzIdx: usize, nzVal: usize, i0: i32, i1: i32): i32 {
+  if (nzIdx == 0) {
+    nzIdx = scratchAt(SCRATCH_GATHER);
+    nzVal = nzIdx + <usize>nin * 4;
+  }
+  let nnzTotal: i32 = 0;
+  for (let i = i0; i < i1; i++) {
+    const nnz = lowrankGatherNonzeros(x + <usize>i * <usize>nin * 4, nin, nzIdx, nzVal);
+    projectSparse(u, r, nin, nzIdx, nzVal, nnz, t + <usize>i * <usize>r * 4);
+    nnzTotal += nnz;
+  }
+  return nnzTotal;
+}
+
+/** Zhat columns [j0, j1) of T V + b (zhat [n x nout]); j0 a multiple of 16, j1 one too or nout. */
+export function lowrankEstimateColumns(n: i32, nout: i32, r: i32, t: usize, v: usize, b: usize, zhat: usize, j0: i32, j1: i32): void {
+  gemmNN(n, j1 - j0, r, t, r, v + (<usize>j0 << 2), nout, zhat + (<usize>j0 << 2), nout, 0);
+  for (let i = 0; i < n; i++) addBiasRange(zhat + <usize>i * <usize>nout * 4, b, j0, j1);
+}
+
+/** row[j] += bias[j] for j in [j0, j1) (as addBias does it for a whole row). */
+// @ts-ignore: decorator
+@inline function addBiasRange(row: usize, bias: usize, j0: i32, j1: i32): void {
+  let j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    const o = <usize>j * 4;
+    v128.store(row + o, f32x4.add(v128.load(row + o), v128.load(bias + o)));
+  }
+  for (; j < j1; j++) {
+    const o = <usize>j * 4;
+    store<f32>(row + o, load<f32>(row + o) + load<f32>(bias + o));
+  }
+}
+
+/** Active lists and counts of rows [i0, i1) (zhat > theta); returns their computed pairs. */
+export function lowrankCompactRows(zhat: usize, nout: i32, theta: f32, active: usize, counts: usize, i0: i32, i1: i32): i32 {
+  let computed: i32 = 0;
+  for (let i = i0; i < i1; i++) {
+    const c = compact(zhat + <usize>i * <usize>nout * 4, nout, theta, active + <usize>i * <usize>nout * 4);
+    store<i32>(counts + (<usize>i << 2), c);
+    computed += c;
+  }
+  return computed;
+}
+
+/** How the exact part runs for the batch's computed pairs and input nonzeros. */
+export function lowrankExactMode(n: i32, nin: i32, nout: i32, computed: i32, nnzTotal: i32): i32 {
+  if (<f64>computed >= DENSE_SWITCH * <f64>n * <f64>nout) return LOWRANK_EXACT_DENSE;
+  if (n >= 4 && <f64>nnzTotal * 8 > <f64>n * <f64>nin) return LOWRANK_EXACT_BY_UNIT;
+  return LOWRANK_EXACT_BY_EXAMPLE;
+}
+
+/**
+ * Dense and masked, output columns [j0, j1): exactly the dense layer on the selected units,
+ * h = 1[zhat > theta] relu(X Wᵀ + b) (j0 a multiple of 16, j1 one too or nout).
+ */
+export function lowrankDenseMaskedColumns(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, theta: f32, h: usize, zhat: usize, j0: i32, j1: i32): void {
+  gemmNT(n, j1 - j0, nin, x, nin, w + <usize>j0 * <usize>nin * 4, nin, h + (<usize>j0 << 2), nout, 0);
+  const zero = f32x4.splat(0);
+  const th = f32x4.splat(theta);
+  for (let i = 0; i < n; i++) {
+    const row = h + <usize>i * <usize>nout * 4;
+    const zrow = zhat + <usize>i * <usize>nout * 4;
+    addBiasRange(row, b, j0, j1);
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      const o = <usize>j << 2;
+      const z = v128.load(row + o);
+      v128.store(row + o, v128.and(v128.and(z, f32x4.gt(z, zero)), f32x4.gt(v128.load(zrow + o), th)));
+    }
+    for (; j < j1; j++) {
+      const o = <usize>j << 2;
+      const z = load<f32>(row + o);
+      store<f32>(row + o, z > 0 && load<f32>(zrow + o) > theta ? z : <f32>0);
+    }
+  }
+}
+
+/** The per-unit example lists of the batch's active lists (for lowrankExactUnits). */
+export function lowrankUnitLists(n: i32, nout: i32, active: usize, counts: usize, unitLists: usize, unitStart: usize): void {
+  buildUnitLists(n, nout, active, counts, unitLists, unitStart);
+}
+
+/** Exact part, unit-major (lists built), units [j0, j1): h columns [j0, j1) zeroed, then computed. */
+export function lowrankExactUnits(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, unitLists: usize, unitStart: usize, j0: i32, j1: i32): void {
+  zeroColumns(h, n, nout, j0, j1);
+  exactUnits(nin, nout, x, w, b, h, unitLists, unitStart, j0, j1);
+}
+
+/** h[i][j0 .. j1) = 0 for every row. */
+function zeroColumns(h: usize, n: i32, nout: i32, j0: i32, j1: i32): void {
+  for (let i = 0; i < n; i++) memory.fill(h + (<usize>i * <usize>nout + <usize>j0) * 4, 0, <usize>(j1 - j0) * 4);
+}
+
+/**
+ * Exact part per example, rows [i0, i1) (their h rows zeroed first); the gather buffer as in
+ * lowrankProjectRows. Returns the MACs performed.
+ */
+export function lowrankExactRows(nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, active: usize, counts: usize, nzIdx: usize, nzVal: usize, i0: i32, i1: i32): f64 {
+  if (nzIdx == 0) {
+    nzIdx = scratchAt(SCRATCH_GATHER);
+    nzVal = nzIdx + <usize>nin * 4;
+  }
+  memory.fill(h + <usize>i0 * <usize>nout * 4, 0, <usize>(i1 - i0) * <usize>nout * 4);
+  let macs: f64 = 0;
+  for (let i = i0; i < i1; i++) {
+    const xi = x + <usize>i * <usize>nin * 4;
+    const hi = h + <usize>i * <usize>nout * 4;
+    const list = active + <usize>i * <usize>nout * 4;
+    const c = load<i32>(counts + (<usize>i << 2));
+    if (c == 0) continue;
+    const nnz = lowrankGatherNonzeros(xi, nin, nzIdx, nzVal);
+    if (nnz * 8 > nin) {
+      let q = 0;
+      for (; q + 4 <= c; q += 4) unitsDot4(w, b, nin, xi, list + (<usize>q << 2), hi);
+      for (; q < c; q++) {
+        const j = load<i32>(list + (<usize>q << 2));
+        const z = load<f32>(b + (<usize>j << 2)) + dotDense(w + <usize>j * <usize>nin * 4, xi, nin);
+        store<f32>(hi + (<usize>j << 2), z > 0 ? z : <f32>0);
+      }
+      macs += <f64>c * <f64>nin;
+    } else {
+      let q = 0;
+      for (; q + 4 <= c; q += 4) unitsGathered4(w, b, nin, nzIdx, nzVal, nnz, list + (<usize>q << 2), hi);
+      for (; q < c; q++) {
+        const j = load<i32>(list + (<usize>q << 2));
+        const z = load<f32>(b + (<usize>j << 2)) + dotGathered(w + <usize>j * <usize>nin * 4, nzIdx, nzVal, nnz);
+        store<f32>(hi + (<usize>j << 2), z > 0 ? z : <f32>0);
+      }
+      macs += <f64>c * <f64>nnz;
+    }
+  }
+  return macs;
+}
+
+/** Adds a forward's counts to the layer's counters. */
+export function lowrankForwardStats(stats: usize, n: i32, computed: i32, macs: f64): void {
+  addF64(stats, LOWRANK_STAT_EXAMPLES, <f64>n);
+  addF64(stats, LOWRANK_STAT_COMPUTED, <f64>computed);
+  addF64(stats, LOWRANK_STAT_MACS, macs);
+}
+
 /**
  * The conditional forward of rows [0, n): h = S ⊙ relu(X Wᵀ + b), S = 1[(X U) V + b > theta].
  * Leaves zhat [n x nout], the active lists (active [n x nout] i32, row stride nout, counts [n])
@@ -375,91 +546,31 @@ export function lowrankForward(
 ): void {
   if (n <= 0) return;
   let macs: f64 = 0;
-  // T = X U: one GEMM when n >= 8 and the batch's input density exceeds PROJECT_GEMM_DENSITY,
-  // else sparse per example.
-  let nnzTotal: i32 = 0;
-  if (n >= 8) {
-    for (let i = 0; i < n; i++) nnzTotal += countNonzeros(x + <usize>i * <usize>nin * 4, nin);
-  }
-  if (n >= 8 && <f64>nnzTotal > PROJECT_GEMM_DENSITY * <f64>n * <f64>nin) {
+  let nnzTotal = lowrankCountNonzeros(x, n, nin);
+  if (lowrankProjectionMode(n, nin, nnzTotal) == LOWRANK_PROJECT_GEMM) {
     gemmNN(n, r, nin, x, nin, u, r, t, r, 0);
     macs += <f64>n * <f64>nin * <f64>r;
   } else {
-    nnzTotal = 0;
-    for (let i = 0; i < n; i++) {
-      const nnz = lowrankGatherNonzeros(x + <usize>i * <usize>nin * 4, nin, nzIdx, nzVal);
-      projectSparse(u, r, nin, nzIdx, nzVal, nnz, t + <usize>i * <usize>r * 4);
-      nnzTotal += nnz;
-    }
+    nnzTotal = lowrankProjectRows(x, nin, r, u, t, nzIdx, nzVal, 0, n);
     macs += <f64>nnzTotal * <f64>r;
   }
-  // Zhat = T V + b.
-  gemmNN(n, nout, r, t, r, v, nout, zhat, nout, 0);
-  addBias(zhat, b, n, nout);
+  lowrankEstimateColumns(n, nout, r, t, v, b, zhat, 0, nout);
   macs += <f64>n * <f64>r * <f64>nout;
-  // Masks as per-example active lists.
-  let computed: i32 = 0;
-  for (let i = 0; i < n; i++) {
-    const c = compact(zhat + <usize>i * <usize>nout * 4, nout, theta, active + <usize>i * <usize>nout * 4);
-    store<i32>(counts + (<usize>i << 2), c);
-    computed += c;
-  }
-  if (<f64>computed >= DENSE_SWITCH * <f64>n * <f64>nout) {
-    // Dense and masked: exactly the dense layer on the selected units.
-    gemmNT(n, nout, nin, x, nin, w, nin, h, nout, 0);
-    addBias(h, b, n, nout);
-    reluForward(h, h, n * nout);
-    const th = f32x4.splat(theta);
-    const count = n * nout;
-    let k = 0;
-    for (; k + 4 <= count; k += 4) {
-      const o = <usize>k << 2;
-      v128.store(h + o, v128.and(v128.load(h + o), f32x4.gt(v128.load(zhat + o), th)));
-    }
-    for (; k < count; k++) {
-      const o = <usize>k << 2;
-      if (!(load<f32>(zhat + o) > theta)) store<f32>(h + o, 0);
-    }
+  const computed = lowrankCompactRows(zhat, nout, theta, active, counts, 0, n);
+  const mode = lowrankExactMode(n, nin, nout, computed, nnzTotal);
+  if (mode == LOWRANK_EXACT_DENSE) {
+    lowrankDenseMaskedColumns(n, nin, nout, x, w, b, theta, h, zhat, 0, nout);
     macs += <f64>n * <f64>nin * <f64>nout;
-  } else if (n >= 4 && <f64>nnzTotal * 8 > <f64>n * <f64>nin) {
+  } else if (mode == LOWRANK_EXACT_BY_UNIT) {
     // Dense-ish input, several examples: unit-major, so each active weight row is loaded
     // once per batch and shared by the examples that need it (4 at a time).
-    memory.fill(h, 0, <usize>n * <usize>nout * 4);
-    exactByUnit(n, nin, nout, x, w, b, h, active, counts, unitLists, unitStart);
+    lowrankUnitLists(n, nout, active, counts, unitLists, unitStart);
+    lowrankExactUnits(n, nin, nout, x, w, b, h, unitLists, unitStart, 0, nout);
     macs += <f64>computed * <f64>nin;
   } else {
-    memory.fill(h, 0, <usize>n * <usize>nout * 4);
-    for (let i = 0; i < n; i++) {
-      const xi = x + <usize>i * <usize>nin * 4;
-      const hi = h + <usize>i * <usize>nout * 4;
-      const list = active + <usize>i * <usize>nout * 4;
-      const c = load<i32>(counts + (<usize>i << 2));
-      if (c == 0) continue;
-      const nnz = lowrankGatherNonzeros(xi, nin, nzIdx, nzVal);
-      if (nnz * 8 > nin) {
-        let q = 0;
-        for (; q + 4 <= c; q += 4) unitsDot4(w, b, nin, xi, list + (<usize>q << 2), hi);
-        for (; q < c; q++) {
-          const j = load<i32>(list + (<usize>q << 2));
-          const z = load<f32>(b + (<usize>j << 2)) + dotDense(w + <usize>j * <usize>nin * 4, xi, nin);
-          store<f32>(hi + (<usize>j << 2), z > 0 ? z : <f32>0);
-        }
-        macs += <f64>c * <f64>nin;
-      } else {
-        let q = 0;
-        for (; q + 4 <= c; q += 4) unitsGathered4(w, b, nin, nzIdx, nzVal, nnz, list + (<usize>q << 2), hi);
-        for (; q < c; q++) {
-          const j = load<i32>(list + (<usize>q << 2));
-          const z = load<f32>(b + (<usize>j << 2)) + dotGathered(w + <usize>j * <usize>nin * 4, nzIdx, nzVal, nnz);
-          store<f32>(hi + (<usize>j << 2), z > 0 ? z : <f32>0);
-        }
-        macs += <f64>c * <f64>nnz;
-      }
-    }
+    macs += lowrankExactRows(nin, nout, x, w, b, h, active, counts, nzIdx, nzVal, 0, n);
   }
-  addF64(stats, LOWRANK_STAT_EXAMPLES, <f64>n);
-  addF64(stats, LOWRANK_STAT_COMPUTED, <f64>computed);
-  addF64(stats, LOWRANK_STAT_MACS, macs);
+  lowrankForwardStats(stats, n, computed, macs);
 }
 
 /**
@@ -472,11 +583,48 @@ export function lowrankBackward(
   x: usize, w: usize, delta: usize, active: usize, counts: usize,
   dw: usize, db: usize, dx: usize, dxBeta: i32,
 ): void {
-  memory.fill(dw, 0, <usize>nout * <usize>nin * 4);
-  memory.fill(db, 0, <usize>nout * 4);
-  if (dx != 0 && dxBeta == 0) memory.fill(dx, 0, <usize>n * <usize>nin * 4);
+  lowrankBackwardUnits(n, nin, nout, x, delta, active, counts, dw, db, 0, nout);
+  if (dx != 0) lowrankBackwardInput(n, nin, nout, w, delta, active, counts, dx, dxBeta, 0, n);
+}
+
+/**
+ * dW rows and db of units [j0, j1): overwritten, then summed over the examples in order (each
+ * row's sum runs over the examples as in one call, so any unit split gives the same bits).
+ */
+export function lowrankBackwardUnits(n: i32, nin: i32, nout: i32, x: usize, delta: usize, active: usize, counts: usize, dw: usize, db: usize, j0: i32, j1: i32): void {
+  memory.fill(dw + <usize>j0 * <usize>nin * 4, 0, <usize>(j1 - j0) * <usize>nin * 4);
+  memory.fill(db + (<usize>j0 << 2), 0, <usize>(j1 - j0) * 4);
+  const all = j0 == 0 && j1 == nout;
   for (let i = 0; i < n; i++) {
     const xi = x + <usize>i * <usize>nin * 4;
+    const di = delta + <usize>i * <usize>nout * 4;
+    const list = active + <usize>i * <usize>nout * 4;
+    const c = load<i32>(counts + (<usize>i << 2));
+    for (let q = 0; q < c; q++) {
+      const j = load<i32>(list + (<usize>q << 2));
+      if (!all && (j < j0 || j >= j1)) continue;
+      const d = load<f32>(di + (<usize>j << 2));
+      if (d == 0) continue;
+      store<f32>(db + (<usize>j << 2), load<f32>(db + (<usize>j << 2)) + d);
+      const dv = f32x4.splat(d);
+      const dwj = dw + <usize>j * <usize>nin * 4;
+      let k = 0;
+      for (; k + 4 <= nin; k += 4) {
+        const o = <usize>k << 2;
+        v128.store(dwj + o, madd(dv, v128.load(xi + o), v128.load(dwj + o)));
+      }
+      for (; k < nin; k++) {
+        const o = <usize>k << 2;
+        store<f32>(dwj + o, load<f32>(dwj + o) + d * load<f32>(xi + o));
+      }
+    }
+  }
+}
+
+/** dX rows [i0, i1) (dxBeta 0: =, 1: +=) of Σ over the example's active units, in list order. */
+export function lowrankBackwardInput(n: i32, nin: i32, nout: i32, w: usize, delta: usize, active: usize, counts: usize, dx: usize, dxBeta: i32, i0: i32, i1: i32): void {
+  if (dxBeta == 0) memory.fill(dx + <usize>i0 * <usize>nin * 4, 0, <usize>(i1 - i0) * <usize>nin * 4);
+  for (let i = i0; i < i1; i++) {
     const di = delta + <usize>i * <usize>nout * 4;
     const dxi = dx + <usize>i * <usize>nin * 4;
     const list = active + <usize>i * <usize>nout * 4;
@@ -485,31 +633,16 @@ export function lowrankBackward(
       const j = load<i32>(list + (<usize>q << 2));
       const d = load<f32>(di + (<usize>j << 2));
       if (d == 0) continue;
-      store<f32>(db + (<usize>j << 2), load<f32>(db + (<usize>j << 2)) + d);
       const dv = f32x4.splat(d);
-      const dwj = dw + <usize>j * <usize>nin * 4;
       const wj = w + <usize>j * <usize>nin * 4;
       let k = 0;
-      if (dx != 0) {
-        for (; k + 4 <= nin; k += 4) {
-          const o = <usize>k << 2;
-          v128.store(dwj + o, madd(dv, v128.load(xi + o), v128.load(dwj + o)));
-          v128.store(dxi + o, madd(dv, v128.load(wj + o), v128.load(dxi + o)));
-        }
-        for (; k < nin; k++) {
-          const o = <usize>k << 2;
-          store<f32>(dwj + o, load<f32>(dwj + o) + d * load<f32>(xi + o));
-          store<f32>(dxi + o, load<f32>(dxi + o) + d * load<f32>(wj + o));
-        }
-      } else {
-        for (; k + 4 <= nin; k += 4) {
-          const o = <usize>k << 2;
-          v128.store(dwj + o, madd(dv, v128.load(xi + o), v128.load(dwj + o)));
-        }
-        for (; k < nin; k++) {
-          const o = <usize>k << 2;
-          store<f32>(dwj + o, load<f32>(dwj + o) + d * load<f32>(xi + o));
-        }
+      for (; k + 4 <= nin; k += 4) {
+        const o = <usize>k << 2;
+        v128.store(dxi + o, madd(dv, v128.load(wj + o), v128.load(dxi + o)));
+      }
+      for (; k < nin; k++) {
+        const o = <usize>k << 2;
+        store<f32>(dxi + o, load<f32>(dxi + o) + d * load<f32>(wj + o));
       }
     }
   }

@@ -21,10 +21,18 @@ export function policySample(
   sigma: usize, u: usize, list: usize, count: usize, n: i32, nb: i32,
   squash: f32, rate: f32, mode: i32, seed: u32, stream: u32, stats: usize,
 ): void {
+  policySampleRows(sigma, u, list, count, n, nb, squash, rate, mode, seed, stream, 0, n);
+  if (stats != 0) policySampleStats(sigma, count, n, nb, squash, rate, stats);
+}
+
+/** policySample's mask, lists and counts of examples [i0, i1) (each depends on its example alone). */
+export function policySampleRows(
+  sigma: usize, u: usize, list: usize, count: usize, n: i32, nb: i32,
+  squash: f32, rate: f32, mode: i32, seed: u32, stream: u32, i0: i32, i1: i32,
+): void {
   const scale: f32 = 1 - 2 * squash;
-  let active: f32 = 0;
   const random = !(mode == POLICY_TEST_THRESHOLD && rate < 0);
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     let c = 0;
     for (let j = 0; j < nb; j++) {
       const at = <usize>i * <usize>nb + <usize>j;
@@ -33,7 +41,7 @@ export function policySample(
       if (!random) on = p > <f32>0.5;
       else {
         // = uniform(seed, stream, at) of rng.ts: word at & 3 of Philox block at >>> 2
-        if ((at & 3) == 0 || (i == 0 && j == 0)) philox4x32(<u32>(at >>> 2), 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
+        if ((at & 3) == 0 || (i == i0 && j == 0)) philox4x32(<u32>(at >>> 2), 0, 0, 0, seed, stream, scratchAt(SCRATCH_SMALL));
         const bits = load<u32>(scratchAt(SCRATCH_SMALL) + ((at & 3) << 2));
         on = uniformF32(bits) < p;
       }
@@ -42,21 +50,32 @@ export function policySample(
         store<i32>(list + ((<usize>i * <usize>nb + <usize>c) << 2), j);
         c++;
       }
-      if (stats != 0) {
-        const sj = stats + (<usize>j << 2);
-        store<f32>(sj, load<f32>(sj) + p);
-        const qj = stats + (<usize>(nb + j) << 2);
-        store<f32>(qj, load<f32>(qj) + p * p);
-      }
     }
     store<i32>(count + (<usize>i << 2), c);
-    active += <f32>c;
   }
-  if (stats != 0) {
-    const e = stats + (<usize>(2 * nb) << 2);
-    store<f32>(e, load<f32>(e) + <f32>n);
-    store<f32>(e, load<f32>(e, 4) + active, 4);
+}
+
+/**
+ * policySample's statistics (after the rows): adds Σ_i p_ij to stats[j], Σ_i p_ij² to
+ * stats[nb + j], n to stats[2nb] and Σ counts to stats[2nb + 1], summed over i in order.
+ */
+export function policySampleStats(sigma: usize, count: usize, n: i32, nb: i32, squash: f32, rate: f32, stats: usize): void {
+  const scale: f32 = 1 - 2 * squash;
+  let active: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < nb; j++) {
+      const at = <usize>i * <usize>nb + <usize>j;
+      const p: f32 = rate >= 0 ? rate : scale * load<f32>(sigma + (at << 2)) + squash;
+      const sj = stats + (<usize>j << 2);
+      store<f32>(sj, load<f32>(sj) + p);
+      const qj = stats + (<usize>(nb + j) << 2);
+      store<f32>(qj, load<f32>(qj) + p * p);
+    }
+    active += <f32>load<i32>(count + (<usize>i << 2));
   }
+  const e = stats + (<usize>(2 * nb) << 2);
+  store<f32>(e, load<f32>(e) + <f32>n);
+  store<f32>(e, load<f32>(e, 4) + active, 4);
 }
 
 /** cost[i] = -log probs[i, label_i] (per-example cross-entropy from the softmax). */
@@ -112,11 +131,15 @@ export function policyGradient(
   lambdaS: f32, lambdaV: f32, regScale: f32, form: i32, mu: usize, e: usize,
 ): void {
   if (n == 0) return;
+  policyGradientMeans(sigma, n, nb, squash, form, mu);
+  policyGradientRows(sigma, u, cost, beta, n, nb, squash, tau, lambdaS, lambdaV, regScale, form, mu, e, 0, n);
+}
+
+/** μ_j of policyGradient (on σ for the paper's form, on p for the code's), into mu. */
+export function policyGradientMeans(sigma: usize, n: i32, nb: i32, squash: f32, form: i32, mu: usize): void {
   const scale: f32 = 1 - 2 * squash;
   const invN: f32 = 1 / <f32>n;
-  const invNb: f32 = 1 / <f32>nb;
   const useP = form == 1;
-  // μ_j (on σ for the paper's form, on p for the code's)
   for (let j = 0; j < nb; j++) {
     let s: f32 = 0;
     for (let i = 0; i < n; i++) {
@@ -125,8 +148,19 @@ export function policyGradient(
     }
     store<f32>(mu + (<usize>j << 2), s * invN);
   }
+}
+
+/** policyGradient's E rows [i0, i1), after policyGradientMeans (each row depends on its example and μ). */
+export function policyGradientRows(
+  sigma: usize, u: usize, cost: usize, beta: f32, n: i32, nb: i32, squash: f32, tau: f32,
+  lambdaS: f32, lambdaV: f32, regScale: f32, form: i32, mu: usize, e: usize, i0: i32, i1: i32,
+): void {
+  const scale: f32 = 1 - 2 * squash;
+  const invN: f32 = 1 / <f32>n;
+  const invNb: f32 = 1 / <f32>nb;
+  const useP = form == 1;
   const regOn = regScale != 0 && (lambdaS != 0 || lambdaV != 0);
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     const row = <usize>i * <usize>nb;
     let nu: f32 = 0;
     if (regOn) {

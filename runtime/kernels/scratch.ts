@@ -9,6 +9,12 @@ export const SCRATCH_PACK_A: usize = 0;
 export const SCRATCH_PACK_B: usize = 524288;
 /** GEMM edge tile: MR*NR f32. */
 export const SCRATCH_EDGE_TILE: usize = 1572864;
+/**
+ * A gather buffer for kernels that run no GEMM meanwhile (a thread's tile of a low-rank
+ * layer's per-example work): the GEMM's pack buffer B, reused.
+ */
+export const SCRATCH_GATHER: usize = SCRATCH_PACK_B;
+export const SCRATCH_GATHER_BYTES: usize = 1048576;
 /** Four 16-byte temporaries (Philox output blocks, a 4x4 f32 transpose area). */
 export const SCRATCH_SMALL: usize = 1572992;
 /** Bytes of one instance's scratch block (64-byte multiple). */

@@ -1,17 +1,19 @@
-// Cho & Bengio tree-structured gated weights, layout L1 "shared path" (docs/methods/tree.md §2.3):
+// Cho & Bengio tree-structured gated weights, layout L1 "shared path" (methods.md 3):
 // gater bits -> prefix codes -> examples bucketed by code (counting sort over the 2^k
 // leaves; the examples of a prefix of length l are one contiguous range of the sorted
 // order) -> one GEMM per non-empty (level, prefix) bucket (the GEMM's small-m path is the
 // GEMV path for tiny buckets). Node (l, p) has heap index 2^l - 1 + p; its weights are the
 // [units x inputs] slice `node` of the tree weight, its bias the [units] slice `node`.
-// Lazy, time-aware weight decay (tree.md §4): every node keeps, as an f64, the value of the
+// Lazy, time-aware weight decay (3.3): every node keeps, as an f64, the value of the
 // decay log-product Lambda at which it is exact; catching up multiplies by
 // exp(Lambda_now - Lambda_node).
 import { scratchAt, SCRATCH_SMALL } from "./scratch";
+
 import { gemmNN, gemmNT, gemmTN } from "./gemm";
 import { philox4x32 } from "./rng";
+import { addRow, axpySplit, dotSplit, scaleInPlace, uniformOpenF64 } from "./helpers";
 import { TREE_BITS_DETERMINISTIC, TREE_BITS_REINFORCE, TREE_LEVEL_BUCKET, TREE_LEVEL_SCALED, TREE_LEVEL_UNIFORM } from "./codes/tree";
-import { addRow, axpySplit, dotSplit, scaleInPlace, sigmoidF64, uniformOpenF64 } from "./helpers";
+
 
 /**
  * Bits and prefix codes. gz [n x k] gater pre-activations; writes bits [n x k] (0/1 as f32)
@@ -20,7 +22,12 @@ import { addRow, axpySplit, dotSplit, scaleInPlace, sigmoidF64, uniformOpenF64 }
  * Random numbers: Philox keyed (seed, layer), counter (row * k + i, step, layer, "tree").
  */
 export function treeBits(gz: usize, n: i32, k: i32, bits: usize, codes: usize, mode: i32, sigma: f32, seed: u32, step: i32, layer: u32): void {
-  for (let e = 0; e < n; e++) {
+  treeBitsRows(gz, n, k, bits, codes, mode, sigma, seed, step, layer, 0, n);
+}
+
+/** treeBits for examples [e0, e1) (each example's bits and code depend on that example alone). */
+export function treeBitsRows(gz: usize, n: i32, k: i32, bits: usize, codes: usize, mode: i32, sigma: f32, seed: u32, step: i32, layer: u32, e0: i32, e1: i32): void {
+  for (let e = e0; e < e1; e++) {
     let code: i32 = 0;
     for (let i = 0; i < k; i++) {
       const o = (<usize>(e * k + i)) << 2;
@@ -32,7 +39,7 @@ export function treeBits(gz: usize, n: i32, k: i32, bits: usize, codes: usize, m
         philox4x32(<u32>(e * k + i), <u32>step, layer, 0x74726565, seed, 0x5452 ^ layer, scratchAt(SCRATCH_SMALL));
         const u1 = uniformOpenF64(load<u32>(scratchAt(SCRATCH_SMALL)));
         if (mode == TREE_BITS_REINFORCE) {
-          const p = sigmoidF64(<f64>g);
+          const p = 1.0 / (1.0 + Math.exp(-<f64>g));
           b = u1 < p ? 1 : 0;
         } else {
           const u2 = uniformOpenF64(load<u32>(scratchAt(SCRATCH_SMALL), 4));
@@ -85,8 +92,13 @@ export function treeBucket(codes: usize, n: i32, k: i32, leafStart: usize, perm:
 
 /** dst[i] = src[perm[i]] for rows of `width` f32. */
 export function treeGatherRows(src: usize, perm: usize, n: i32, width: i32, dst: usize): void {
+  treeGatherRowsRange(src, perm, n, width, dst, 0, n);
+}
+
+/** treeGatherRows for sorted rows [i0, i1). */
+export function treeGatherRowsRange(src: usize, perm: usize, n: i32, width: i32, dst: usize, i0: i32, i1: i32): void {
   const rowBytes = <usize>width << 2;
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     const e = load<i32>(perm + (<usize>i << 2));
     memory.copy(dst + <usize>i * rowBytes, src + <usize>e * rowBytes, rowBytes);
   }
@@ -94,8 +106,13 @@ export function treeGatherRows(src: usize, perm: usize, n: i32, width: i32, dst:
 
 /** dst[perm[i]] += src[i] for rows of `width` f32. */
 export function treeScatterAddRows(src: usize, perm: usize, n: i32, width: i32, dst: usize): void {
+  treeScatterAddRowsRange(src, perm, n, width, dst, 0, n);
+}
+
+/** treeScatterAddRows for sorted rows [i0, i1) (perm is a permutation: every dst row is written once). */
+export function treeScatterAddRowsRange(src: usize, perm: usize, n: i32, width: i32, dst: usize, i0: i32, i1: i32): void {
   const rowBytes = <usize>width << 2;
-  for (let i = 0; i < n; i++) {
+  for (let i = i0; i < i1; i++) {
     const e = load<i32>(perm + (<usize>i << 2));
     addRow(dst + <usize>e * rowBytes, src + <usize>i * rowBytes, width);
   }
@@ -121,23 +138,54 @@ export function treeScatterAddRows(src: usize, perm: usize, n: i32, width: i32, 
  * exp(lambda - last[node]) (f64 product, applied as one f32 factor); last[node] = lambda.
  */
 export function treeCatchUp(weight: usize, last: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, lambda: f64): void {
+  treeCatchUpRange(weight, last, k, units, inputs, leafStart, n, lambda, 0, units);
+  treeCatchUpCommit(last, k, leafStart, n, lambda);
+}
+
+/**
+ * The scaling of treeCatchUp on units [u0, u1) of every touched node (the rows u0..u1 of its
+ * [units x inputs] slice); `last` is not changed: treeCatchUpCommit does it once all tiles ran.
+ */
+export function treeCatchUpRange(weight: usize, last: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, lambda: f64, u0: i32, u1: i32): void {
   if (n <= 0) return;
   const slice = units * inputs;
   for (let l = 0; l <= k; l++) {
     for (let p = 0; p < (1 << l); p++) {
       if (bucketStart(leafStart, k, l, p) == bucketStart(leafStart, k, l, p + 1)) continue;
       const node = (1 << l) - 1 + p;
-      catchUpNode(weight + (<usize>node * <usize>slice << 2), slice, last + (<usize>node << 3), lambda);
+      scaleNodeRows(weight + (<usize>node * <usize>slice << 2), inputs, last + (<usize>node << 3), lambda, u0, u1);
+    }
+  }
+}
+
+/** Advances `last` of every touched node as treeCatchUp does (after treeCatchUpRange). */
+export function treeCatchUpCommit(last: usize, k: i32, leafStart: usize, n: i32, lambda: f64): void {
+  if (n <= 0) return;
+  for (let l = 0; l <= k; l++) {
+    for (let p = 0; p < (1 << l); p++) {
+      if (bucketStart(leafStart, k, l, p) == bucketStart(leafStart, k, l, p + 1)) continue;
+      commitNode(last + (<usize>((1 << l) - 1 + p) << 3), lambda);
     }
   }
 }
 
 /** Every node exact at `lambda` (before evaluation, export, or reading the weights). */
 export function treeFlush(weight: usize, last: usize, nodes: i32, units: i32, inputs: i32, lambda: f64): void {
+  treeFlushRange(weight, last, nodes, units, inputs, lambda, 0, units);
+  treeFlushCommit(last, nodes, lambda);
+}
+
+/** The scaling of treeFlush on units [u0, u1) of every node; `last` unchanged (treeFlushCommit). */
+export function treeFlushRange(weight: usize, last: usize, nodes: i32, units: i32, inputs: i32, lambda: f64, u0: i32, u1: i32): void {
   const slice = units * inputs;
   for (let node = 0; node < nodes; node++) {
-    catchUpNode(weight + (<usize>node * <usize>slice << 2), slice, last + (<usize>node << 3), lambda);
+    scaleNodeRows(weight + (<usize>node * <usize>slice << 2), inputs, last + (<usize>node << 3), lambda, u0, u1);
   }
+}
+
+/** Advances `last` of every node as treeFlush does (after treeFlushRange). */
+export function treeFlushCommit(last: usize, nodes: i32, lambda: f64): void {
+  for (let node = 0; node < nodes; node++) commitNode(last + (<usize>node << 3), lambda);
 }
 
 /**
@@ -154,12 +202,38 @@ export function treeFlush(weight: usize, last: usize, nodes: i32, units: i32, in
   store<f64>(at, old + Math.log(<f64>f));
 }
 
+/** catchUpNode's scaling of rows [u0, u1) (of `inputs` floats) of one node, `at` unchanged. */
+// @ts-ignore: decorator
+@inline function scaleNodeRows(w: usize, inputs: i32, at: usize, lambda: f64, u0: i32, u1: i32): void {
+  const f = <f32>Math.exp(lambda - load<f64>(at));
+  if (f == 1) return;
+  scaleInPlace(w + (<usize>u0 * <usize>inputs << 2), (u1 - u0) * inputs, f);
+}
+
+/** catchUpNode's advance of `at` (after the node's rows were scaled). */
+// @ts-ignore: decorator
+@inline function commitNode(at: usize, lambda: f64): void {
+  const old = load<f64>(at);
+  const f = <f32>Math.exp(lambda - old);
+  if (f == 1) return;
+  store<f64>(at, old + Math.log(<f64>f));
+}
+
 /**
  * Levels 1..k of the forward pass over the sorted rows xs [n x inputs]: zs [n x units] =
  * sum over l >= 1 of xs[S_p] . T_l[p]^T + c_l[p]. Returns the MACs performed.
  */
 export function treeForwardLevels(xs: usize, n: i32, inputs: i32, units: i32, k: i32, leafStart: usize, weight: usize, bias: usize, zs: usize): f64 {
-  memory.fill(zs, 0, <usize>n * <usize>units << 2);
+  return treeForwardLevelsColumns(xs, n, inputs, units, k, leafStart, weight, bias, zs, 0, units);
+}
+
+/**
+ * treeForwardLevels for units (columns of zs) [j0, j1): j0 a multiple of 16 and j1 one too or
+ * units, so that every bucket's GEMM groups the columns as in one call. Returns the MACs of the
+ * whole call (every tile returns the same).
+ */
+export function treeForwardLevelsColumns(xs: usize, n: i32, inputs: i32, units: i32, k: i32, leafStart: usize, weight: usize, bias: usize, zs: usize, j0: i32, j1: i32): f64 {
+  for (let r = 0; r < n; r++) memory.fill(zs + ((<usize>r * <usize>units + <usize>j0) << 2), 0, <usize>(j1 - j0) << 2);
   const slice = <usize>units * <usize>inputs;
   let macs: f64 = 0;
   for (let l = 1; l <= k; l++) {
@@ -168,9 +242,9 @@ export function treeForwardLevels(xs: usize, n: i32, inputs: i32, units: i32, k:
       const e = bucketStart(leafStart, k, l, p + 1);
       if (s == e) continue;
       const node = (1 << l) - 1 + p;
-      gemmNT(e - s, units, inputs, xs + (<usize>s * <usize>inputs << 2), inputs, weight + (<usize>node * slice << 2), inputs, zs + (<usize>s * <usize>units << 2), units, 1);
-      const b = bias + (<usize>node * <usize>units << 2);
-      for (let r = s; r < e; r++) addRow(zs + (<usize>r * <usize>units << 2), b, units);
+      gemmNT(e - s, j1 - j0, inputs, xs + (<usize>s * <usize>inputs << 2), inputs, weight + ((<usize>node * slice + <usize>j0 * <usize>inputs) << 2), inputs, zs + ((<usize>s * <usize>units + <usize>j0) << 2), units, 1);
+      const b = bias + ((<usize>node * <usize>units + <usize>j0) << 2);
+      for (let r = s; r < e; r++) addRow(zs + ((<usize>r * <usize>units + <usize>j0) << 2), b, j1 - j0);
       macs += <f64>(e - s) * <f64>slice;
     }
   }
@@ -182,6 +256,15 @@ export function treeForwardLevels(xs: usize, n: i32, inputs: i32, units: i32, k:
  * ds[S_p]^T xs[S_p], dc_l[p] = colsum ds[S_p]. Untouched nodes' gradients are not written.
  */
 export function treeBackwardLevels(xs: usize, ds: usize, n: i32, inputs: i32, units: i32, k: i32, leafStart: usize, gradWeight: usize, gradBias: usize): void {
+  treeBackwardLevelsRange(xs, ds, n, inputs, units, k, leafStart, gradWeight, gradBias, 0, inputs, 0, units);
+}
+
+/**
+ * treeBackwardLevels for the weight gradients' input columns [c0, c1) (c0 a multiple of 16, c1
+ * one too or inputs: each bucket's GEMM groups them as in one call) and the bias gradients'
+ * units [u0, u1).
+ */
+export function treeBackwardLevelsRange(xs: usize, ds: usize, n: i32, inputs: i32, units: i32, k: i32, leafStart: usize, gradWeight: usize, gradBias: usize, c0: i32, c1: i32, u0: i32, u1: i32): void {
   const slice = <usize>units * <usize>inputs;
   for (let l = 1; l <= k; l++) {
     for (let p = 0; p < (1 << l); p++) {
@@ -190,17 +273,24 @@ export function treeBackwardLevels(xs: usize, ds: usize, n: i32, inputs: i32, un
       if (s == e) continue;
       const node = (1 << l) - 1 + p;
       const d = ds + (<usize>s * <usize>units << 2);
-      gemmTN(units, inputs, e - s, d, units, xs + (<usize>s * <usize>inputs << 2), inputs, gradWeight + (<usize>node * slice << 2), inputs, 0);
-      const gb = gradBias + (<usize>node * <usize>units << 2);
-      memory.fill(gb, 0, <usize>units << 2);
-      for (let r = 0; r < e - s; r++) addRow(gb, d + (<usize>r * <usize>units << 2), units);
+      if (c1 > c0) gemmTN(units, c1 - c0, e - s, d, units, xs + ((<usize>s * <usize>inputs + <usize>c0) << 2), inputs, gradWeight + ((<usize>node * slice + <usize>c0) << 2), inputs, 0);
+      if (u1 > u0) {
+        const gb = gradBias + ((<usize>node * <usize>units + <usize>u0) << 2);
+        memory.fill(gb, 0, <usize>(u1 - u0) << 2);
+        for (let r = 0; r < e - s; r++) addRow(gb, d + ((<usize>r * <usize>units + <usize>u0) << 2), u1 - u0);
+      }
     }
   }
 }
 
 /** dxs [n x inputs] = sum over l >= 1 of ds[S_p] . T_l[p] (sorted rows). */
 export function treeBackwardInput(ds: usize, n: i32, inputs: i32, units: i32, k: i32, leafStart: usize, weight: usize, dxs: usize): void {
-  memory.fill(dxs, 0, <usize>n * <usize>inputs << 2);
+  treeBackwardInputColumns(ds, n, inputs, units, k, leafStart, weight, dxs, 0, inputs);
+}
+
+/** treeBackwardInput for input columns [c0, c1) (c0 a multiple of 16, c1 one too or inputs). */
+export function treeBackwardInputColumns(ds: usize, n: i32, inputs: i32, units: i32, k: i32, leafStart: usize, weight: usize, dxs: usize, c0: i32, c1: i32): void {
+  for (let r = 0; r < n; r++) memory.fill(dxs + ((<usize>r * <usize>inputs + <usize>c0) << 2), 0, <usize>(c1 - c0) << 2);
   const slice = <usize>units * <usize>inputs;
   for (let l = 1; l <= k; l++) {
     for (let p = 0; p < (1 << l); p++) {
@@ -208,7 +298,7 @@ export function treeBackwardInput(ds: usize, n: i32, inputs: i32, units: i32, k:
       const e = bucketStart(leafStart, k, l, p + 1);
       if (s == e) continue;
       const node = (1 << l) - 1 + p;
-      gemmNN(e - s, inputs, units, ds + (<usize>s * <usize>units << 2), units, weight + (<usize>node * slice << 2), inputs, dxs + (<usize>s * <usize>inputs << 2), inputs, 1);
+      gemmNN(e - s, c1 - c0, units, ds + (<usize>s * <usize>units << 2), units, weight + ((<usize>node * slice + <usize>c0) << 2), inputs, dxs + ((<usize>s * <usize>inputs + <usize>c0) << 2), inputs, 1);
     }
   }
 }
@@ -236,31 +326,49 @@ export function treeBackwardInput(ds: usize, n: i32, inputs: i32, units: i32, k:
  * advanced by log(1 - lr * decay) in f64.
  */
 export function treeUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, baseLr: f32, decay: f64, levelMode: i32, levelMax: f32): void {
+  treeUpdateRange(weight, bias, gradWeight, gradBias, k, units, inputs, leafStart, n, baseLr, decay, levelMode, levelMax, 0, units);
+  treeUpdateCommit(last, k, leafStart, n, baseLr, decay);
+}
+
+/** treeUpdate's step on units [u0, u1) of every touched node (their weight rows and biases); `last` unchanged. */
+export function treeUpdateRange(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, k: i32, units: i32, inputs: i32, leafStart: usize, n: i32, baseLr: f32, decay: f64, levelMode: i32, levelMax: f32, u0: i32, u1: i32): void {
   if (n <= 0) return;
   const slice = units * inputs;
   const f: f32 = <f32>(1.0 - <f64>baseLr * decay);
-  const logF: f64 = Math.log(<f64>f);
+  const rows = <usize>u0 * <usize>inputs;
   for (let l = 0; l <= k; l++) {
     for (let p = 0; p < (1 << l); p++) {
       const count = bucketStart(leafStart, k, l, p + 1) - bucketStart(leafStart, k, l, p);
       if (count == 0) continue;
       const node = (1 << l) - 1 + p;
       const lr = baseLr * levelScale(levelMode, levelMax, l, n, count);
-      decayedStep(weight + (<usize>node * <usize>slice << 2), gradWeight + (<usize>node * <usize>slice << 2), slice, f, lr);
+      decayedStep(weight + ((<usize>node * <usize>slice + rows) << 2), gradWeight + ((<usize>node * <usize>slice + rows) << 2), (u1 - u0) * inputs, f, lr);
       const b = bias + (<usize>node * <usize>units << 2);
       const gb = gradBias + (<usize>node * <usize>units << 2);
-      for (let u = 0; u < units; u++) {
+      for (let u = u0; u < u1; u++) {
         const o = <usize>u << 2;
         store<f32>(b + o, load<f32>(b + o) - lr * load<f32>(gb + o));
       }
-      const at = last + (<usize>node << 3);
+    }
+  }
+}
+
+/** treeUpdate's advance of `last` of every touched node (after treeUpdateRange). */
+export function treeUpdateCommit(last: usize, k: i32, leafStart: usize, n: i32, baseLr: f32, decay: f64): void {
+  if (n <= 0) return;
+  const f: f32 = <f32>(1.0 - <f64>baseLr * decay);
+  const logF: f64 = Math.log(<f64>f);
+  for (let l = 0; l <= k; l++) {
+    for (let p = 0; p < (1 << l); p++) {
+      if (bucketStart(leafStart, k, l, p + 1) == bucketStart(leafStart, k, l, p)) continue;
+      const at = last + (<usize>((1 << l) - 1 + p) << 3);
       store<f64>(at, load<f64>(at) + logF);
     }
   }
 }
 
 /**
- * REINFORCE on the gaters (docs/methods/tree.md §5): per-example loss L_e = -log probs[e, label_e],
+ * REINFORCE on the gaters (methods.md 3.4): per-example loss L_e = -log probs[e, label_e],
  * baseline = batch mean; a [n x k] = (L_e - baseline)(b - sigm(g)) / n, written over gz.
  */
 export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, probs: usize, labels: usize, classes: i32): void {
@@ -271,7 +379,7 @@ export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, prob
     const adv = (perExampleLoss(probs, labels, classes, e) - mean) / <f64>n;
     for (let i = 0; i < k; i++) {
       const o = (<usize>(e * k + i)) << 2;
-      const s = sigmoidF64(<f64>load<f32>(gz + o));
+      const s = 1.0 / (1.0 + Math.exp(-<f64>load<f32>(gz + o)));
       store<f32>(gz + o, <f32>(adv * (<f64>load<f32>(bits + o) - s)));
     }
   }
@@ -286,7 +394,7 @@ export function treeReinforceSignal(gz: usize, bits: usize, n: i32, k: i32, prob
 }
 
 // ---------------------------------------------------------------------------------------
-// Layout L2 "per-unit path" (docs/methods/tree.md §2.4): unit j reads the k gater bits in its own
+// Layout L2 "per-unit path" (methods.md 3.1): unit j reads the k gater bits in its own
 // fixed order order[j] (a permutation of 0..k-1), so each (example, unit) has its own path.
 // The root (node 0, shared by every unit) runs as the dense GEMM; levels 1..k gather the
 // unit's row T(node, j) [inputs] and dot it with x. Gradients, the lazy-decay timestamps
@@ -312,7 +420,12 @@ export function treeUnitOrders(order: usize, units: i32, k: i32): void {
 
 /** path [n x units x k]: the node of levels 1..k for each (example, unit). */
 export function treeUnitPaths(bits: usize, n: i32, k: i32, units: i32, order: usize, path: usize): void {
-  for (let e = 0; e < n; e++) {
+  treeUnitPathsRows(bits, n, k, units, order, path, 0, n);
+}
+
+/** treeUnitPaths for examples [e0, e1). */
+export function treeUnitPathsRows(bits: usize, n: i32, k: i32, units: i32, order: usize, path: usize, e0: i32, e1: i32): void {
+  for (let e = e0; e < e1; e++) {
     const b = bits + (<usize>(e * k) << 2);
     for (let j = 0; j < units; j++) {
       const o = order + (<usize>(j * k) << 2);
@@ -328,8 +441,13 @@ export function treeUnitPaths(bits: usize, n: i32, k: i32, units: i32, order: us
 
 /** Lazy catch-up of every row (node, j) a path of the batch touches, levels 1..k (the root rows via treeCatchUpRoot). */
 export function treeUnitCatchUp(weight: usize, last: usize, path: usize, n: i32, k: i32, units: i32, inputs: i32, lambda: f64): void {
+  treeUnitCatchUpUnits(weight, last, path, n, k, units, inputs, lambda, 0, units);
+}
+
+/** treeUnitCatchUp for the rows of units [j0, j1) (a row (node, j) belongs to unit j alone). */
+export function treeUnitCatchUpUnits(weight: usize, last: usize, path: usize, n: i32, k: i32, units: i32, inputs: i32, lambda: f64, j0: i32, j1: i32): void {
   for (let e = 0; e < n; e++) {
-    for (let j = 0; j < units; j++) {
+    for (let j = j0; j < j1; j++) {
       const pr = path + (<usize>((e * units + j) * k) << 2);
       for (let l = 0; l < k; l++) {
         const row = load<i32>(pr + (<usize>l << 2)) * units + j;
@@ -342,17 +460,27 @@ export function treeUnitCatchUp(weight: usize, last: usize, path: usize, n: i32,
 /** Root rows (node 0, every unit): all touched when n > 0. */
 export function treeUnitCatchUpRoot(weight: usize, last: usize, n: i32, units: i32, inputs: i32, lambda: f64): void {
   if (n <= 0) return;
-  for (let j = 0; j < units; j++) catchUpNode(weight + (<usize>(j * inputs) << 2), inputs, last + (<usize>j << 3), lambda);
+  treeUnitFlushRows(weight, last, units, inputs, lambda, 0, units);
 }
 
 /** Every row exact at `lambda` (layout L2 flush). */
 export function treeUnitFlush(weight: usize, last: usize, rows: i32, inputs: i32, lambda: f64): void {
-  for (let r = 0; r < rows; r++) catchUpNode(weight + (<usize>r * <usize>inputs << 2), inputs, last + (<usize>r << 3), lambda);
+  treeUnitFlushRows(weight, last, rows, inputs, lambda, 0, rows);
+}
+
+/** treeUnitFlush for rows [r0, r1) (each row has its own `last`). */
+export function treeUnitFlushRows(weight: usize, last: usize, rows: i32, inputs: i32, lambda: f64, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) catchUpNode(weight + (<usize>r * <usize>inputs << 2), inputs, last + (<usize>r << 3), lambda);
 }
 
 /** z [n x units] += Σ_{l=1..k} x_e · T(node_l(e, j), j) + c(node_l(e, j), j). Returns the MACs performed. */
 export function treeUnitForward(x: usize, n: i32, inputs: i32, units: i32, k: i32, path: usize, weight: usize, bias: usize, z: usize): f64 {
-  for (let e = 0; e < n; e++) {
+  return treeUnitForwardRows(x, n, inputs, units, k, path, weight, bias, z, 0, n);
+}
+
+/** treeUnitForward for examples [e0, e1); returns their MACs. */
+export function treeUnitForwardRows(x: usize, n: i32, inputs: i32, units: i32, k: i32, path: usize, weight: usize, bias: usize, z: usize, e0: i32, e1: i32): f64 {
+  for (let e = e0; e < e1; e++) {
     const xe = x + (<usize>(e * inputs) << 2);
     for (let j = 0; j < units; j++) {
       const pr = path + (<usize>((e * units + j) * k) << 2);
@@ -365,7 +493,7 @@ export function treeUnitForward(x: usize, n: i32, inputs: i32, units: i32, k: i3
       store<f32>(at, load<f32>(at) + s);
     }
   }
-  return <f64>n * <f64>units * <f64>k * <f64>inputs;
+  return <f64>(e1 - e0) * <f64>units * <f64>k * <f64>inputs;
 }
 
 /**
@@ -373,8 +501,17 @@ export function treeUnitForward(x: usize, n: i32, inputs: i32, units: i32, k: i3
  * dT(node, j) += δ_ej x_e, dc(node, j) += δ_ej; and, when dx != 0, dx_e += Σ δ_ej T(node, j).
  */
 export function treeUnitBackward(x: usize, delta: usize, n: i32, inputs: i32, units: i32, k: i32, path: usize, weight: usize, gradWeight: usize, gradBias: usize, mark: usize, gen: i32, dx: usize): void {
+  treeUnitBackwardUnits(x, delta, n, inputs, units, k, path, gradWeight, gradBias, mark, gen, 0, units);
+  if (dx != 0) treeUnitBackwardInput(delta, n, inputs, units, k, path, weight, dx, 0, n);
+}
+
+/**
+ * The gradients of the rows of units [j0, j1) (a row (node, j) belongs to unit j): zeroed
+ * once, then summed over the examples in order, as in one call.
+ */
+export function treeUnitBackwardUnits(x: usize, delta: usize, n: i32, inputs: i32, units: i32, k: i32, path: usize, gradWeight: usize, gradBias: usize, mark: usize, gen: i32, j0: i32, j1: i32): void {
   for (let e = 0; e < n; e++) {
-    for (let j = 0; j < units; j++) {
+    for (let j = j0; j < j1; j++) {
       const pr = path + (<usize>((e * units + j) * k) << 2);
       for (let l = 0; l < k; l++) {
         const row = load<i32>(pr + (<usize>l << 2)) * units + j;
@@ -388,7 +525,7 @@ export function treeUnitBackward(x: usize, delta: usize, n: i32, inputs: i32, un
   }
   for (let e = 0; e < n; e++) {
     const xe = x + (<usize>(e * inputs) << 2);
-    for (let j = 0; j < units; j++) {
+    for (let j = j0; j < j1; j++) {
       const d = load<f32>(delta + (<usize>(e * units + j) << 2));
       if (d == 0) continue;
       const pr = path + (<usize>((e * units + j) * k) << 2);
@@ -397,7 +534,21 @@ export function treeUnitBackward(x: usize, delta: usize, n: i32, inputs: i32, un
         axpySplit(gradWeight + (<usize>row * <usize>inputs << 2), d, xe, inputs);
         const gb = gradBias + (<usize>row << 2);
         store<f32>(gb, load<f32>(gb) + d);
-        if (dx != 0) axpySplit(dx + (<usize>(e * inputs) << 2), d, weight + (<usize>row * <usize>inputs << 2), inputs);
+      }
+    }
+  }
+}
+
+/** dx_e += Σ_j Σ_l δ_ej T(node_l(e, j), j) for examples [e0, e1), in the order of one call. */
+export function treeUnitBackwardInput(delta: usize, n: i32, inputs: i32, units: i32, k: i32, path: usize, weight: usize, dx: usize, e0: i32, e1: i32): void {
+  for (let e = e0; e < e1; e++) {
+    for (let j = 0; j < units; j++) {
+      const d = load<f32>(delta + (<usize>(e * units + j) << 2));
+      if (d == 0) continue;
+      const pr = path + (<usize>((e * units + j) * k) << 2);
+      for (let l = 0; l < k; l++) {
+        const row = load<i32>(pr + (<usize>l << 2)) * units + j;
+        axpySplit(dx + (<usize>(e * inputs) << 2), d, weight + (<usize>row * <usize>inputs << 2), inputs);
       }
     }
   }
@@ -410,13 +561,18 @@ export function treeUnitBackward(x: usize, delta: usize, n: i32, inputs: i32, un
  * touched row (a pass marked -gen, gen > 0, so it never collides with earlier marks).
  */
 export function treeUnitUpdate(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, path: usize, n: i32, k: i32, units: i32, inputs: i32, mark: usize, gen: i32, baseLr: f32, decay: f64, levelMode: i32, levelMax: f32, count: usize): void {
+  treeUnitUpdateUnits(weight, bias, gradWeight, gradBias, last, path, n, k, units, inputs, mark, gen, baseLr, decay, levelMode, levelMax, count, 0, units);
+}
+
+/** treeUnitUpdate for the rows of units [j0, j1) (root rows included). */
+export function treeUnitUpdateUnits(weight: usize, bias: usize, gradWeight: usize, gradBias: usize, last: usize, path: usize, n: i32, k: i32, units: i32, inputs: i32, mark: usize, gen: i32, baseLr: f32, decay: f64, levelMode: i32, levelMax: f32, count: usize, j0: i32, j1: i32): void {
   if (n <= 0) return;
   const f: f32 = <f32>(1.0 - <f64>baseLr * decay);
   const logF: f64 = Math.log(<f64>f);
-  for (let j = 0; j < units; j++) sgdRow(weight, bias, gradWeight, gradBias, last, j, inputs, f, baseLr, logF);
+  for (let j = j0; j < j1; j++) sgdRow(weight, bias, gradWeight, gradBias, last, j, inputs, f, baseLr, logF);
   if (levelMode == TREE_LEVEL_BUCKET) {
     for (let e = 0; e < n; e++) {
-      for (let j = 0; j < units; j++) {
+      for (let j = j0; j < j1; j++) {
         const pr = path + (<usize>((e * units + j) * k) << 2);
         for (let l = 0; l < k; l++) {
           const row = load<i32>(pr + (<usize>l << 2)) * units + j;
@@ -433,7 +589,7 @@ export function treeUnitUpdate(weight: usize, bias: usize, gradWeight: usize, gr
     }
   }
   for (let e = 0; e < n; e++) {
-    for (let j = 0; j < units; j++) {
+    for (let j = j0; j < j1; j++) {
       const pr = path + (<usize>((e * units + j) * k) << 2);
       for (let l = 0; l < k; l++) {
         const row = load<i32>(pr + (<usize>l << 2)) * units + j;

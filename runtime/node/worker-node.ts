@@ -3,6 +3,7 @@
  * thread that started it.
  */
 import { parentPort } from "node:worker_threads";
+import "./thread-host.js";
 import { serveModel } from "../worker/serve.js";
 import type { ToWorker } from "../worker/protocol.js";
 

@@ -26,6 +26,7 @@ import { compile } from "../../compiler/index.js";
 import type { Manifest } from "../../runtime/index.js";
 import type { CaseResult, Runtime } from "./case.js";
 import { JS, REPO, serve, transpileGraph, writeGraph, type Asset, type ModuleGraph, type StaticServer } from "./support.js";
+import { CASES } from "./models.js";
 
 // Node 20 has relaxed SIMD behind a flag; it must be set before any wasm is compiled.
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
@@ -45,67 +46,6 @@ const CHROMIUM_ARGS = [
 ];
 const MAX_BATCH = 16;
 const TIMEOUT = 60_000;
-
-/**
- * The models run in both engines: a name (the page fetches /model/<name>/*) and a model source,
- * from a file or inline. The conditional ones are small (100 inputs, 10 classes) so the whole
- * file stays fast; case.ts finds each model's methods in its manifest.
- */
-interface CaseSpec {
-  name: string;
-  file: string;
-  source?: string;
-}
-
-const CASES: CaseSpec[] = [
-  { name: "dense", file: "examples/mnist-dense.cond" },
-  {
-    name: "lowrank",
-    file: "browser-lowrank.cond",
-    source: `
-model BrowserLowRank {
-  input  x: f32[100]
-  target y: class[10]
-  layer h   = dense(x, 64) relu gate lowrank(rank: 8)
-  layer out = dense(h, 10)
-  loss = softmax_cross_entropy(out, y)
-}
-train { optimizer = sgd(lr: 0.05, momentum: 0.9) batch = 16 }`,
-  },
-  {
-    name: "tree",
-    file: "browser-tree.cond",
-    // Weight decay so the tree's lazy decay is pending at save() (Model.flush applies it).
-    source: `
-model BrowserTree {
-  input  x: f32[100]
-  target y: class[10]
-  layer h   = tree(x, 32, depth: 3) relu
-  layer out = dense(h, 10)
-  loss = softmax_cross_entropy(out, y)
-}
-train { optimizer = sgd(lr: 0.05, weight_decay: 1e-3) batch = 16 }`,
-  },
-  {
-    name: "policy",
-    file: "browser-policy.cond",
-    // Small sparsity / variance weights: after the one step the policy probabilities still
-    // straddle 0.5 (p = 0.5 exactly at init), so threshold mode keeps some blocks and drops others.
-    source: `
-model BrowserPolicy {
-  input  x: f32[100]
-  target y: class[10]
-  layer h   = dense(x, 64) tanh gate policy(blocks: 4, tau: 0.25)
-  layer out = dense(h, 10)
-  loss = softmax_cross_entropy(out, y)
-}
-train {
-  optimizer = sgd(lr: 0.05)
-  policy    = reinforce(lr: 0.1, lambda_s: 0.05, lambda_v: 0.05, l2: 0.005, baseline: batch_mean)
-  batch     = 16
-}`,
-  },
-];
 
 const PAGE_HTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>condc browser test</title></head>

@@ -55,6 +55,8 @@ export interface CaseResult {
   saveSha: string;
   /** The method-specific observations, in the order they were taken (empty for a dense model). */
   checks: Check[];
+  /** Threads the model ran on. */
+  threads: number;
 }
 
 /** A pure integer hash (murmur3 finaliser); identical in every engine. */
@@ -83,8 +85,9 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** A copy of the values' bytes (never shared: a model on threads has a shared memory). */
 function bytesOf(values: Float32Array | Float64Array): Uint8Array {
-  return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice();
 }
 
 /** Numbers as f64 bytes, so they compare exactly. */
@@ -92,15 +95,24 @@ function numbers(values: number[]): Uint8Array {
   return bytesOf(Float64Array.from(values));
 }
 
-export async function runCase(runtime: Runtime, wasm: Uint8Array, manifest: Manifest): Promise<CaseResult> {
+/** `load` goes to loadModel (threads; one thread unless given, so engines compare like with like). */
+export async function runCase(runtime: Runtime, wasm: Uint8Array, manifest: Manifest, load: RuntimeIndex.LoadOptions = { threads: 1 }): Promise<CaseResult> {
   const empty = new Uint8Array(0);
   if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) {
-    return { validates: false, inputsSha: "", before: empty, loss: NaN, after: empty, reloaded: empty, save: empty, saveSha: "", checks: [] };
+    return { validates: false, inputsSha: "", before: empty, loss: NaN, after: empty, reloaded: empty, save: empty, saveSha: "", checks: [], threads: 0 };
   }
   const { x, labels } = makeInputs(ROWS, manifest.input.width, manifest.classes);
   const inputsSha = await sha256Hex(new Uint8Array([...bytesOf(x), ...labels]));
 
-  const model: Model = await runtime.loadModel(wasm, manifest);
+  const model: Model = await runtime.loadModel(wasm, manifest, load);
+  try {
+    return await steps(runtime, model, manifest, x, labels, inputsSha);
+  } finally {
+    model.dispose();
+  }
+}
+
+async function steps(runtime: Runtime, model: Model, manifest: Manifest, x: Float32Array, labels: Uint8Array, inputsSha: string): Promise<CaseResult> {
   const checks: Check[] = [];
   const check = (what: string, bytes: Uint8Array): void => void checks.push({ what, bytes });
   const region = (name: string): Uint8Array => bytesOf(model.regionView(name));
@@ -163,5 +175,5 @@ export async function runCase(runtime: Runtime, wasm: Uint8Array, manifest: Mani
   model.load(save);
   if (policy.length > 0) runtime.setPolicySeed(model, SEED);
   const reloaded = bytesOf(model.predict(x, ROWS));
-  return { validates: true, inputsSha, before, loss, after, reloaded, save, saveSha, checks };
+  return { validates: true, inputsSha, before, loss, after, reloaded, save, saveSha, checks, threads: model.threads };
 }

@@ -25,14 +25,15 @@ function base64(bytes: Uint8Array): string {
   return btoa(text);
 }
 
-export async function runInPage(name: string, variant: "plain" | "relaxed") {
+/** Runs a case; `load` goes to loadModel (default: one thread). */
+export async function runInPage(name: string, variant: "plain" | "relaxed", load?: runtime.LoadOptions) {
   const response = await fetch(`/model/${name}/manifest.json`);
   if (!response.ok) throw new Error(`GET /model/${name}/manifest.json: ${response.status}`);
   const manifest = await response.json();
   const plain = await fetchBytes(`/model/${name}/plain.wasm`);
   const relaxed = await fetchBytes(`/model/${name}/relaxed.wasm`);
   const picked: string = runtime.pickWasm(plain, relaxed).simd;
-  const result = await runCase(RUNTIME, variant === "plain" ? plain : relaxed, manifest);
+  const result = await runCase(RUNTIME, variant === "plain" ? plain : relaxed, manifest, load);
   return {
     userAgent: navigator.userAgent,
     picked,
@@ -45,5 +46,7 @@ export async function runInPage(name: string, variant: "plain" | "relaxed") {
     reloaded: base64(result.reloaded),
     save: base64(result.save),
     checks: result.checks.map((c) => ({ what: c.what, bytes: base64(c.bytes) })),
+    threads: result.threads,
+    crossOriginIsolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
   };
 }

@@ -130,3 +130,17 @@ export async function crashes() {
   const missing = await caught(loadModelInWorker(wasm, manifest, undefined, { url: "/no-such-worker.js" }));
   return { crashed, later, missing, alive: handle.alive };
 }
+
+/** A worker whose model has its own pool (options passed through): the page thread's results on one thread. */
+export async function pooled() {
+  const { manifest, wasm } = await build();
+  const handle = await loadModelInWorker(wasm, manifest, { threads: 2, split: "always" });
+  const model = await runtime.loadModel(wasm, manifest, { threads: 1 });
+  await handle.init(3);
+  model.init(3);
+  const predictSame = same(await handle.predict(X, 12), model.predict(X, 12));
+  const lossSame = Object.is((await handle.trainStep(X, LABELS, 12)).loss, model.trainStep(X, LABELS, 12).loss);
+  const saveSame = same(await handle.save(), model.save());
+  handle.dispose();
+  return { isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true, predictSame, lossSame, saveSame };
+}

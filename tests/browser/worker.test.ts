@@ -3,7 +3,8 @@
  * through the worker equal the model on the page's thread bit for bit; cancelling keeps the
  * model usable, on a plain page (no shared memory: the worker restarts from the last finished
  * epoch's weights) and on a cross-origin isolated one (shared memory: it stops after the step in
- * progress); a worker that throws, or whose script is missing, rejects with a WorkerError.
+ * progress); on the isolated page a worker's model runs on a pool of its own; a worker that
+ * throws, or whose script is missing, rejects with a WorkerError.
  */
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -95,6 +96,11 @@ describe.skipIf(!HAVE_CHROMIUM)(`condc/worker in headless Chromium${SKIP_REASON}
     expect(r["step"]).toBeGreaterThanOrEqual(80);
     expect(r["step"]).toBeLessThan(40 * 50);
     expect(r).toMatchObject({ weightsSame: true, usable: true, againEpochs: 1 });
+  });
+
+  it("on a cross-origin isolated page, a worker's model runs on its own pool (nested workers) with one thread's bits", async () => {
+    const r = await call<Record<string, unknown>>("isolated", "pooled");
+    expect(r).toEqual({ isolated: true, predictSame: true, lossSame: true, saveSame: true });
   });
 
   it("a worker that throws rejects the pending call and the later ones; a missing script fails the start", async () => {

@@ -90,7 +90,7 @@ describe("condc train / eval", () => {
     const text = await run(["eval", "examples/mnist-dense.cond", "--weights", checkpoint]);
     expect(text.code).toBe(0);
     const percent = (100 * (report["test_accuracy"] as number)).toFixed(2);
-    expect(text.out[0]).toMatch(new RegExp(`^MnistDense on mnist:test \\(2000 examples\\): accuracy ${percent.replace(".", "\\.")}%, loss \\d+\\.\\d{4}, \\d+ examples/s$`));
+    expect(text.out[0]).toMatch(new RegExp(`^MnistDense on mnist:test \\(2000 examples\\): accuracy ${percent.replace(".", "\\.")}%, loss \\d+\\.\\d{4}, \\d+ examples/s on \\d+ threads?$`));
     expect(text.out[1]).toBe("  whole model: 203,264 MACs/example vs 203,264 dense (1.00x)");
   });
 

@@ -1,7 +1,8 @@
 /**
  * @fileoverview Same seed -> the same bits as the reference compiler (fixtures/identity.json,
  * recorded on commit 035d5cd): losses, checkpoint and predictions of every example and of
- * small models covering each method's options, on both SIMD flavours.
+ * small models covering each method's options, on both SIMD flavours, on one thread
+ * (tests/threads/identity.test.ts holds the same fixture for 2 and 3 threads).
  */
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { compile } from "../../compiler/index.js";
-import { decodeSafetensors, hasPolicy, loadModel, lowrankLayers, refreshEstimators, setPolicySeed } from "../../runtime/index.js";
+import { decodeSafetensors, hasPolicy, loadModel, lowrankLayers, refreshEstimators, setPolicySeed, type LoadOptions, type Model } from "../../runtime/index.js";
 import { loadDataset } from "../../runtime/node/data.js";
 import type { IdentityCase } from "./cases.js";
 
@@ -65,11 +65,20 @@ function tensorsHash(file: Uint8Array): string {
   return hash.digest("hex");
 }
 
-export async function runIdentityCase(c: IdentityCase, simd: "plain" | "relaxed"): Promise<IdentityResult> {
+/** Runs a case; `load` goes to loadModel (threads and how calls split; one thread by default). */
+export async function runIdentityCase(c: IdentityCase, simd: "plain" | "relaxed", load: LoadOptions = { threads: 1 }): Promise<IdentityResult> {
   const result = await compile(c.source, { file: `${c.name}.cond`, maxBatch: c.batch, simd });
   if (!result.ok) throw new Error(`${c.name} does not compile: ${result.diagnostics.map((d) => d.message).join("; ")}`);
-  const model = await loadModel(simd === "plain" ? result.wasm : result.relaxedWasm!, result.manifest);
-  const seed = result.manifest.train.seed;
+  const model = await loadModel(simd === "plain" ? result.wasm : result.relaxedWasm!, result.manifest, load);
+  try {
+    return await trainAndHash(c, model);
+  } finally {
+    model.dispose();
+  }
+}
+
+async function trainAndHash(c: IdentityCase, model: Model): Promise<IdentityResult> {
+  const seed = model.manifest.train.seed;
   model.init(seed);
   const lowrank = lowrankLayers(model).length > 0;
   if (lowrank) refreshEstimators(model);

@@ -29,9 +29,15 @@ function files(dir: string): string[] {
   return out;
 }
 
+/**
+ * Names from outside condc that contain a method's name as a word: the HTTP headers a page needs
+ * for threads (runtime/pool/browser-host.ts names them in its message).
+ */
+const FOREIGN_NAMES = /Cross-Origin-(?:Opener|Embedder)-Policy/g;
+
 /** The words of the code with comments removed: identifiers split at camelCase and snake_case. */
 function codeWords(text: string): Set<string> {
-  const code = text.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/(^|[^:"'`])\/\/.*$/gm, "$1").replace(FOREIGN_NAMES, " ");
   const words = new Set<string>();
   for (const token of code.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) {
     for (const part of token.replace(/([a-z0-9])([A-Z])/g, "$1_$2").split("_")) if (part) words.add(part.toLowerCase());

@@ -12,3 +12,11 @@ export const LOWRANK_STAT_FALSE_NEGATIVE = 5;
 export const LOWRANK_STAT_MEASURED = 6;
 export const LOWRANK_STAT_ESTIMATED = 7;
 export const LOWRANK_STAT_COUNT = 8;
+
+/** lowrankProjectionMode: T = X U as one GEMM, or per example over the input's nonzeros. */
+export const LOWRANK_PROJECT_SPARSE = 0;
+export const LOWRANK_PROJECT_GEMM = 1;
+/** lowrankExactMode: per example, unit-major over active lists, or the dense GEMM masked. */
+export const LOWRANK_EXACT_BY_EXAMPLE = 0;
+export const LOWRANK_EXACT_BY_UNIT = 1;
+export const LOWRANK_EXACT_DENSE = 2;
