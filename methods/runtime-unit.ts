@@ -3,11 +3,13 @@
  * beyond calling the module (prepare derived tensors after `init` and `load`, refresh them
  * after each epoch, reset and read counters, report per-layer figures, CLI options). It reads
  * everything from the manifest (the layer's options, params, regions and exports by name) and
- * imports nothing of the compiler, so the runtime stays small.
+ * imports nothing of the compiler, so the runtime stays small. Its optional `webgpu` field is the
+ * method's GPU program (runtime/webgpu/method.ts).
  */
 import type { ManifestLayer } from "../runtime/manifest.js";
 import type { Model } from "../runtime/model.js";
 import type { Dataset } from "../runtime/data/dataset.js";
+import type { GpuMethod } from "../runtime/webgpu/method.js";
 
 /** A layer of the method, its options typed. */
 export type RuntimeLayer<O> = ManifestLayer & { options: O };
@@ -52,6 +54,13 @@ export interface MethodRuntime<O = unknown> {
   /** For `condc bench` without trained weights: make untrained weights usable. */
   prepareUntrained?(model: Model, layers: RuntimeLayer<O>[], seed: number): void;
   cliOptions?: MethodCliOption<O>[];
+  /**
+   * The method's GPU program (methods/<name>/webgpu.ts): what the WebGPU back end needs to record
+   * the layer's forward, backward and update passes and to keep its extra state. A model with a
+   * live layer whose method has none does not run on the GPU (loadModel's "auto" takes wasm).
+   * Loaded on demand (a dynamic import), so an app that runs wasm only does not carry it.
+   */
+  webgpu?: () => Promise<GpuMethod<O, any>>;
 }
 
 export function defineRuntime<O>(runtime: MethodRuntime<O>): MethodRuntime<O> {

@@ -14,6 +14,7 @@ import { KERNEL_LIBRARY, instantiateKernels, kernelLibraryModule, type KernelIns
 import { relaxedSimdSupported } from "./simd.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
 import type { MethodRuntime, RuntimeLayer } from "../methods/runtime-unit.js";
+import type { AnyModel, BackendOptions } from "./backend.js";
 
 /** The functions every compiled module exports. */
 interface ModuleExports {
@@ -52,7 +53,7 @@ export interface TrainStepOptions {
   lr?: number;
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends BackendOptions {
   /** Runtime units of methods from outside the registry (with `compile(text, { methods })`). */
   methods?: readonly MethodRuntime[];
 }
@@ -66,6 +67,8 @@ interface MethodGroup {
 const MAX_SEED = 2 ** 32;
 
 export class Model {
+  /** Where the model runs (a GPU model, from loadModel's `backend` option, says "webgpu"). */
+  readonly backend = "wasm" as const;
   readonly manifest: Manifest;
   /** The SIMD flavour of the kernel library this model runs on. */
   readonly simd: SimdFlavour;
@@ -391,7 +394,11 @@ function buildSection(module: WebAssembly.Module): { buildId?: unknown; simd?: u
  * builds, a module built for another kernel library, and a relaxed build where the engine
  * cannot run relaxed SIMD.
  */
-export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest, options: LoadOptions = {}): Promise<Model> {
+export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest, options?: LoadOptions & { backend?: "wasm" }): Promise<Model>;
+/** With `backend: "webgpu"` or `"auto"`: a GpuModel (runtime/backend.ts), or for "auto" the wasm Model when no GPU fits. */
+export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest, options: LoadOptions): Promise<AnyModel>;
+export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest, options: LoadOptions = {}): Promise<AnyModel> {
+  if (options.backend !== undefined) (await import("./backend.js")).checkBackendOptions(options);
   if (!(wasm instanceof Uint8Array || wasm instanceof ArrayBuffer || wasm instanceof WebAssembly.Module)) {
     throw new TypeError(`loadModel: wasm must be a Uint8Array, ArrayBuffer or WebAssembly.Module, got ${describe(wasm)}`);
   }
@@ -433,7 +440,8 @@ export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Mod
     throw new ModelLoadError(`model '${manifest.model}': the module does not link against this kernel library (${(error as Error).message})`);
   }
   const runtimes = [...METHOD_RUNTIMES, ...(options.methods ?? [])];
-  return new Model(instance, kernels, memory, manifest, simd, runtimes);
+  const model = new Model(instance, kernels, memory, manifest, simd, runtimes);
+  return options.backend === undefined || options.backend === "wasm" ? model : (await import("./backend.js")).onBackend(model, options);
 }
 
 function now(): number {

@@ -132,3 +132,17 @@ export const GROUP_INDEX = `let group = wid.y * groups.x + wid.x;`;
 
 /** `let i = ...` the element index of a thread in a linearGrid dispatch. */
 export const LINEAR_INDEX = `${GROUP_INDEX}\n  let i = group * ${LINEAR_WORKGROUP}u + lid;`;
+
+/**
+ * WGSL: whether an f32 is an infinity or NaN, tested on its bits (WGSL lets implementations
+ * assume floats are finite, so `x != x` may be folded away).
+ */
+export const NON_FINITE_WGSL = `fn nonFinite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u; }`;
+
+/**
+ * The guard of a kernel that changes state kept across steps (parameters, optimizer state): it
+ * binds the loss slots as \`loss\` and leaves everything as it was when the step's total loss
+ * (slot 0) is not finite, as the wasm module returns before its update. For kernels without
+ * barriers (a plain early return).
+ */
+export const LOSS_GUARD = `if (nonFinite(loss[0])) { return; }`;
