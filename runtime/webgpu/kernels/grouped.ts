@@ -1,0 +1,240 @@
+/**
+ * @fileoverview Grouped (bucketed) products in WGSL: the tiled GEMM of gemm.ts run over the rows
+ * of each group (a bucket of examples, an expert's routed rows, the examples with a block
+ * active) against that group's own slice of a stacked weight, as MegaBlocks runs one
+ * product per expert. A group's rows are a range [starts[g·stride], starts[(g+1)·stride]) of a
+ * row-sorted buffer, or a member list (`members[g·capacity + m]`, m < counts[g]) gathered and
+ * scattered in place. The grid is sized for the most rows a group can hold; tiles past a group's
+ * rows return at once (the bound is read through workgroupUniformLoad, so the early return is
+ * uniform and the barriers stay legal). No atomics: each C element is one thread's k-ordered sum.
+ */
+import type { Activation } from "./elementwise.js";
+import { DEFAULT_TILE, epilogueStore, tiledKernel, tileSpan, type GemmTile } from "./gemm.js";
+import { MATH_WGSL } from "./math.js";
+import {
+  CALL_UNIFORM_WGSL,
+  dimExpr,
+  dimValue,
+  GROUP_BUILTINS,
+  GROUP_INDEX,
+  groupGrid,
+  storageDeclarations,
+  u32,
+  type Dim,
+  type Kernel,
+  type KernelBinding,
+} from "./wgsl.js";
+
+/** Where a group's rows are. */
+export type GroupRows =
+  | { kind: "range"; stride: number }
+  | { kind: "list"; capacity: number };
+
+/** The most rows a group may hold: `dim` (a constant or the call's n) times `times`. */
+export interface RowBound {
+  dim: Dim;
+  times: number;
+}
+
+export interface GroupedProductSpec {
+  /** NT: C_g = A_g B_gᵀ, B_g [cols x k]; NN: C_g = A_g B_g, B_g [k x cols]. */
+  shape: "NT" | "NN";
+  groups: number;
+  rows: GroupRows;
+  maxRows: RowBound;
+  /** Columns of C per group; the last group is cut at `totalCols` (a short last block). */
+  cols: number;
+  totalCols?: number;
+  k: number;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  /** B_g starts at bBase + g·bStride (elements). */
+  bBase: number;
+  bStride: number;
+  /** C columns of group g start at g·cColStride (0: every group writes columns [0, cols)). */
+  cColStride: number;
+  beta: 0 | 1;
+  /** Bias of group g at biasBase + g·biasStride + j, then the activation. */
+  epilogue?: { biasBase: number; biasStride: number; activation: Activation };
+}
+
+const BOUNDS = `var<workgroup> bounds: vec2<u32>;`;
+
+function boundsFill(rows: GroupRows, g: string): string {
+  return rows.kind === "range"
+    ? `bounds = vec2u(u32(starts[${g} * ${u32(rows.stride)}]), u32(starts[(${g} + 1u) * ${u32(rows.stride)}]));`
+    : `bounds = vec2u(0u, u32(counts[${g}]));`;
+}
+
+function rowBindings(rows: GroupRows): KernelBinding[] {
+  return rows.kind === "range" ? [{ name: "starts", access: "read" }] : [{ name: "counts", access: "read" }, { name: "members", access: "read" }];
+}
+
+const rowTypes = { starts: "i32", counts: "i32", members: "i32" };
+
+/** Grouped NT / NN with the gemm epilogue (per-group bias, activation). */
+export function groupedProductKernel(spec: GroupedProductSpec, tile: GemmTile = DEFAULT_TILE): Kernel {
+  const { rows: BM, cols: BN } = tileSpan(tile);
+  const bindings: KernelBinding[] = [
+    { name: "a", access: "read" },
+    { name: "b", access: "read" },
+    { name: "c", access: "read_write" },
+    ...rowBindings(spec.rows),
+  ];
+  if (spec.epilogue) bindings.push({ name: "bias", access: "read" });
+  const activation = spec.epilogue?.activation ?? "linear";
+  const list = spec.rows.kind === "list";
+  const maxRows = `(${dimExpr(spec.maxRows.dim)} * ${u32(spec.maxRows.times)})`;
+  const width = spec.totalCols === undefined ? u32(spec.cols) : `min(${u32(spec.cols)}, ${u32(spec.totalCols)} - grp * ${u32(spec.cColStride)})`;
+  // Absolute row (of A and C) of tile row i.
+  const row = (i: string) => (list ? `u32(rowIdx[${i} - row0])` : `(base + ${i})`);
+  const bIndex =
+    spec.shape === "NT"
+      ? (p: string, j: string) => `b[${u32(spec.bBase)} + grp * ${u32(spec.bStride)} + ${j} * ${u32(spec.ldb)} + ${p}]`
+      : (p: string, j: string) => `b[${u32(spec.bBase)} + grp * ${u32(spec.bStride)} + ${p} * ${u32(spec.ldb)} + ${j}]`;
+  const label = `grouped${spec.shape} groups=${spec.groups} ${spec.rows.kind} cols=${spec.cols} k=${spec.k} beta=${spec.beta}${spec.epilogue ? ` +bias,${activation}` : ""}`;
+  return tiledKernel(
+    {
+      label,
+      bindings,
+      types: rowTypes,
+      declarations: `${BOUNDS}\n${list ? `var<workgroup> rowIdx: array<i32, ${BM}>;` : ""}\n${activation === "tanh" || activation === "sigmoid" ? MATH_WGSL : ""}`,
+      prologue: `  let tiles = (${maxRows} + ${u32(BM - 1)}) / ${u32(BM)};
+  let grp = wid.y / max(tiles, 1u);
+  let row0 = (wid.y % max(tiles, 1u)) * ${u32(BM)};
+  let col0 = wid.x * ${u32(BN)};
+  if (tid == 0u) { ${boundsFill(spec.rows, "grp")} }
+  let groupRows = workgroupUniformLoad(&bounds);
+  let base = groupRows.x;
+  let M = groupRows.y - groupRows.x;
+  let N = ${width};
+  let K = ${u32(spec.k)};
+  if (row0 >= M || col0 >= N) { return; }${
+    list
+      ? `
+  if (tid < ${u32(BM)}) {
+    var member = 0;
+    if (row0 + tid < M) { member = members[grp * ${u32((spec.rows as { capacity: number }).capacity)} + row0 + tid]; }
+    rowIdx[tid] = member;
+  }
+  workgroupBarrier();`
+      : ""
+  }`,
+      a: (i, p) => `a[${row(i)} * ${u32(spec.lda)} + ${p}]`,
+      aContiguousInK: true,
+      b: bIndex,
+      bContiguousInK: spec.shape === "NT",
+      store: (i, j, v) =>
+        epilogueStore(
+          `${row(i)} * ${u32(spec.ldc)} + grp * ${u32(spec.cColStride)} + ${j}`,
+          v,
+          spec.beta,
+          spec.epilogue ? `bias[${u32(spec.epilogue.biasBase)} + grp * ${u32(spec.epilogue.biasStride)} + ${j}]` : null,
+          activation,
+        ),
+      grid: (n) => [Math.ceil(spec.cols / BN), spec.groups * Math.max(1, Math.ceil((dimValue(spec.maxRows.dim, n) * spec.maxRows.times) / BM)), 1],
+    },
+    tile,
+  );
+}
+
+export interface GroupedWeightGradSpec {
+  groups: number;
+  /** Row ranges of the groups (range kind only: a gradient sums over contiguous rows). */
+  stride: number;
+  /** C_g [m x n] = Σ over the group's rows r of A[r, i] · B[r, j]. */
+  m: number;
+  n: number;
+  lda: number;
+  ldb: number;
+  /** C_g starts at cBase + g·cStride; rows of C_g are ldc apart. */
+  cBase: number;
+  cStride: number;
+  ldc: number;
+  /** A group with no rows: its gradient is written as zeros ("zero") or left as it is ("skip"). */
+  empty: "zero" | "skip";
+}
+
+/** Per-group weight gradients: the TN product over each group's rows (beta 0). */
+export function groupedWeightGradKernel(spec: GroupedWeightGradSpec, tile: GemmTile = DEFAULT_TILE): Kernel {
+  const { rows: BM, cols: BN } = tileSpan(tile);
+  const bindings: KernelBinding[] = [
+    { name: "a", access: "read" },
+    { name: "b", access: "read" },
+    { name: "c", access: "read_write" },
+    { name: "starts", access: "read" },
+  ];
+  const tilesM = Math.ceil(spec.m / BM);
+  const label = `groupedTN groups=${spec.groups} m=${spec.m} n=${spec.n} empty=${spec.empty}`;
+  return tiledKernel(
+    {
+      label,
+      bindings,
+      types: rowTypes,
+      declarations: BOUNDS,
+      prologue: `  let grp = wid.y / ${u32(tilesM)};
+  let row0 = (wid.y % ${u32(tilesM)}) * ${u32(BM)};
+  let col0 = wid.x * ${u32(BN)};
+  if (tid == 0u) { ${boundsFill({ kind: "range", stride: spec.stride }, "grp")} }
+  let groupRows = workgroupUniformLoad(&bounds);
+  let base = groupRows.x;
+  let M = ${u32(spec.m)};
+  let N = ${u32(spec.n)};
+  let K = groupRows.y - groupRows.x;${spec.empty === "skip" ? "\n  if (K == 0u) { return; }" : ""}`,
+      a: (i, p) => `a[(base + ${p}) * ${u32(spec.lda)} + ${i}]`,
+      aContiguousInK: false,
+      b: (p, j) => `b[(base + ${p}) * ${u32(spec.ldb)} + ${j}]`,
+      bContiguousInK: false,
+      store: (i, j, v) => `c[${u32(spec.cBase)} + grp * ${u32(spec.cStride)} + ${i} * ${u32(spec.ldc)} + ${j}] = ${v};`,
+      grid: () => [Math.ceil(spec.n / BN), spec.groups * tilesM, 1],
+    },
+    tile,
+  );
+}
+
+const COLUMNS = 16;
+const LANES = 16;
+
+/**
+ * Per-group column sums over each group's row range (bias gradients of the groups): db_g[j] =
+ * Σ_r D[r, j], 16 lanes striding the rows in order, then a fixed tree (no atomics). Empty
+ * groups as in groupedWeightGradKernel.
+ */
+export function groupedColumnSumsKernel(groups: number, stride: number, cols: number, ld: number, dbBase: number, dbStride: number, empty: "zero" | "skip"): Kernel {
+  const bindings: KernelBinding[] = [
+    { name: "delta", access: "read" },
+    { name: "db", access: "read_write" },
+    { name: "starts", access: "read" },
+  ];
+  const chunks = Math.ceil(cols / COLUMNS);
+  const label = `groupedColumnSums groups=${groups} cols=${cols} empty=${empty}`;
+  const code = `// ${label}
+${CALL_UNIFORM_WGSL}
+${storageDeclarations(bindings, rowTypes)}
+var<workgroup> partial: array<f32, ${COLUMNS * LANES}>;
+
+@compute @workgroup_size(${COLUMNS * LANES})
+fn main(${GROUP_BUILTINS}) {
+  ${GROUP_INDEX}
+  let grp = group / ${u32(chunks)};
+  let column = lid % ${u32(COLUMNS)};
+  let lane = lid / ${u32(COLUMNS)};
+  let j = (group % ${u32(chunks)}) * ${u32(COLUMNS)} + column;
+  let start = u32(starts[grp * ${u32(stride)}]);
+  let end = u32(starts[(grp + 1u) * ${u32(stride)}]);
+  var sum = 0.0;
+  if (j < ${u32(cols)}) {
+    for (var r = start + lane; r < end; r += ${u32(LANES)}) { sum = sum + delta[r * ${u32(ld)} + j]; }
+  }
+  partial[lid] = sum;
+  workgroupBarrier();
+  for (var s = ${u32(LANES / 2)}; s > 0u; s = s / 2u) {
+    if (lane < s) { partial[lid] = partial[lid] + partial[lid + s * ${u32(COLUMNS)}]; }
+    workgroupBarrier();
+  }
+  if (lane == 0u && j < ${u32(cols)}${empty === "skip" ? " && end > start" : ""}) { db[${u32(dbBase)} + grp * ${u32(dbStride)} + j] = partial[column]; }
+}
+`;
+  return { label, code, bindings, grid: () => groupGrid(groups * chunks) };
+}
