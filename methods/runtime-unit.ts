@@ -8,6 +8,7 @@
  */
 import type { ManifestLayer } from "../runtime/manifest.js";
 import type { Model } from "../runtime/model.js";
+import type { AnyModel } from "../runtime/backend.js";
 import type { Dataset } from "../runtime/data/dataset.js";
 import type { GpuMethod } from "../runtime/webgpu/method.js";
 
@@ -31,7 +32,8 @@ export interface MethodCliOption<O> {
   choices: readonly string[];
   help: string;
   commands: readonly ("train" | "eval" | "bench")[];
-  apply(model: Model, layers: RuntimeLayer<O>[], value: string): void;
+  /** Applied to a model on either back end (a GPU model keeps the method's state on the host). */
+  apply(model: AnyModel, layers: RuntimeLayer<O>[], value: string): void;
 }
 
 export interface MethodRuntime<O = unknown> {

@@ -146,3 +146,49 @@ export const NON_FINITE_WGSL = `fn nonFinite(v: f32) -> bool { return (bitcast<u
  * barriers (a plain early return).
  */
 export const LOSS_GUARD = `if (nonFinite(loss[0])) { return; }`;
+
+/** What `elementKernel` builds a kernel from. */
+export interface ElementKernelSpec {
+  label: string;
+  bindings: KernelBinding[];
+  /** Element types of bindings other than f32 (`i32`, `u32`). */
+  types?: Record<string, string>;
+  /** Module-scope WGSL (helper functions, constants). */
+  declarations?: string;
+  /** Threads for a call on n rows, and the same count as a WGSL u32 expression (`call.n * 8u`). */
+  count(n: number): number;
+  countExpr: string;
+  /** The body for thread `i` (a u32, already below the count). */
+  body: string;
+}
+
+/**
+ * One thread per element (row, pair, block...) over a folded linear grid: the shape of the
+ * methods' small kernels (masks, lists, gathers, per-row math) without the boilerplate.
+ */
+export function elementKernel(spec: ElementKernelSpec): Kernel {
+  const code = `// ${spec.label}
+${CALL_UNIFORM_WGSL}
+${storageDeclarations(spec.bindings, spec.types)}
+${spec.declarations ?? ""}
+
+@compute @workgroup_size(${LINEAR_WORKGROUP})
+fn main(${GROUP_BUILTINS}) {
+  ${LINEAR_INDEX}
+  if (i >= ${spec.countExpr}) { return; }
+${spec.body}
+}
+`;
+  return { label: spec.label, code, bindings: spec.bindings, grid: (n) => linearGrid(spec.count(n)) };
+}
+
+/** A method's per-call values in one of its regions: u32 words (f32 ones written as their bits). */
+export function callWords(values: Array<{ u32: number } | { f32: number }>): Uint32Array {
+  const words = new Uint32Array(Math.max(values.length, 1));
+  const view = new Float32Array(words.buffer);
+  values.forEach((v, i) => {
+    if ("u32" in v) words[i] = v.u32 >>> 0;
+    else view[i] = v.f32;
+  });
+  return words;
+}
