@@ -112,7 +112,7 @@ export function buildFrame(manifest: Manifest, methods: ReadonlyMap<string, GpuM
   }
   const entryOf = (layer: GpuLayer) => entries.get(layer.method)!;
 
-  const counterRegions: Array<{ region: string; bytes: number; phase: "train" | "eval" }> = [];
+  const counterRegions: Array<{ region: string; bytes: number; phase: "train" | "eval" | "both" }> = [];
   const initial: GpuFrame["initial"] = [];
   for (const layer of live) {
     const { method, ctx } = entryOf(layer);
@@ -185,7 +185,7 @@ export function buildFrame(manifest: Manifest, methods: ReadonlyMap<string, GpuM
     async afterUpload(seed) {
       for (const { method, ctx } of entries.values()) await method.afterUpload?.(ctx, seed);
     },
-    counters: (phase) => counterRegions.filter((c) => c.phase === phase),
+    counters: (phase) => counterRegions.filter((c) => c.phase === phase || c.phase === "both"),
     async report(name, phase) {
       const layer = layers.get(name);
       if (!layer || layer.delta === null) return undefined;

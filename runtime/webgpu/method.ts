@@ -55,8 +55,8 @@ export interface GpuLayer<O = unknown> {
 export interface GpuRegionRequest {
   suffix: string;
   words: number;
-  /** Counters of a phase: zeroed by resetCounters(phase), read by the method's `report`. */
-  counters?: "train" | "eval";
+  /** Counters of a phase (or of both): zeroed by resetCounters(phase), read by the method's `report`. */
+  counters?: "train" | "eval" | "both";
   /** Initial contents (default zeros). */
   initial?: () => Uint32Array | Float32Array | Int32Array;
 }

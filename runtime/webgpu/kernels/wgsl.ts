@@ -192,3 +192,24 @@ export function callWords(values: Array<{ u32: number } | { f32: number }>): Uin
   });
   return words;
 }
+
+/**
+ * WGSL statements adding a u32 `value` to the 64-bit counter `slot` of a u32 array (two words:
+ * low, high): counts past 2^32 over an epoch without f64, which WGSL lacks. One thread adds.
+ */
+export function addCounter64(array: string, slot: string, value: string): string {
+  return `{
+    let add = ${value};
+    let lo = ${array}[2u * (${slot})] + add;
+    if (lo < add) { ${array}[2u * (${slot}) + 1u] = ${array}[2u * (${slot}) + 1u] + 1u; }
+    ${array}[2u * (${slot})] = lo;
+  }`;
+}
+
+/** The 64-bit counters of a u32 array's words as numbers (exact below 2^53). */
+export function readCounters64(bytes: ArrayBuffer): number[] {
+  const words = new Uint32Array(bytes);
+  const out: number[] = [];
+  for (let i = 0; i + 1 < words.length; i += 2) out.push(words[i + 1]! * 2 ** 32 + words[i]!);
+  return out;
+}
