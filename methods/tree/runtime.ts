@@ -72,6 +72,7 @@ export function measuredMacsPerExample(model: Model): number {
 
 export const treeRuntime = defineRuntime<TreeSettings>({
   key: KEY,
+  webgpu: () => import("./webgpu.js").then((m) => m.treeGpu),
   resetCounters: (model, layers) => layers.forEach((l) => exported(model, l, "treeResetCounters")()),
   report(model, layer) {
     const c = counters(model, layer);

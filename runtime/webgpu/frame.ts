@@ -54,6 +54,8 @@ export interface GpuFrame {
   afterUpload(seed: number | null): Promise<void>;
   /** The regions to zero for a phase's counter reset. */
   counters(phase: "train" | "eval"): Array<{ region: string; bytes: number }>;
+  /** Zeroes the counters methods keep on the host. */
+  resetHostCounters(phase: "train" | "eval"): void;
   /** The method's figures for a live layer (undefined: its method reports nothing on the GPU). */
   report(layer: string, phase: "train" | "eval"): Promise<LayerReport | undefined>;
   /** A method's host state (what its `state` returned), by registry key. */
@@ -186,6 +188,9 @@ export function buildFrame(manifest: Manifest, methods: ReadonlyMap<string, GpuM
       for (const { method, ctx } of entries.values()) await method.afterUpload?.(ctx, seed);
     },
     counters: (phase) => counterRegions.filter((c) => c.phase === phase || c.phase === "both"),
+    resetHostCounters(phase) {
+      for (const { method, ctx } of entries.values()) method.resetCounters?.(ctx, phase);
+    },
     async report(name, phase) {
       const layer = layers.get(name);
       if (!layer || layer.delta === null) return undefined;

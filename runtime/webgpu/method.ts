@@ -125,6 +125,8 @@ export interface GpuMethod<O = unknown, S = unknown> {
   afterCall?(ctx: GpuContext<S>, call: GpuCall, finite: boolean): void;
   /** After the GPU buffers were replaced from the host (init, load, copyFrom); `seed` after init. */
   afterUpload?(ctx: GpuContext<S>, seed: number | null): Promise<void> | void;
+  /** Zeroes counters the method keeps on the host (its GPU counter regions are zeroed by the frame). */
+  resetCounters?(ctx: GpuContext<S>, phase: "train" | "eval"): void;
   /** Per-layer figures from the method's counters (downloaded with ctx.download). */
   report?(layer: GpuLayer<O>, ctx: GpuContext<S>, phase: "train" | "eval"): Promise<LayerReport>;
 }

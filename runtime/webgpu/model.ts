@@ -198,7 +198,9 @@ export class GpuModel {
   /** Brings lazily updated parameters up to date on the GPU (the methods' flush passes). */
   async flush(): Promise<void> {
     if (!this.flushProgram) return;
-    await this.executor.run(this.flushProgram, { call: this.uniform(0, 0) });
+    // The methods' current values (the lazy decay's Λ) go in as for any call on no rows.
+    const call: GpuCall = { n: 0, phase: "predict", step: this.steps, lr: 0 };
+    await this.executor.run(this.flushProgram, { call: this.uniform(0, this.steps), writes: this.frame.writes(call) });
   }
 
   /** The parameters as safetensors bytes: Model.save()'s layout and metadata. */
@@ -251,6 +253,7 @@ export class GpuModel {
 
   /** Zeroes the methods' counters of a phase. */
   async resetCounters(phase: Phase): Promise<void> {
+    this.frame.resetHostCounters(phase);
     for (const { region, bytes } of this.frame.counters(phase)) await this.executor.upload(region, new Uint8Array(bytes));
   }
 
