@@ -74,6 +74,7 @@ export function moeStats(model: Model, phase: Phase = "eval"): MoeLayerStats[] {
 
 export const moeRuntime = defineRuntime<MoeSettings>({
   key: KEY,
+  webgpu: () => import("./webgpu.js").then((m) => m.moeGpu),
   resetCounters: (model, layers, phase) => layers.filter((l) => l.delta !== null).forEach((l) => statsView(model, l, phase).fill(0)),
   report(model, layer, phase): LayerReport {
     const s = readStats(model, layer, phase);
