@@ -10,7 +10,16 @@ import type { DatasetSpec } from "../compiler/frontend/model.js";
 import { CheckpointError } from "../runtime/checkpoint/errors.js";
 import { DataError } from "../runtime/data/errors.js";
 import type { DataSplit } from "../runtime/data/dataset.js";
-import { loadModel, ModelLoadError, NonFiniteError, type Model } from "../runtime/model.js";
+import { ModelLoadError, NonFiniteError } from "../runtime/model.js";
+import type { AnyModel, Backend } from "../runtime/backend.js";
+import {
+  GpuDeviceLostError,
+  GpuLimitError,
+  GpuOutOfMemoryError,
+  GpuUnavailableError,
+  GpuUnsupportedModelError,
+} from "../runtime/webgpu/errors.js";
+import { loadOnBackend } from "./backend.js";
 import { DivergenceError } from "../runtime/train.js";
 import { loadDataset } from "../runtime/node/data.js";
 import { FileAccessError, FileWriteError, prepareOutputDirectory, prepareOutputFile } from "../runtime/node/files.js";
@@ -19,7 +28,7 @@ import { CliError, ExitCode, quotePath, readSource, type CliIO } from "./io.js";
 
 export interface CompiledFile {
   result: CompileSuccess;
-  model: Model;
+  model: AnyModel;
   simd: "plain" | "relaxed";
 }
 
@@ -38,11 +47,14 @@ export async function compileFile(io: CliIO, command: string, file: string, opti
   return result;
 }
 
-/** Compiles `file` and instantiates the relaxed-SIMD build where the engine validates it. */
-export async function compileAndLoad(io: CliIO, command: string, file: string, options: { maxBatch?: number; plain?: boolean } = {}): Promise<CompiledFile> {
+/**
+ * Compiles `file` and instantiates the relaxed-SIMD build where the engine validates it, on the
+ * back end asked for (`--backend`; what runs where is printed on stderr).
+ */
+export async function compileAndLoad(io: CliIO, command: string, file: string, options: { maxBatch?: number; plain?: boolean; backend?: Backend } = {}): Promise<CompiledFile> {
   const result = await compileFile(io, command, file, { maxBatch: options.maxBatch, simd: options.plain ? "plain" : "both", fitTrainBatch: true });
   const chosen = options.plain ? { wasm: result.wasm, simd: "plain" as const } : pickWasm(result.wasm, result.relaxedWasm);
-  const model = await loadModel(chosen.wasm, result.manifest);
+  const model = await loadOnBackend(chosen.wasm, result.manifest, options.backend ?? "wasm", (line) => io.stderr(line));
   return { result, model, simd: chosen.simd };
 }
 
@@ -150,7 +162,10 @@ export async function prepareOutputDir(command: string, dir: string): Promise<vo
   }
 }
 
-/** Failures of the user's data, checkpoint, files or training run: one line, exit 1, not a bug. */
+/**
+ * Failures of the user's data, checkpoint, files, training run or GPU (none there, a model it
+ * cannot run, a device lost): one line, exit 1, not a bug.
+ */
 export function isExpectedFailure(error: unknown): error is Error {
   return (
     error instanceof DataError ||
@@ -159,7 +174,12 @@ export function isExpectedFailure(error: unknown): error is Error {
     error instanceof DivergenceError ||
     error instanceof ModelLoadError ||
     error instanceof FileAccessError ||
-    error instanceof FileWriteError
+    error instanceof FileWriteError ||
+    error instanceof GpuUnavailableError ||
+    error instanceof GpuUnsupportedModelError ||
+    error instanceof GpuLimitError ||
+    error instanceof GpuOutOfMemoryError ||
+    error instanceof GpuDeviceLostError
   );
 }
 

@@ -1,8 +1,8 @@
 /**
  * @fileoverview Back-end selection for loadModel: `wasm` (the default), `webgpu` (the model on
- * the GPU; failures reject), or `auto` (WebGPU when an adapter exists and the model fits the
- * device's limits, wasm otherwise). Loaded on demand by loadModel, so a wasm-only app does not
- * carry the GPU back end. Also the helpers that drive either kind of model (`AnyModel`).
+ * the GPU; failures reject), or `auto` (WebGPU when a hardware adapter exists and the model fits
+ * the device's limits, wasm otherwise: a software adapter is far slower than the wasm kernels).
+ * Loaded on demand by loadModel, so a wasm-only app does not carry the GPU back end. Also the helpers that drive either kind of model (`AnyModel`).
  */
 import type { Model } from "./model.js";
 import type { GpuModel } from "./webgpu/model.js";
@@ -55,6 +55,12 @@ export async function onBackend(host: Model, options: BackendOptions): Promise<A
   let acquired: GpuDevice | null = null;
   try {
     const device = given ?? (acquired = await acquireGpuDevice({ gpu: options.gpu as GPU | undefined }));
+    // A software adapter emulates the GPU on the CPU, far slower than the wasm kernels.
+    if (backend === "auto" && device.adapter.isFallbackAdapter) {
+      acquired?.destroy();
+      options.onFallback?.(`the WebGPU adapter is a software one (${device.describe()})`);
+      return host;
+    }
     return await GpuModel.create(device, host, { ownsDevice: acquired !== null });
   } catch (error) {
     acquired?.destroy();
