@@ -75,16 +75,17 @@ export function rows(ds: Dataset, start: number, n: number): { x: Float32Array; 
 }
 
 /**
- * Every parameter within 1e-4 of its scale: by default max(|value|, 1e-3 · the tensor's largest
- * magnitude); `scales` gives a tensor its own (e.g. Σ|terms| of its updates, where the gradient is
- * a sum that cancels to far below its terms and f32 rounding in either order is that large).
+ * Every parameter within 1e-4 of its scale: max(|value|, 1e-3 · the tensor's largest magnitude,
+ * and, where `scales` has the tensor, its element there: e.g. Σ|terms| of its updates, where the
+ * gradient is a sum that cancels to far below its terms and f32 rounding in either order is that large).
  */
 export async function expectParamsClose(wasm: Model, gpu: GpuModel, what: string, scales: Record<string, Float64Array> = {}): Promise<void> {
   for (const p of wasm.manifest.params) {
     const want = wasm.parameter(p.name);
     const got = await gpu.parameter(p.name);
     const floor = 1e-3 * want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    expect(closeness(got, want, scales[p.name] ?? want.map(() => floor)), `${what}: ${p.name}`).toBe("");
+    const own = scales[p.name];
+    expect(closeness(got, want, own ? own.map((v) => Math.max(v, floor)) : want.map(() => floor)), `${what}: ${p.name}`).toBe("");
   }
 }
 
@@ -126,4 +127,39 @@ export async function trainBoth(wasm: Model, gpu: GpuModel, data: Dataset, steps
     wasmLosses.push(wasm.trainStep(x, y, batch).loss);
   }
   return { wasm: mean(wasmLosses.slice(-20)), gpu: mean(gpuLosses.slice(-20)), first: wasmLosses[0]! };
+}
+
+/**
+ * Σ|terms| scales of a tree layer's node gradients after one step (tree_weight and tree_bias),
+ * from the wasm model's sorted rows and buckets: lr · Σ over the node's rows of |δ_ru| (biases)
+ * and |δ_ru x_ri| (weights); the root over every row. Node biases and weights are sums over a
+ * bucket's rows that cancel like any column sum.
+ */
+export function addTreeScales(wasm: Model, scales: Record<string, Float64Array>, n: number, lr: number): void {
+  for (const layer of wasm.manifest.layers) {
+    const weight = layer.params["tree_weight"];
+    if (weight === undefined || layer.delta === null) continue;
+    const { depth: k, levelLrMax, levelLr } = layer.options as { depth: number; levelLrMax: number; levelLr: string };
+    const rate = lr * (levelLr === "uniform" ? 1 : levelLrMax);
+    const { units, inputs } = layer;
+    const nodes = 2 ** (k + 1) - 1;
+    const ds = wasm.regionView(layer.regions["tree_ds"]!);
+    const xs = wasm.regionView(layer.regions["tree_xs"]!);
+    const leafStart = new Int32Array(wasm.wasmMemory.buffer, wasm.manifest.memory.regions.find((r) => r.name === layer.regions["tree_leafstart"])!.offset, 2 ** k + 1);
+    const w = (scales[weight] ??= new Float64Array(nodes * units * inputs));
+    const b = (scales[layer.params["tree_bias"]!] ??= new Float64Array(nodes * units));
+    for (let l = 0; l <= k; l++) {
+      for (let p = 0; p < 2 ** l; p++) {
+        const node = 2 ** l - 1 + p;
+        const [s, e] = l === 0 ? [0, n] : [leafStart[p << (k - l)]!, leafStart[(p + 1) << (k - l)]!];
+        for (let r = s; r < e; r++) {
+          for (let u = 0; u < units; u++) {
+            const d = Math.abs(ds[r * units + u]!);
+            b[node * units + u] += rate * d;
+            for (let i = 0; i < inputs; i++) w[(node * units + u) * inputs + i] += rate * d * Math.abs(xs[r * inputs + i]!);
+          }
+        }
+      }
+    }
+  }
 }
