@@ -163,3 +163,17 @@ export function addTreeScales(wasm: Model, scales: Record<string, Float64Array>,
     }
   }
 }
+
+/**
+ * Σ|terms| scales of the layers' `bias` updates after one step: lr · Σ_rows |δ_rj| from the wasm
+ * model's delta regions (a bias gradient is the column sum of δ, which cancels like any sum).
+ */
+export function addBiasScales(wasm: Model, scales: Record<string, Float64Array>, n: number, lr: number): void {
+  for (const layer of wasm.manifest.layers) {
+    const bias = layer.params["bias"];
+    if (bias === undefined || layer.delta === null) continue;
+    const delta = wasm.regionView(layer.delta);
+    const b = (scales[bias] ??= new Float64Array(layer.units));
+    for (let i = 0; i < n; i++) for (let j = 0; j < layer.units; j++) b[j] += lr * Math.abs(delta[i * layer.units + j]!);
+  }
+}

@@ -15,7 +15,7 @@ import type { Dataset } from "../../runtime/data/dataset.js";
 import type { Model } from "../../runtime/model.js";
 import { loadDataset } from "../../runtime/node/data.js";
 import { probeGpu, skipNote } from "./gpu.js";
-import { addTreeScales, addUpdateScales, build, expectParamsClose, expectPredictionsClose, gpuModel, pair, rows } from "./compare.js";
+import { addBiasScales, addTreeScales, addUpdateScales, build, expectParamsClose, expectPredictionsClose, gpuModel, pair, rows } from "./compare.js";
 import { closeness } from "./reference.js";
 
 const probe = await probeGpu();
@@ -26,11 +26,13 @@ const EXAMPLES = readdirSync("examples").filter((f) => f.endsWith(".cond")).sort
 
 /**
  * Σ|terms| scales of the gradients that are sums cancelling far below their terms: the policies'
- * advantage-weighted sums and the tree nodes' sums over their buckets (root: every row).
+ * advantage-weighted sums, the tree nodes' sums over their buckets (root: every row), the biases'
+ * column sums of δ.
  */
 function sumScales(wasm: Model, n: number): Record<string, Float64Array> {
   const scales: Record<string, Float64Array> = {};
   addTreeScales(wasm, scales, n, Number(wasm.manifest.train.optimizer["lr"]));
+  addBiasScales(wasm, scales, n, Number(wasm.manifest.train.optimizer["lr"]));
   const lr = (wasm.manifest.train.settings["policy"] as { lr?: number } | undefined)?.lr ?? 0;
   for (const layer of wasm.manifest.layers) {
     const weight = layer.params["policy_weight"];
