@@ -11,7 +11,7 @@
 import type { Step } from "../../runtime/webgpu/executor.js";
 import type { Activation } from "../../runtime/webgpu/kernels/elementwise.js";
 import { gemmKernel } from "../../runtime/webgpu/kernels/gemm.js";
-import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel } from "../../runtime/webgpu/kernels/grouped.js";
+import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel, tileForGroups } from "../../runtime/webgpu/kernels/grouped.js";
 import { callWords } from "../../runtime/webgpu/kernels/wgsl.js";
 import { defineGpuMethod, type GpuContext, type GpuLayer, type GpuSourceDelta } from "../../runtime/webgpu/method.js";
 import type { LayerReport } from "../runtime-unit.js";
@@ -88,6 +88,7 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train", lossSlot: n
   const r = (s: string) => layer.region(`moe_${s}`);
   const width = H > 0 ? H : units;
   const w = expertParams(layer);
+  const tile = tileForGroups((ctx.maxBatch * k) / E);
   const router = (weight: string, out: string): Step => ({
     kind: "dispatch",
     kernel: gemmKernel({ shape: "NT", m: "n", n: E, k: inputs, lda: inputs, ldb: inputs, ldc: E, beta: 0 }),
@@ -113,7 +114,7 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train", lossSlot: n
       kernel: groupedProductKernel({
         shape: "NT", groups: E, rows: { kind: "range", stride: 1 }, maxRows: { dim: "n", times: k }, cols: width, k: inputs, lda: inputs, ldb: inputs, ldc: width,
         bBase: 0, bStride: width * inputs, cColStride: 0, beta: 0, epilogue: { biasBase: 0, biasStride: width, activation: layer.activation as Activation },
-      }),
+      }, tile),
       bind: { a: r("xs"), b: w.w1.value, c: H > 0 ? r("hs") : r("ys"), starts, bias: w.b1.value },
     },
   );
@@ -123,7 +124,7 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train", lossSlot: n
       kernel: groupedProductKernel({
         shape: "NT", groups: E, rows: { kind: "range", stride: 1 }, maxRows: { dim: "n", times: k }, cols: units, k: H, lda: H, ldb: H, ldc: units,
         bBase: 0, bStride: units * H, cColStride: 0, beta: 0, epilogue: { biasBase: 0, biasStride: units, activation: "linear" },
-      }),
+      }, tile),
       bind: { a: r("hs"), b: w.w2!.value, c: r("ys"), starts, bias: w.b2!.value },
     });
   }
@@ -154,6 +155,7 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
   const width = H > 0 ? H : units;
   const w = expertParams(layer);
   const delta = layer.delta!;
+  const tile = tileForGroups((ctx.maxBatch * k) / E);
   const grouped = (rows: { dim: "n"; times: number }) => ({ groups: E, rows: { kind: "range" as const, stride: 1 }, maxRows: rows });
   const weightGrad = (m: number, n: number, a: string, b: string, c: string): Step => ({
     kind: "dispatch",
@@ -178,7 +180,7 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
         kind: "dispatch",
         kernel: groupedProductKernel({
           shape: "NN", ...grouped({ dim: "n", times: k }), cols: H, k: units, lda: units, ldb: H, ldc: H, bBase: 0, bStride: units * H, cColStride: 0, beta: 0,
-        }),
+        }, tile),
         bind: { a: r("dys"), b: w.w2!.value, c: r("dhs"), starts },
       },
       { kind: "dispatch", kernel: keptActivationBackwardKernel(E, k, H, layer.activation as Activation), bind: { dz: r("dhs"), h: r("hs"), expertStart: starts } },
@@ -194,7 +196,7 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
         kind: "dispatch",
         kernel: groupedProductKernel({
           shape: "NN", ...grouped({ dim: "n", times: k }), cols: inputs, k: width, lda: width, ldb: inputs, ldc: inputs, bBase: 0, bStride: width * inputs, cColStride: 0, beta: 0,
-        }),
+        }, tile),
         bind: { a: dz, b: w.w1.value, c: r("dxs"), starts },
       },
       { kind: "dispatch", kernel: scatterInputKernel(k, inputs, source.beta), bind: { dxs: r("dxs"), pairRow: r("pair_row"), dx: source.region } },

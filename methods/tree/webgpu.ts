@@ -13,7 +13,7 @@
 import type { Step } from "../../runtime/webgpu/executor.js";
 import { activationForwardKernel, columnSumsKernel, type Activation } from "../../runtime/webgpu/kernels/elementwise.js";
 import { gemmKernel, SMALL_ROWS, smallRowsNtKernel, type GemmSpec } from "../../runtime/webgpu/kernels/gemm.js";
-import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel } from "../../runtime/webgpu/kernels/grouped.js";
+import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel, tileForGroups } from "../../runtime/webgpu/kernels/grouped.js";
 import { callWords } from "../../runtime/webgpu/kernels/wgsl.js";
 import { defineGpuMethod, type GpuContext, type GpuLayer, type GpuSourceDelta } from "../../runtime/webgpu/method.js";
 import type { LayerReport } from "../runtime-unit.js";
@@ -66,7 +66,7 @@ function catchUp(layer: Layer, all: boolean): Step[] {
   ];
 }
 
-function forward(layer: Layer, phase: "predict" | "train"): Step[] {
+function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train"): Step[] {
   const { inputs, units } = layer;
   const o = layer.options;
   const k = o.depth;
@@ -96,7 +96,7 @@ function forward(layer: Layer, phase: "predict" | "train"): Step[] {
       kernel: groupedProductKernel({
         shape: "NT", groups: 2 ** l, rows: { kind: "range", stride: 2 ** (k - l) }, maxRows: { dim: "n", times: 1 }, cols: units, k: inputs, lda: inputs, ldb: inputs, ldc: units,
         bBase: (2 ** l - 1) * slice, bStride: slice, cColStride: 0, beta: l === 1 ? 0 : 1, epilogue: { biasBase: (2 ** l - 1) * units, biasStride: units, activation: "linear" },
-      }),
+      }, tileForGroups(ctx.maxBatch / 2 ** l)),
       bind: { a: r("xs"), b: w, c: r("zs"), starts: r("leafstart"), bias: b },
     });
   }
@@ -159,7 +159,7 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
         kernel: groupedProductKernel({
           shape: "NN", groups: 2 ** l, rows: { kind: "range", stride: 2 ** (k - l) }, maxRows: { dim: "n", times: 1 }, cols: inputs, k: units, lda: units, ldb: inputs, ldc: inputs,
           bBase: (2 ** l - 1) * slice, bStride: slice, cColStride: 0, beta: l === 1 ? 0 : 1,
-        }),
+        }, tileForGroups(ctx.maxBatch / 2 ** l)),
         bind: { a: r("ds"), b: w.value, c: r("dxs"), starts: r("leafstart") },
       });
     }
@@ -198,7 +198,7 @@ export const treeGpu = defineGpuMethod<TreeOptions, TreeGpuState>({
     { suffix: "factor", words: nodesOf(layer) },
     { suffix: "cursor", words: 2 ** layer.options.depth },
   ],
-  forward: (layer, _ctx, phase) => forward(layer, phase),
+  forward: (layer, ctx, phase) => forward(layer, ctx, phase),
   backward,
   update,
   flush: (layer) => catchUp(layer, true),

@@ -238,3 +238,18 @@ fn main(${GROUP_BUILTINS}) {
 `;
   return { label, code, bindings, grid: () => groupGrid(groups * chunks) };
 }
+
+/** Tiles of 16 and 4 rows (64 columns) for groups that hold few rows. */
+const TILE_16_ROWS: GemmTile = { wx: 16, wy: 4, tm: 4, tn: 4, bk: 16 };
+const TILE_4_ROWS: GemmTile = { wx: 16, wy: 4, tm: 1, tn: 4, bk: 16 };
+
+/**
+ * The tile for a grouped product whose groups hold about `expectedRows` rows (a tree level's
+ * buckets hold n / 2^l, an expert n·k / E): a 64-row tile over a bucket of 2 rows would compute
+ * 32 times the work it keeps, so small groups get 16- or 4-row tiles.
+ */
+export function tileForGroups(expectedRows: number): GemmTile {
+  if (expectedRows >= 48) return DEFAULT_TILE;
+  if (expectedRows >= 12) return TILE_16_ROWS;
+  return TILE_4_ROWS;
+}
