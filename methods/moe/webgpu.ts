@@ -11,7 +11,8 @@
 import type { Step } from "../../runtime/webgpu/executor.js";
 import type { Activation } from "../../runtime/webgpu/kernels/elementwise.js";
 import { gemmKernel } from "../../runtime/webgpu/kernels/gemm.js";
-import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel, tileForGroups } from "../../runtime/webgpu/kernels/grouped.js";
+import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel, tileForGroups, tileScheduleKernel, tileTableWords } from "../../runtime/webgpu/kernels/grouped.js";
+import { tileSpan } from "../../runtime/webgpu/kernels/gemm.js";
 import { callWords } from "../../runtime/webgpu/kernels/wgsl.js";
 import { defineGpuMethod, type GpuContext, type GpuLayer, type GpuSourceDelta } from "../../runtime/webgpu/method.js";
 import type { LayerReport } from "../runtime-unit.js";
@@ -109,13 +110,14 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train", lossSlot: n
       bind: { top: r("top"), counts: r("counts"), expertStart: starts, rowPair: r("row_pair"), pairRow: r("pair_row"), dropCount: layer.own("dropped"), words: layer.own("call") },
     },
     { kind: "dispatch", kernel: gatherKernel(E, k, inputs), bind: { x: layer.x, rowPair: r("row_pair"), expertStart: starts, xs: r("xs") } },
+    { kind: "dispatch", kernel: tileScheduleKernel(E, 1, tileSpan(tile).rows), bind: { starts, tiles: layer.own("tiles") } },
     {
       kind: "dispatch",
       kernel: groupedProductKernel({
         shape: "NT", groups: E, rows: { kind: "range", stride: 1 }, maxRows: { dim: "n", times: k }, cols: width, k: inputs, lda: inputs, ldb: inputs, ldc: width,
-        bBase: 0, bStride: width * inputs, cColStride: 0, beta: 0, epilogue: { biasBase: 0, biasStride: width, activation: layer.activation as Activation },
+        bBase: 0, bStride: width * inputs, cColStride: 0, beta: 0, epilogue: { biasBase: 0, biasStride: width, activation: layer.activation as Activation }, scheduled: true,
       }, tile),
-      bind: { a: r("xs"), b: w.w1.value, c: H > 0 ? r("hs") : r("ys"), starts, bias: w.b1.value },
+      bind: { a: r("xs"), b: w.w1.value, c: H > 0 ? r("hs") : r("ys"), starts, bias: w.b1.value, tiles: layer.own("tiles") },
     },
   );
   if (H > 0) {
@@ -123,9 +125,9 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train", lossSlot: n
       kind: "dispatch",
       kernel: groupedProductKernel({
         shape: "NT", groups: E, rows: { kind: "range", stride: 1 }, maxRows: { dim: "n", times: k }, cols: units, k: H, lda: H, ldb: H, ldc: units,
-        bBase: 0, bStride: units * H, cColStride: 0, beta: 0, epilogue: { biasBase: 0, biasStride: units, activation: "linear" },
+        bBase: 0, bStride: units * H, cColStride: 0, beta: 0, epilogue: { biasBase: 0, biasStride: units, activation: "linear" }, scheduled: true,
       }, tile),
-      bind: { a: r("hs"), b: w.w2!.value, c: r("ys"), starts, bias: w.b2!.value },
+      bind: { a: r("hs"), b: w.w2!.value, c: r("ys"), starts, bias: w.b2!.value, tiles: layer.own("tiles") },
     });
   }
   steps.push({ kind: "dispatch", kernel: combineKernel(k, units), bind: { ys: r("ys"), pairRow: r("pair_row"), gates: r("gates"), h: layer.output } });
@@ -179,9 +181,9 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
       {
         kind: "dispatch",
         kernel: groupedProductKernel({
-          shape: "NN", ...grouped({ dim: "n", times: k }), cols: H, k: units, lda: units, ldb: H, ldc: H, bBase: 0, bStride: units * H, cColStride: 0, beta: 0,
+          shape: "NN", ...grouped({ dim: "n", times: k }), cols: H, k: units, lda: units, ldb: H, ldc: H, bBase: 0, bStride: units * H, cColStride: 0, beta: 0, scheduled: true,
         }, tile),
-        bind: { a: r("dys"), b: w.w2!.value, c: r("dhs"), starts },
+        bind: { a: r("dys"), b: w.w2!.value, c: r("dhs"), starts, tiles: layer.own("tiles") },
       },
       { kind: "dispatch", kernel: keptActivationBackwardKernel(E, k, H, layer.activation as Activation), bind: { dz: r("dhs"), h: r("hs"), expertStart: starts } },
     );
@@ -195,9 +197,9 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
       {
         kind: "dispatch",
         kernel: groupedProductKernel({
-          shape: "NN", ...grouped({ dim: "n", times: k }), cols: inputs, k: width, lda: width, ldb: inputs, ldc: inputs, bBase: 0, bStride: width * inputs, cColStride: 0, beta: 0,
+          shape: "NN", ...grouped({ dim: "n", times: k }), cols: inputs, k: width, lda: width, ldb: inputs, ldc: inputs, bBase: 0, bStride: width * inputs, cColStride: 0, beta: 0, scheduled: true,
         }, tile),
-        bind: { a: dz, b: w.w1.value, c: r("dxs"), starts },
+        bind: { a: dz, b: w.w1.value, c: r("dxs"), starts, tiles: layer.own("tiles") },
       },
       { kind: "dispatch", kernel: scatterInputKernel(k, inputs, source.beta), bind: { dxs: r("dxs"), pairRow: r("pair_row"), dx: source.region } },
     );
@@ -244,6 +246,7 @@ export const moeGpu = defineGpuMethod<MoeOptions, MoeGpuState>({
       { suffix: "dropped", words: 1 },
       { suffix: "balance", words: balanceWords(E) },
       { suffix: "dl", words: ctx.maxBatch * E },
+      { suffix: "tiles", words: tileTableWords(E, ctx.maxBatch * layer.options.topK, tileSpan(tileForGroups((ctx.maxBatch * layer.options.topK) / E)).rows) },
       { suffix: "train_stats", words: counterWords(E), counters: "train" },
       { suffix: "eval_stats", words: counterWords(E), counters: "eval" },
     ];

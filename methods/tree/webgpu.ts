@@ -13,7 +13,8 @@
 import type { Step } from "../../runtime/webgpu/executor.js";
 import { activationForwardKernel, columnSumsKernel, type Activation } from "../../runtime/webgpu/kernels/elementwise.js";
 import { gemmKernel, SMALL_ROWS, smallRowsNtKernel, type GemmSpec } from "../../runtime/webgpu/kernels/gemm.js";
-import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel, tileForGroups } from "../../runtime/webgpu/kernels/grouped.js";
+import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel, tileForGroups, tileScheduleKernel, tileTableWords } from "../../runtime/webgpu/kernels/grouped.js";
+import { tileSpan } from "../../runtime/webgpu/kernels/gemm.js";
 import { callWords } from "../../runtime/webgpu/kernels/wgsl.js";
 import { defineGpuMethod, type GpuContext, type GpuLayer, type GpuSourceDelta } from "../../runtime/webgpu/method.js";
 import type { LayerReport } from "../runtime-unit.js";
@@ -54,6 +55,8 @@ type Layer = GpuLayer<TreeOptions>;
 type Ctx = GpuContext<TreeGpuState>;
 
 const nodesOf = (layer: Layer) => 2 ** (layer.options.depth + 1) - 1;
+/** The tile of level l's grouped products: its buckets hold about maxBatch / 2^l rows. */
+const levelTile = (ctx: Ctx, l: number) => tileForGroups(ctx.maxBatch / 2 ** l);
 const decayOf = (ctx: Ctx) => Number(ctx.manifest.train.optimizer["weightDecay"] ?? 0);
 
 function catchUp(layer: Layer, all: boolean): Step[] {
@@ -91,13 +94,15 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train"): Step[] {
     { kind: "dispatch", kernel: gatherRowsKernel(inputs), bind: { src: layer.x, perm: r("perm"), dst: r("xs") } },
   ];
   for (let l = 1; l <= k; l++) {
+    // The level's tile table (kept for the backward pass's products over the same buckets).
+    steps.push({ kind: "dispatch", kernel: tileScheduleKernel(2 ** l, 2 ** (k - l), tileSpan(levelTile(ctx, l)).rows), bind: { starts: r("leafstart"), tiles: layer.own(`tiles${l}`) } });
     steps.push({
       kind: "dispatch",
       kernel: groupedProductKernel({
         shape: "NT", groups: 2 ** l, rows: { kind: "range", stride: 2 ** (k - l) }, maxRows: { dim: "n", times: 1 }, cols: units, k: inputs, lda: inputs, ldb: inputs, ldc: units,
-        bBase: (2 ** l - 1) * slice, bStride: slice, cColStride: 0, beta: l === 1 ? 0 : 1, epilogue: { biasBase: (2 ** l - 1) * units, biasStride: units, activation: "linear" },
-      }, tileForGroups(ctx.maxBatch / 2 ** l)),
-      bind: { a: r("xs"), b: w, c: r("zs"), starts: r("leafstart"), bias: b },
+        bBase: (2 ** l - 1) * slice, bStride: slice, cColStride: 0, beta: l === 1 ? 0 : 1, epilogue: { biasBase: (2 ** l - 1) * units, biasStride: units, activation: "linear" }, scheduled: true,
+      }, levelTile(ctx, l)),
+      bind: { a: r("xs"), b: w, c: r("zs"), starts: r("leafstart"), bias: b, tiles: layer.own(`tiles${l}`) },
     });
   }
   steps.push({ kind: "dispatch", kernel: scatterAddRowsKernel(units), bind: { src: r("zs"), perm: r("perm"), dst: layer.output } });
@@ -158,9 +163,9 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
         kind: "dispatch",
         kernel: groupedProductKernel({
           shape: "NN", groups: 2 ** l, rows: { kind: "range", stride: 2 ** (k - l) }, maxRows: { dim: "n", times: 1 }, cols: inputs, k: units, lda: units, ldb: inputs, ldc: inputs,
-          bBase: (2 ** l - 1) * slice, bStride: slice, cColStride: 0, beta: l === 1 ? 0 : 1,
-        }, tileForGroups(ctx.maxBatch / 2 ** l)),
-        bind: { a: r("ds"), b: w.value, c: r("dxs"), starts: r("leafstart") },
+          bBase: (2 ** l - 1) * slice, bStride: slice, cColStride: 0, beta: l === 1 ? 0 : 1, scheduled: true,
+        }, levelTile(ctx, l)),
+        bind: { a: r("ds"), b: w.value, c: r("dxs"), starts: r("leafstart"), tiles: layer.own(`tiles${l}`) },
       });
     }
     steps.push({ kind: "dispatch", kernel: scatterAddRowsKernel(inputs), bind: { src: r("dxs"), perm: r("perm"), dst: source.region } });
@@ -192,11 +197,15 @@ function update(layer: Layer, ctx: Ctx): Step[] {
 export const treeGpu = defineGpuMethod<TreeOptions, TreeGpuState>({
   state: () => ({ seed: 0, lambda: new Map(), macs: new Map(), examples: new Map() }),
   unsupported: (layer) => (layer.options.layout === "per_unit" ? ["tree layout 'per_unit' is not built on the GPU (layout 'shared' is)"] : []),
-  regions: (layer) => [
+  regions: (layer, ctx) => [
     { suffix: "call", words: CALL_WORDS },
     { suffix: "last", words: nodesOf(layer) },
     { suffix: "factor", words: nodesOf(layer) },
     { suffix: "cursor", words: 2 ** layer.options.depth },
+    ...Array.from({ length: layer.options.depth }, (_, i) => ({
+      suffix: `tiles${i + 1}`,
+      words: tileTableWords(2 ** (i + 1), ctx.maxBatch, tileSpan(levelTile(ctx, i + 1)).rows),
+    })),
   ],
   forward: (layer, ctx, phase) => forward(layer, ctx, phase),
   backward,

@@ -57,9 +57,17 @@ export interface GroupedProductSpec {
   beta: 0 | 1;
   /** Bias of group g at biasBase + g·biasStride + j, then the activation. */
   epilogue?: { biasBase: number; biasStride: number; activation: Activation };
+  /**
+   * Run over a tile table (binding `tiles`, made by tileScheduleKernel for the same tile rows)
+   * instead of every group's worst case: the grid is then ceil(rows / tile rows) + groups, not
+   * groups · ceil(rows / tile rows): with many small groups (a tree's deep levels) the empty
+   * workgroups otherwise outnumber the working ones. Range rows only.
+   */
+  scheduled?: boolean;
 }
 
 const BOUNDS = `var<workgroup> bounds: vec2<u32>;`;
+const SCHEDULED_BOUNDS = `var<workgroup> bounds: vec4<u32>;`;
 
 function boundsFill(rows: GroupRows, g: string): string {
   return rows.kind === "range"
@@ -93,14 +101,29 @@ export function groupedProductKernel(spec: GroupedProductSpec, tile: GemmTile = 
     spec.shape === "NT"
       ? (p: string, j: string) => `b[${u32(spec.bBase)} + grp * ${u32(spec.bStride)} + ${j} * ${u32(spec.ldb)} + ${p}]`
       : (p: string, j: string) => `b[${u32(spec.bBase)} + grp * ${u32(spec.bStride)} + ${p} * ${u32(spec.ldb)} + ${j}]`;
-  const label = `grouped${spec.shape} groups=${spec.groups} ${spec.rows.kind} cols=${spec.cols} k=${spec.k} beta=${spec.beta}${spec.epilogue ? ` +bias,${activation}` : ""}`;
-  return tiledKernel(
-    {
-      label,
-      bindings,
-      types: rowTypes,
-      declarations: `${BOUNDS}\n${list ? `var<workgroup> rowIdx: array<i32, ${BM}>;` : ""}\n${activation === "tanh" || activation === "sigmoid" ? MATH_WGSL : ""}`,
-      prologue: `  let tiles = (${maxRows} + ${u32(BM - 1)}) / ${u32(BM)};
+  const label = `grouped${spec.shape} groups=${spec.groups} ${spec.rows.kind}${spec.scheduled ? " scheduled" : ""} cols=${spec.cols} k=${spec.k} beta=${spec.beta}${spec.epilogue ? ` +bias,${activation}` : ""}`;
+  if (spec.scheduled && list) throw new RangeError("groupedProductKernel: a tile table serves row ranges only");
+  if (spec.scheduled) bindings.push({ name: "tiles", access: "read" });
+  const stride = spec.rows.kind === "range" ? spec.rows.stride : 0;
+  const prologue = spec.scheduled
+    ? `  let col0 = wid.x * ${u32(BN)};
+  if (tid == 0u) {
+    if (wid.y < tiles[0]) {
+      let g = tiles[1u + 2u * wid.y];
+      bounds = vec4u(u32(starts[g * ${u32(stride)}]), u32(starts[(g + 1u) * ${u32(stride)}]), g, tiles[2u + 2u * wid.y]);
+    } else {
+      bounds = vec4u(0u, 0u, 0u, 0u);
+    }
+  }
+  let groupRows = workgroupUniformLoad(&bounds);
+  let grp = groupRows.z;
+  let row0 = groupRows.w;
+  let base = groupRows.x;
+  let M = groupRows.y - groupRows.x;
+  let N = ${width};
+  let K = ${u32(spec.k)};
+  if (row0 >= M || col0 >= N) { return; }`
+    : `  let tiles = (${maxRows} + ${u32(BM - 1)}) / ${u32(BM)};
   let grp = wid.y / max(tiles, 1u);
   let row0 = (wid.y % max(tiles, 1u)) * ${u32(BM)};
   let col0 = wid.x * ${u32(BN)};
@@ -120,7 +143,15 @@ export function groupedProductKernel(spec: GroupedProductSpec, tile: GemmTile = 
   }
   workgroupBarrier();`
       : ""
-  }`,
+  }`;
+  const rowTiles = (n: number) => Math.ceil((dimValue(spec.maxRows.dim, n) * spec.maxRows.times) / BM);
+  return tiledKernel(
+    {
+      label,
+      bindings,
+      types: { ...rowTypes, tiles: "u32" },
+      declarations: `${spec.scheduled ? SCHEDULED_BOUNDS : BOUNDS}\n${list ? `var<workgroup> rowIdx: array<i32, ${BM}>;` : ""}\n${activation === "tanh" || activation === "sigmoid" ? MATH_WGSL : ""}`,
+      prologue,
       a: (i, p) => `a[${row(i)} * ${u32(spec.lda)} + ${p}]`,
       aContiguousInK: true,
       b: bIndex,
@@ -133,7 +164,7 @@ export function groupedProductKernel(spec: GroupedProductSpec, tile: GemmTile = 
           spec.epilogue ? `bias[${u32(spec.epilogue.biasBase)} + grp * ${u32(spec.epilogue.biasStride)} + ${j}]` : null,
           activation,
         ),
-      grid: (n) => [Math.ceil(spec.cols / BN), spec.groups * Math.max(1, Math.ceil((dimValue(spec.maxRows.dim, n) * spec.maxRows.times) / BM)), 1],
+      grid: (n) => [Math.ceil(spec.cols / BN), spec.scheduled ? rowTiles(n) + spec.groups : spec.groups * Math.max(1, rowTiles(n)), 1],
     },
     tile,
   );
@@ -252,4 +283,40 @@ export function tileForGroups(expectedRows: number): GemmTile {
   if (expectedRows >= 48) return DEFAULT_TILE;
   if (expectedRows >= 12) return TILE_16_ROWS;
   return TILE_4_ROWS;
+}
+
+/** Words of the tile table of `groups` groups over at most `maxRows` rows in tiles of `tileRows`. */
+export function tileTableWords(groups: number, maxRows: number, tileRows: number): number {
+  return 1 + 2 * (Math.ceil(maxRows / tileRows) + groups);
+}
+
+/**
+ * The tile table of a scheduled grouped product (one thread, groups in order): [0] the number of
+ * tiles, then (group, first row) of each tile of `tileRows` rows of every non-empty group.
+ */
+export function tileScheduleKernel(groups: number, stride: number, tileRows: number): Kernel {
+  const bindings: KernelBinding[] = [
+    { name: "starts", access: "read" },
+    { name: "tiles", access: "read_write" },
+  ];
+  const label = `tileSchedule groups=${groups} stride=${stride} rows=${tileRows}`;
+  const code = `// ${label}
+${CALL_UNIFORM_WGSL}
+${storageDeclarations(bindings, { starts: "i32", tiles: "u32" })}
+
+@compute @workgroup_size(1)
+fn main() {
+  var count = 0u;
+  for (var g = 0u; g < ${u32(groups)}; g++) {
+    let rows = u32(starts[(g + 1u) * ${u32(stride)}] - starts[g * ${u32(stride)}]);
+    for (var r = 0u; r < rows; r += ${u32(tileRows)}) {
+      tiles[1u + 2u * count] = g;
+      tiles[2u + 2u * count] = r;
+      count = count + 1u;
+    }
+  }
+  tiles[0] = count;
+}
+`;
+  return { label, code, bindings, grid: () => [1, 1, 1] };
 }
