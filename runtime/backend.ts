@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * @fileoverview Back-end selection for loadModel: `wasm` (the default), `webgpu` (the model on
  * the GPU; failures reject), or `auto` (WebGPU when a hardware adapter exists and the model fits

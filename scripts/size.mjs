@@ -2,7 +2,7 @@
 // bundle (without the kernel library and the WebGPU back end, separate chunks loaded on demand),
 // the kernel library per SIMD flavour, the WebGPU back end, and each example's model module;
 // written into the README.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import v8 from "node:v8";
 import { build } from "esbuild";
@@ -48,11 +48,16 @@ const bundles = [
   ["`condc/worker` (the page's side)", 'export * from "./dist/runtime/worker/browser.js";'],
   ["`condc/worker-script` (the worker)", 'import "./dist/runtime/worker/worker-browser.js";'],
 ];
+/** Every method's GPU program in the build (dist/methods/<name>/webgpu.js). */
+function gpuPrograms() {
+  return readdirSync("dist/methods").map((name) => `dist/methods/${name}/webgpu.js`).filter((path) => existsSync(path));
+}
+
 const rows = [];
 for (const [what, entry] of bundles) rows.push({ what, ...(await bundle(entry)) });
 rows.push({
   what: "the WebGPU back end (`backend: \"webgpu\"` / `\"auto\"`: runtime/webgpu and every method's GPU program), loaded on demand",
-  ...(await bundle('export * from "./dist/runtime/webgpu/index.js"; ' + ["dense", "lowrank", "tree", "policy", "moe"].map((m) => `export * from "./dist/methods/${m}/webgpu.js";`).join(" "), false)),
+  ...(await bundle('export * from "./dist/runtime/webgpu/index.js"; ' + gpuPrograms().map((path) => `export * from "./${path}";`).join(" "), false)),
 });
 
 const wasmRows = [];

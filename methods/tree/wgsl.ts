@@ -146,10 +146,10 @@ fn main(@builtin(local_invocation_index) lid: u32) {
  * leafStart[(p + 1) << (k-l)]) are node (l, p)'s. This helper is the WGSL of a node's bounds.
  */
 function nodeBounds(k: number): string {
-  return `fn nodeLevel(node: u32) -> u32 { return firstLeadingBit(node + 1u); }
-fn nodeRows(node: u32) -> vec2<u32> {
-  let l = nodeLevel(node);
-  let p = node + 1u - (1u << l);
+  return `fn nodeLevel(heapIndex: u32) -> u32 { return firstLeadingBit(heapIndex + 1u); }
+fn nodeRows(heapIndex: u32) -> vec2<u32> {
+  let l = nodeLevel(heapIndex);
+  let p = heapIndex + 1u - (1u << l);
   let shift = ${u32(k)} - l;
   return vec2u(u32(leafStart[p << shift]), u32(leafStart[(p + 1u) << shift]));
 }`;

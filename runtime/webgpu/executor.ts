@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * @fileoverview The GPU executor: one storage buffer per region of a compiled model's memory
  * plan (plus the back end's own scratch regions), uploads and downloads by region name, and
