@@ -5,7 +5,7 @@
  * atomically). A failed load leaves the model's weights as they were.
  */
 import type { DecodeOptions } from "../checkpoint/safetensors.js";
-import type { Model } from "../model.js";
+import type { AnyModel } from "../backend.js";
 import { offerDownload } from "./download.js";
 import { StorageError } from "./errors.js";
 import { deleteRecord, getRecord, listRecordNames, putRecord } from "./indexeddb.js";
@@ -82,21 +82,21 @@ export function parseStorageUrl(url: unknown, what: string): StorageLocation {
   return { scheme: "file", name: url, url };
 }
 
-function checkModel(model: unknown, what: string): Model {
-  const m = model as Partial<Model> | null;
+function checkModel(model: unknown, what: string): AnyModel {
+  const m = model as Partial<AnyModel> | null;
   if (typeof m !== "object" || m === null || typeof m.save !== "function" || typeof m.load !== "function" || typeof m.manifest !== "object") {
     throw new TypeError(`${what}: model must be a Model from loadModel, got ${m === null ? "null" : typeof m}`);
   }
-  return m as Model;
+  return m as AnyModel;
 }
 
-/** Saves the model's weights (its safetensors checkpoint) at `url`. */
-export async function saveModel(model: Model, url: string): Promise<StoredModelInfo> {
+/** Saves the model's weights (its safetensors checkpoint) at `url`; a model on either back end. */
+export async function saveModel(model: AnyModel, url: string): Promise<StoredModelInfo> {
   checkModel(model, "saveModel");
   const location = parseStorageUrl(url, "saveModel");
   const backend = BACKENDS[location.scheme];
   if (!backend.save) throw new TypeError(`saveModel: cannot save to ${location.scheme === "http" ? "an http(s) URL" : location.scheme + "://"} ("${url}"); it is for loading`);
-  const bytes = model.save();
+  const bytes = await model.save();
   const info = { model: model.manifest.model, sourceHash: model.manifest.sourceHash, step: model.step };
   await backend.save(location, bytes, info);
   return { url, ...info, byteLength: bytes.length };
@@ -115,13 +115,13 @@ export interface LoadedWeights extends StoredModelInfo {
  * `Model.load` (every mismatch listed) for weights of another shape; either way the model
  * keeps the weights it had.
  */
-export async function loadWeights(model: Model, url: string, options: LoadWeightsOptions = {}): Promise<LoadedWeights> {
+export async function loadWeights(model: AnyModel, url: string, options: LoadWeightsOptions = {}): Promise<LoadedWeights> {
   checkModel(model, "loadWeights");
   const location = parseStorageUrl(url, "loadWeights");
   const backend = BACKENDS[location.scheme];
   if (!backend.load) throw new TypeError(`loadWeights: cannot load from ${location.scheme}:// ("${url}"); a download is save-only (load the file's bytes with model.load)`);
   const bytes = await backend.load(location);
-  model.load(bytes, url, options);
+  await model.load(bytes, url, options);
   const meta = readMetadata(bytes);
   return {
     url,

@@ -15,6 +15,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { CliIO } from "../../cli/io.js";
 import { main } from "../../cli/main.js";
 import { loadModel, NonFiniteError } from "../../runtime/model.js";
+import "../../runtime/node/storage.js";
+import { loadWeights, saveModel } from "../../runtime/storage/storage.js";
 import { acquireNodeGpuDevice, CHROMIUM_SWIFTSHADER_ICD } from "../../runtime/node/webgpu.js";
 import { GpuDeviceLostError, GpuUnsupportedModelError } from "../../runtime/webgpu/errors.js";
 import { probeGpu, skipNote } from "./gpu.js";
@@ -53,6 +55,31 @@ describe(`loadModel's backend option${skipNote(probe)}`, () => {
     // auto on a hardware adapter would try the GPU first; on the software one it never does.
     const model = await loadModel(compiled.wasm, compiled.manifest, { backend: "auto", gpu: probe.device! });
     expect(model.backend).toBe("wasm");
+  });
+});
+
+describe(`storage${skipNote(probe)}`, () => {
+  it.skipIf(!probe.device)("saveModel and loadWeights take a GPU model (a file here): wasm loads what the GPU saved, and back", async () => {
+    const compiled = await build({ file: "small.cond", text: SOURCE }, 8);
+    const { wasm, gpu } = await pair(probe.device!, compiled, 4);
+    const { x, y } = rows(data, 0, 8);
+    await gpu.trainStep(x, y, 8);
+    const tmp = mkdtempSync(join(tmpdir(), "condc-gpu-storage-"));
+    try {
+      const path = join(tmp, "gpu.safetensors");
+      const saved = await saveModel(gpu, path);
+      expect(saved.step).toBe(1);
+      const loaded = await loadWeights(wasm, path);
+      expect(loaded.sameSource).toBe(true);
+      expect(closeness(await gpu.predict(x, 8), wasm.predict(x, 8))).toBe("");
+      wasm.trainStep(x, y, 8);
+      await saveModel(wasm, path);
+      expect((await loadWeights(gpu, path)).step).toBe(2);
+      expect(closeness(await gpu.predict(x, 8), wasm.predict(x, 8))).toBe("");
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+      gpu.destroy();
+    }
   });
 });
 
