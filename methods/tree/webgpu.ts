@@ -13,7 +13,15 @@
 import type { Step } from "../../runtime/webgpu/executor.js";
 import { activationForwardKernel, columnSumsKernel, type Activation } from "../../runtime/webgpu/kernels/elementwise.js";
 import { gemmKernel, SMALL_ROWS, smallRowsNtKernel, type GemmSpec } from "../../runtime/webgpu/kernels/gemm.js";
-import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel, tileForGroups, tileScheduleKernel, tileTableWords } from "../../runtime/webgpu/kernels/grouped.js";
+import {
+  groupedColumnSumsKernel,
+  groupedProductKernel,
+  groupedWeightGradKernel,
+  groupListKernel,
+  tileForGroups,
+  tileScheduleKernel,
+  tileTableWords,
+} from "../../runtime/webgpu/kernels/grouped.js";
 import { tileSpan } from "../../runtime/webgpu/kernels/gemm.js";
 import { callWords } from "../../runtime/webgpu/kernels/wgsl.js";
 import { defineGpuMethod, type GpuContext, type GpuLayer, type GpuSourceDelta } from "../../runtime/webgpu/method.js";
@@ -143,13 +151,20 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
     const groups = 2 ** l;
     const stride = 2 ** (k - l);
     const first = 2 ** l - 1;
+    // Only the level's touched nodes (at most n of its 2^l) get a gradient: a list of them first.
+    const list = layer.own(`nodes${l}`);
     steps.push(
+      { kind: "dispatch", kernel: groupListKernel(groups, stride), bind: { starts: r("leafstart"), tiles: list } },
       {
         kind: "dispatch",
-        kernel: groupedWeightGradKernel({ groups, stride, m: units, n: inputs, lda: units, ldb: inputs, cBase: first * slice, cStride: slice, ldc: inputs, empty: "skip" }),
-        bind: { a: r("ds"), b: r("xs"), c: w.grad!, starts: r("leafstart") },
+        kernel: groupedWeightGradKernel({ groups, stride, m: units, n: inputs, lda: units, ldb: inputs, cBase: first * slice, cStride: slice, ldc: inputs, empty: "skip", listed: true }),
+        bind: { a: r("ds"), b: r("xs"), c: w.grad!, starts: r("leafstart"), groupList: list },
       },
-      { kind: "dispatch", kernel: groupedColumnSumsKernel(groups, stride, units, units, first * units, units, "skip"), bind: { delta: r("ds"), db: b.grad!, starts: r("leafstart") } },
+      {
+        kind: "dispatch",
+        kernel: groupedColumnSumsKernel(groups, stride, units, units, first * units, units, "skip", true),
+        bind: { delta: r("ds"), db: b.grad!, starts: r("leafstart"), groupList: list },
+      },
     );
   }
   if (source) {
@@ -206,6 +221,7 @@ export const treeGpu = defineGpuMethod<TreeOptions, TreeGpuState>({
       suffix: `tiles${i + 1}`,
       words: tileTableWords(2 ** (i + 1), ctx.maxBatch, tileSpan(levelTile(ctx, i + 1)).rows),
     })),
+    ...Array.from({ length: layer.options.depth }, (_, i) => ({ suffix: `nodes${i + 1}`, words: 1 + 2 * 2 ** (i + 1) })),
   ],
   forward: (layer, ctx, phase) => forward(layer, ctx, phase),
   backward,

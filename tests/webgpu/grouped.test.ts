@@ -2,10 +2,11 @@
  * @fileoverview The grouped (bucketed) WGSL products against float64 references: row ranges of a
  * sorted buffer (tree buckets, experts) and member lists (examples with a block active), NT and
  * NN with the per-group bias and activation, per-group weight gradients (TN) and column sums,
- * empty groups zeroed or left alone, a short last block; groups larger than one tile.
+ * empty groups zeroed or left alone (or left out of a list of the non-empty ones), a short last
+ * block; groups larger than one tile.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel } from "../../runtime/webgpu/kernels/grouped.js";
+import { groupedColumnSumsKernel, groupedProductKernel, groupedWeightGradKernel, groupListKernel } from "../../runtime/webgpu/kernels/grouped.js";
 import { NARROW_TILE } from "../../runtime/webgpu/kernels/gemm.js";
 import { probeGpu, runKernel, skipNote } from "./gpu.js";
 import { closeness, randomArray } from "./reference.js";
@@ -136,6 +137,16 @@ describe(`WGSL grouped products against float64 references${skipNote(probe)}`, (
         }
       }
       expect(closeness(sums["db"]!, wantDb, scaleDb), `column sums, ${empty}`).toBe("");
+      if (empty !== "skip") continue;
+      // Listed: only the non-empty groups, from the list groupListKernel makes (3 of the 4).
+      const made = await runKernel(probe.device!, groupListKernel(groups, 1), { starts }, rows, ["tiles"], { tiles: 1 + 2 * groups });
+      const groupList = new Uint32Array(made["tiles"]!.buffer);
+      expect(Array.from(groupList.subarray(0, 7))).toEqual([3, 0, 0, 2, 0, 3, 0]);
+      const listed = groupedWeightGradKernel({ groups, stride: 1, m, n, lda: m, ldb: n, cBase: 7, cStride: m * n, ldc: n, empty, listed: true });
+      const outListed = await runKernel(probe.device!, listed, { a: d, b: x, c: sentinel, starts, groupList }, rows, ["c"]);
+      expect(closeness(outListed["c"]!, want, scale), "listed").toBe("");
+      const sumsListed = await runKernel(probe.device!, groupedColumnSumsKernel(groups, 1, m, m, 2, m, empty, true), { delta: d, db, starts, groupList }, rows, ["db"]);
+      expect(closeness(sumsListed["db"]!, wantDb, scaleDb), "column sums, listed").toBe("");
     }
   });
 });

@@ -185,30 +185,49 @@ export interface GroupedWeightGradSpec {
   ldc: number;
   /** A group with no rows: its gradient is written as zeros ("zero") or left as it is ("skip"). */
   empty: "zero" | "skip";
+  /**
+   * With "skip": run over a list of the non-empty groups (binding `groupList`, made by
+   * groupListKernel) and a grid for at most min(groups, the call's n) of them, instead of every
+   * group: a deep tree level has far more buckets than a small batch touches.
+   */
+  listed?: boolean;
 }
 
 /** Per-group weight gradients: the TN product over each group's rows (beta 0). */
 export function groupedWeightGradKernel(spec: GroupedWeightGradSpec, tile: GemmTile = DEFAULT_TILE): Kernel {
   const { rows: BM, cols: BN } = tileSpan(tile);
+  if (spec.listed && spec.empty !== "skip") throw new RangeError("groupedWeightGradKernel: a listed gradient skips empty groups");
   const bindings: KernelBinding[] = [
     { name: "a", access: "read" },
     { name: "b", access: "read" },
     { name: "c", access: "read_write" },
     { name: "starts", access: "read" },
   ];
+  if (spec.listed) bindings.push({ name: "groupList", access: "read" });
   const tilesM = Math.ceil(spec.m / BM);
-  const label = `groupedTN groups=${spec.groups} m=${spec.m} n=${spec.n} empty=${spec.empty}`;
+  const label = `groupedTN groups=${spec.groups} m=${spec.m} n=${spec.n} empty=${spec.empty}${spec.listed ? " listed" : ""}`;
+  const fill = spec.listed
+    ? `if (tid == 0u) {
+    let slot = wid.y / ${u32(tilesM)};
+    if (slot < groupList[0]) {
+      let g = groupList[1u + 2u * slot];
+      bounds = vec4u(u32(starts[g * ${u32(spec.stride)}]), u32(starts[(g + 1u) * ${u32(spec.stride)}]), g, 0u);
+    } else {
+      bounds = vec4u(0u, 0u, 0u, 0u);
+    }
+  }`
+    : `if (tid == 0u) { let g = wid.y / ${u32(tilesM)}; bounds = vec4u(u32(starts[g * ${u32(spec.stride)}]), u32(starts[(g + 1u) * ${u32(spec.stride)}]), g, 0u); }`;
   return tiledKernel(
     {
       label,
       bindings,
-      types: rowTypes,
-      declarations: BOUNDS,
-      prologue: `  let grp = wid.y / ${u32(tilesM)};
-  let row0 = (wid.y % ${u32(tilesM)}) * ${u32(BM)};
+      types: { ...rowTypes, groupList: "u32" },
+      declarations: SCHEDULED_BOUNDS,
+      prologue: `  let row0 = (wid.y % ${u32(tilesM)}) * ${u32(BM)};
   let col0 = wid.x * ${u32(BN)};
-  if (tid == 0u) { ${boundsFill({ kind: "range", stride: spec.stride }, "grp")} }
+  ${fill}
   let groupRows = workgroupUniformLoad(&bounds);
+  let grp = groupRows.z;
   let base = groupRows.x;
   let M = ${u32(spec.m)};
   let N = ${u32(spec.n)};
@@ -218,10 +237,18 @@ export function groupedWeightGradKernel(spec: GroupedWeightGradSpec, tile: GemmT
       b: (p, j) => `b[(base + ${p}) * ${u32(spec.ldb)} + ${j}]`,
       bContiguousInK: false,
       store: (i, j, v) => `c[${u32(spec.cBase)} + grp * ${u32(spec.cStride)} + ${i} * ${u32(spec.ldc)} + ${j}] = ${v};`,
-      grid: () => [Math.ceil(spec.n / BN), spec.groups * tilesM, 1],
+      grid: (n) => [Math.ceil(spec.n / BN), (spec.listed ? Math.max(1, Math.min(spec.groups, n)) : spec.groups) * tilesM, 1],
     },
     tile,
   );
+}
+
+/**
+ * The non-empty groups of a range grouping, in order (one thread): [0] their count, then each
+ * one's index (words 1 + 2i; the layout of a tile table with one tile per group).
+ */
+export function groupListKernel(groups: number, stride: number): Kernel {
+  return tileScheduleKernel(groups, stride, 0x7fffffff);
 }
 
 const COLUMNS = 16;
@@ -232,23 +259,35 @@ const LANES = 16;
  * Σ_r D[r, j], 16 lanes striding the rows in order, then a fixed tree (no atomics). Empty
  * groups as in groupedWeightGradKernel.
  */
-export function groupedColumnSumsKernel(groups: number, stride: number, cols: number, ld: number, dbBase: number, dbStride: number, empty: "zero" | "skip"): Kernel {
+export function groupedColumnSumsKernel(groups: number, stride: number, cols: number, ld: number, dbBase: number, dbStride: number, empty: "zero" | "skip", listed = false): Kernel {
   const bindings: KernelBinding[] = [
     { name: "delta", access: "read" },
     { name: "db", access: "read_write" },
     { name: "starts", access: "read" },
   ];
+  if (listed) bindings.push({ name: "groupList", access: "read" });
   const chunks = Math.ceil(cols / COLUMNS);
-  const label = `groupedColumnSums groups=${groups} cols=${cols} empty=${empty}`;
+  const label = `groupedColumnSums groups=${groups} cols=${cols} empty=${empty}${listed ? " listed" : ""}`;
+  // The listed group is read through workgroupUniformLoad: the early return stays uniform.
+  const groupOf = listed
+    ? `if (lid == 0u) {
+    let slot = group / ${u32(chunks)};
+    if (slot < groupList[0]) { picked = vec2u(1u, groupList[1u + 2u * slot]); } else { picked = vec2u(0u, 0u); }
+  }
+  let pick = workgroupUniformLoad(&picked);
+  if (pick.x == 0u) { return; }
+  let grp = pick.y;`
+    : `let grp = group / ${u32(chunks)};`;
   const code = `// ${label}
 ${CALL_UNIFORM_WGSL}
-${storageDeclarations(bindings, rowTypes)}
+${storageDeclarations(bindings, { ...rowTypes, groupList: "u32" })}
 var<workgroup> partial: array<f32, ${COLUMNS * LANES}>;
+${listed ? "var<workgroup> picked: vec2<u32>;" : ""}
 
 @compute @workgroup_size(${COLUMNS * LANES})
 fn main(${GROUP_BUILTINS}) {
   ${GROUP_INDEX}
-  let grp = group / ${u32(chunks)};
+  ${groupOf}
   let column = lid % ${u32(COLUMNS)};
   let lane = lid / ${u32(COLUMNS)};
   let j = (group % ${u32(chunks)}) * ${u32(COLUMNS)} + column;
@@ -267,7 +306,7 @@ fn main(${GROUP_BUILTINS}) {
   if (lane == 0u && j < ${u32(cols)}${empty === "skip" ? " && end > start" : ""}) { db[${u32(dbBase)} + grp * ${u32(dbStride)} + j] = partial[column]; }
 }
 `;
-  return { label, code, bindings, grid: () => groupGrid(groups * chunks) };
+  return { label, code, bindings, grid: (n) => groupGrid((listed ? Math.max(1, Math.min(groups, n)) : groups) * chunks) };
 }
 
 /** Tiles of 16 and 4 rows (64 columns) for groups that hold few rows. */
