@@ -1,7 +1,11 @@
 // condc-webgpu vs condc-wasm vs tfjs-backend-webgpu on the MLP 784-1000-1000-10 ReLU of
-// bench/models/mlp.cond: predict and one SGD-momentum training step, at batch 1 and 128.
+// bench/models/mlp.cond: predict and one SGD-momentum training step, at batch 1 and 128; then
+// every conditional example (examples/*.cond with a gated, tree or mixture layer) against its
+// dense build (compile(..., { denseEquivalent: true }), the same weights where the shapes
+// match), predict and train step at batch 1 and 128, on the GPU and, for reference, on wasm.
 //
 //   npx tsc -p tsconfig.json && node bench/webgpu.mjs [--json] [--reps N] [--min-ms MS] [--adapter NAME]
+//                                                     [--examples NAME,NAME | --no-examples]
 //   (npm run bench:webgpu = the same)
 //
 // The GPU comes from Node's `webgpu` package (Dawn). Debian chromium's SwiftShader Vulkan
@@ -39,7 +43,7 @@ const log = (...a) => { if (!JSON_OUT) console.log(...a); };
 const { compile } = await import("../dist/compiler/index.js");
 const { loadModel, pickWasm } = await import("../dist/runtime/index.js");
 const { acquireNodeGpuDevice, CHROMIUM_SWIFTSHADER_ICD } = await import("../dist/runtime/node/webgpu.js");
-const { GpuModel, gpuModelSpec } = await import("../dist/runtime/webgpu/index.js");
+const { readdirSync } = await import("node:fs");
 
 // ---------------------------------------------------------------------------------------
 // The device: a real GPU if there is one, else SwiftShader if Debian's chromium ships it
@@ -94,9 +98,9 @@ const picked = pickWasm(built.wasm, built.relaxedWasm);
 const wasm = await loadModel(picked.wasm, built.manifest);
 wasm.init(SEED);
 let t0 = performance.now();
-const gpu = await GpuModel.create(gpuDevice, gpuModelSpec(built.manifest));
+const gpu = await loadModel(picked.wasm, built.manifest, { backend: "webgpu", gpu: gpuDevice });
 const gpuCreateMs = performance.now() - t0;
-await gpu.copyFrom(wasm);
+await gpu.init(SEED);
 log(`condc: ${built.manifest.model}, wasm build ${picked.simd} SIMD; GPU model created (pipelines built) in ${(gpuCreateMs / 1000).toFixed(1)} s`);
 
 let rng = 12345;
@@ -204,17 +208,78 @@ for (const [kind, n] of [["predict", 1], ["predict", BATCH], ["train step", 1], 
   if (!JSON_OUT) process.stderr.write(`  measured ${kind} B=${n}\n`);
 }
 
+// ---------------------------------------------------------------------------------------
+// The conditional examples against their dense builds, same weights where the shapes match
+// ---------------------------------------------------------------------------------------
+const exampleRows = [];
+const wanted = opt("examples", null);
+const exampleFiles = args.includes("--no-examples")
+  ? []
+  : readdirSync(join(root, "examples")).filter((f) => f.endsWith(".cond") && (!wanted || wanted.split(",").includes(f.replace(/\.cond$/, "")))).sort();
+let examplesX = null;
+try {
+  const { loadDataset } = await import("../dist/runtime/node/data.js");
+  examplesX = (await loadDataset({ kind: "mnist" })).test.images.slice(0, BATCH * 784);
+} catch {
+  examplesX = Float32Array.from({ length: BATCH * 784 }, rand);
+}
+for (const name of exampleFiles) {
+  const path = `examples/${name}`;
+  const text = readFileSync(join(root, path), "utf8");
+  const cond = await compile(text, { file: path, maxBatch: BATCH, simd: "both" });
+  if (!cond.ok || !cond.manifest.layers.some((l) => l.method !== "dense")) continue;
+  const dense = await compile(text, { file: path, maxBatch: BATCH, simd: "both", denseEquivalent: true });
+  if (!dense.ok || cond.manifest.input.width !== 784) continue;
+  const models = {};
+  t0 = performance.now();
+  for (const [where, backend] of [["webgpu", "webgpu"], ["wasm", "wasm"]]) {
+    const c = await loadModel(pickWasm(cond.wasm, cond.relaxedWasm).wasm, cond.manifest, { backend, gpu: gpuDevice });
+    const d = await loadModel(pickWasm(dense.wasm, dense.relaxedWasm).wasm, dense.manifest, { backend, gpu: gpuDevice });
+    await c.init(SEED);
+    await d.init(SEED);
+    const shapes = new Map(cond.manifest.params.map((p) => [p.name, p.shape.join("x")]));
+    for (const p of dense.manifest.params) if (shapes.get(p.name) === p.shape.join("x")) await d.setParameter(p.name, await c.parameter(p.name));
+    models[`${where} conditional`] = c;
+    models[`${where} dense`] = d;
+  }
+  const setupMs = performance.now() - t0;
+  const trainLabels = Int32Array.from({ length: BATCH }, (_, i) => i % cond.manifest.classes);
+  for (const [kind, n] of [["predict", 1], ["predict", BATCH], ["train step", 1], ["train step", BATCH]]) {
+    const x = examplesX.subarray(0, n * 784);
+    const variants = {};
+    for (const [label, m] of Object.entries(models)) {
+      variants[label] = kind === "predict" ? async () => m.predict(x, n) : async () => m.trainStep(x, trainLabels, n, { lr: LR });
+    }
+    const r = await benchInterleaved(variants);
+    const row = { example: name, case: kind, batch: n, ...Object.fromEntries(Object.entries(r).map(([k, v]) => [`${k} ms`, v.med])) };
+    row["webgpu speedup"] = row["webgpu dense ms"] / row["webgpu conditional ms"];
+    row["wasm speedup"] = row["wasm dense ms"] / row["wasm conditional ms"];
+    exampleRows.push(row);
+    if (!JSON_OUT) process.stderr.write(`  measured ${name} ${kind} B=${n}\n`);
+  }
+  for (const m of Object.values(models)) if (m.backend === "webgpu") m.destroy();
+  if (!JSON_OUT) process.stderr.write(`  ${name}: models built in ${(setupMs / 1000).toFixed(1)} s\n`);
+}
+
 const machine = {
   date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model ?? "?", cores: os.cpus().length,
   loadavg: os.loadavg().map((x) => +x.toFixed(2)), adapter: gpuDevice.adapter, software, reps: REPS, minMs: MIN_MS,
 };
 if (JSON_OUT) {
-  console.log(JSON.stringify({ machine, gpuCreateMs, agreement, tfjs: tfjsNote, rows }, null, 2));
+  console.log(JSON.stringify({ machine, gpuCreateMs, agreement, tfjs: tfjsNote, rows, examples: exampleRows }, null, 2));
 } else {
   const names = ["condc-wasm", "condc-webgpu", ...(tfjs ? ["tfjs-webgpu"] : [])];
   log(`\nMedians of ${REPS} samples (ms per call, readback included):`);
   log(["case".padEnd(16), "batch".padStart(5), ...names.map((n) => n.padStart(14))].join(" "));
   for (const row of rows) log([row.case.padEnd(16), String(row.batch).padStart(5), ...names.map((n) => row[`${n} ms`].toFixed(2).padStart(14))].join(" "));
+  if (exampleRows.length > 0) {
+    log(`\nConditional examples against their dense builds (same weights where shapes match; ms per call, medians of ${REPS}):`);
+    const cols = ["webgpu dense", "webgpu conditional", "wasm dense", "wasm conditional"];
+    log(["example".padEnd(22), "case".padEnd(11), "batch".padStart(5), ...cols.map((c) => c.padStart(19)), "GPU speedup".padStart(12), "wasm speedup".padStart(13)].join(" "));
+    for (const row of exampleRows) {
+      log([row.example.padEnd(22), row.case.padEnd(11), String(row.batch).padStart(5), ...cols.map((c) => row[`${c} ms`].toFixed(2).padStart(19)), `${row["webgpu speedup"].toFixed(2)}x`.padStart(12), `${row["wasm speedup"].toFixed(2)}x`.padStart(13)].join(" "));
+    }
+  }
   log(`\n${machine.cpu}, ${machine.cores} cores, load ${machine.loadavg.join(" ")}; ${software ? "software adapter: not a speed claim" : "GPU figures"}`);
 }
 gpu.destroy();

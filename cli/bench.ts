@@ -1,16 +1,17 @@
 /**
- * @fileoverview `condc bench FILE [--weights CKPT] [--batch 1,50,128] [--threads 1,2] [--json]`:
+ * @fileoverview `condc bench FILE [--weights CKPT] [--batch 1,50,128] [--threads 1,2] [--backend B] [--json]`:
  * inference time of a conditional model against the same model compiled dense (every gate
  * removed, `compile(text, { denseEquivalent: true })`), with the same weights, on each thread
- * count, in one run: interleaved timings, medians, and the figures every command shares
- * (docs/reports.md).
+ * count (wasm) or on the GPU, in one run: interleaved timings, medians, and the figures every
+ * command shares (docs/reports.md).
  */
 import { loadavg } from "node:os";
 import { compile } from "../compiler/compile.js";
 import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
-import { loadModel, type Model } from "../runtime/model.js";
 import { readFileOrExplain } from "../runtime/node/files.js";
-import { copyWeightsByShape, timeDenseAgainstConditional, timePairs, type BenchPair, type TimedCase } from "../runtime/bench.js";
+import { copyWeightsByShape, timePairs, type BenchPair, type TimedCase } from "../runtime/bench.js";
+import type { AnyModel } from "../runtime/backend.js";
+import { BACKEND_USAGE, cliDevice, loadOn, parseBackend } from "./backend.js";
 import { pickWasm } from "../runtime/simd.js";
 import { applyMethodOptions, checkMethodOptions, methodOptionsConfig, methodOptionsUsage } from "./method-options.js";
 import { figuresJson } from "./report-format.js";
@@ -19,7 +20,7 @@ import type { Command } from "./command.js";
 import { CliError, ExitCode, readSource, type CliIO } from "./io.js";
 import { loadData, parseDataOption, positiveInteger, positiveIntegerList, reportingRuntimeErrors, seedFlag, threadsListFlag } from "./session.js";
 
-const USAGE = `usage: condc bench FILE [--weights CKPT] [--data SET] [--batch 1,50,128] [--threads 1,2] [--reps N] [--seed N] [--plain-simd] [--json]
+const USAGE = `usage: condc bench FILE [--weights CKPT] [--data SET] [--batch 1,50,128] [--threads 1,2] [--reps N] [--seed N] [--backend B] [--plain-simd] [--json]
 
 Times inference (predict) of the conditional model in FILE against the same model compiled
 dense (gates removed), with the same weights, interleaved, medians of --reps (default 15).
@@ -28,17 +29,19 @@ random pixels if it is unavailable).
   --weights CKPT  trained weights (safetensors); without it: init(seed) and fresh estimators,
                   whose active fractions say nothing about a trained model
   --batch LIST    batch sizes, comma-separated (default 1,50,128)
-  --threads LIST  thread counts, comma-separated (default: the cores); every count is timed
-                  in the same interleaved rounds, so their ratios are side by side
+  --threads LIST  thread counts (wasm), comma-separated (default: the cores); every count is
+                  timed in the same interleaved rounds, so their ratios are side by side
+${BACKEND_USAGE}
+                  (both builds run on it; on the GPU each call includes its readback)
 ${methodOptionsUsage("bench")}
-  --json          {"model", "load_average", "cases": [{"batch", "threads", "dense_ms",
+  --json          {"model", "backend", "load_average", "cases": [{"batch", "threads", "dense_ms",
                   "conditional_ms", "speedup", "macs_per_example", "dense_macs_per_example",
-                  "layers": {...}}]} (docs/reports.md)`;
+                  "layers": {...}}]} (docs/reports.md; threads is null on the GPU)`;
 
 export interface BenchCase {
   batch: number;
-  /** Threads both builds ran on. */
-  threads: number;
+  /** Threads both builds ran on (wasm); null on the GPU. */
+  threads: number | null;
   dense_ms: number;
   conditional_ms: number;
   speedup: number;
@@ -55,7 +58,11 @@ function loadAverage(): number[] | null {
   return averages.every((a) => a === 0) ? null : averages.map((a) => Math.round(a * 100) / 100);
 }
 
-function benchCase(timed: TimedCase, threads: number): BenchCase {
+function threadsOf(model: AnyModel): number | null {
+  return model.backend === "wasm" ? model.threads : null;
+}
+
+function benchCase(timed: TimedCase, threads: number | null): BenchCase {
   const figures = figuresJson(timed.figures);
   return {
     batch: timed.batch,
@@ -71,13 +78,13 @@ function benchCase(timed: TimedCase, threads: number): BenchCase {
 }
 
 /** Times `predict` of both models on the same rows, interleaved; ms per call (medians). */
-export function timeCase(dense: Model, conditional: Model, x: Float32Array, batch: number, reps: number): BenchCase {
-  return benchCase(timeDenseAgainstConditional(dense, conditional, x, batch, reps), conditional.threads);
+export async function timeCase(dense: AnyModel, conditional: AnyModel, x: Float32Array, batch: number, reps: number): Promise<BenchCase> {
+  return (await timeCases([{ dense, conditional }], x, batch, reps))[0]!;
 }
 
 /** Every pair (one per thread count) in the same interleaved rounds; one case per pair. */
-export function timeCases(pairs: readonly BenchPair[], x: Float32Array, batch: number, reps: number): BenchCase[] {
-  return timePairs(pairs, x, batch, reps).map((t, k) => benchCase(t, pairs[k]!.conditional.threads));
+export async function timeCases(pairs: readonly BenchPair[], x: Float32Array, batch: number, reps: number): Promise<BenchCase[]> {
+  return (await timePairs(pairs, x, batch, reps)).map((t, k) => benchCase(t, threadsOf(pairs[k]!.conditional)));
 }
 
 async function runBench(args: string[], io: CliIO): Promise<number> {
@@ -90,6 +97,7 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
     threads: { type: "string" },
     json: { type: "boolean", default: false },
     "plain-simd": { type: "boolean", default: false },
+    backend: { type: "string" },
     ...methodOptionsConfig("bench"),
   });
   if (positionals.length !== 1) throw new CliError(`condc bench: expected one model file\n${USAGE}`);
@@ -99,6 +107,8 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
   const reps = positiveInteger("bench", "reps", values.reps) ?? 15;
   const seed = seedFlag("bench", values.seed) ?? 0;
   const threadCounts = threadsListFlag("bench", values.threads);
+  const backend = parseBackend("bench", values.backend);
+  if (backend === "webgpu" && threadCounts !== undefined) throw new CliError("condc bench: --threads is for the wasm back end; drop it with --backend webgpu");
   const json = values.json === true;
   const maxBatch = Math.max(...batches);
   const dataOption = typeof values.data === "string" ? parseDataOption("bench", values.data) : undefined;
@@ -115,55 +125,74 @@ async function runBench(args: string[], io: CliIO): Promise<number> {
     const pick = (r: typeof cond & { ok: true }) => (simd === "plain" ? { wasm: r.wasm, simd: "plain" as const } : pickWasm(r.wasm, r.relaxedWasm));
     const chosen = pick(cond);
     const weights = typeof values.weights === "string" ? await readFileOrExplain(values.weights, "checkpoint") : null;
-    const notes: string[] = [];
-    if (!weights) notes.push("no --weights: untrained weights (init prepares the methods); active fractions and speedups say nothing about a trained model");
-    const apart = new Set<string>();
-    // Both builds on a thread count, with the same weights (and the same on every count).
-    const prepare = async (threads: number | undefined): Promise<BenchPair> => {
-      const load = threads === undefined ? {} : { threads };
-      const conditional = await loadModel(chosen.wasm, cond.manifest, load);
-      const baseline = await loadModel(pick(dense).wasm, dense.manifest, load);
-      if (weights) conditional.load(weights, values.weights as string);
-      else conditional.init(seed);
-      applyMethodOptions("bench", values, conditional);
-      // The dense build gets the same weights, by name and shape; a layer whose dense stand-in has
-      // no tensor of its shape (a tree) keeps the stand-in's initial weights.
-      baseline.init(seed);
-      for (const layer of copyWeightsByShape(conditional, baseline)) apart.add(layer);
-      return { dense: baseline, conditional };
-    };
-    const pairs: BenchPair[] = [];
-    for (const threads of threadCounts ?? [undefined]) pairs.push(await prepare(threads));
-    if (apart.size > 0) notes.push(`${[...apart].join(", ")}: timed against a dense layer of the same shape with its own weights (the method has no dense weight of that shape)`);
-
-    const width = cond.manifest.input.width;
-    let x: Float32Array;
-    let inputs: string;
+    const note = (line: string) => io.stderr(line);
+    const device = await cliDevice(backend, note);
+    const models: AnyModel[] = [];
     try {
-      const data = await loadData(dataOption ?? cond.ir.train.data, width, cond.manifest.classes);
-      x = data.test.images.slice(0, maxBatch * width);
-      inputs = `${data.test.name} test examples`;
-    } catch {
-      let s = 12345;
-      x = new Float32Array(maxBatch * width).map(() => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296));
-      inputs = "uniform random inputs (the test set is unavailable)";
-      notes.push("the model's data set is unavailable: random inputs, active fractions are not representative");
-    }
-    const cases = batches.flatMap((b) => timeCases(pairs, x, b, reps));
-    pairs.forEach((p) => (p.dense.dispose(), p.conditional.dispose()));
-    const load = loadAverage();
-    if (json) {
-      io.stdout(JSON.stringify({ model: cond.manifest.model, file, simd: chosen.simd, inputs, weights: typeof values.weights === "string" ? values.weights : null, reps, load_average: load, notes, cases }));
-    } else {
-      io.stdout(`${cond.manifest.model}: conditional vs dense build, same weights, ${chosen.simd} SIMD, ${inputs}, medians of ${reps}${load ? `, load average ${load.join(" ")}` : ""}`);
-      for (const n of notes) io.stdout(`note: ${n}`);
-      io.stdout("batch   threads   dense ms   conditional ms   speedup   MACs/example dense -> conditional (ratio)");
-      for (const c of cases) {
-        const macs = `${Math.round(c.dense_macs_per_example)} -> ${Math.round(c.macs_per_example)} (${c.mac_ratio.toFixed(2)}x)`;
-        io.stdout(`${String(c.batch).padStart(5)}   ${String(c.threads).padStart(7)}   ${c.dense_ms.toFixed(4).padStart(8)}   ${c.conditional_ms.toFixed(4).padStart(14)}   ${(c.speedup.toFixed(2) + "x").padStart(7)}   ${macs}`);
+      const counts = threadCounts ?? [undefined];
+      const first = await loadOn(chosen.wasm, cond.manifest, backend, device, note, counts[0]);
+      models.push(first);
+      // Both builds where the conditional one runs (auto may have kept it on wasm); on the GPU one pair.
+      const onGpu = first.backend === "webgpu";
+      if (onGpu && threadCounts !== undefined) note("note: --threads does not apply on the GPU");
+      const pairs: BenchPair[] = [];
+      for (const [k, threads] of (onGpu ? [undefined] : counts).entries()) {
+        const conditional = k === 0 ? first : await loadOn(chosen.wasm, cond.manifest, "wasm", null, note, threads);
+        if (k > 0) models.push(conditional);
+        const baseline = await loadOn(pick(dense).wasm, dense.manifest, onGpu ? backend : "wasm", onGpu ? device : null, () => undefined, threads);
+        models.push(baseline);
+        pairs.push({ dense: baseline, conditional });
       }
+      const notes: string[] = [];
+      if (!weights) notes.push("no --weights: untrained weights (init prepares the methods); active fractions and speedups say nothing about a trained model");
+      const apart = new Set<string>();
+      for (const { dense: baseline, conditional } of pairs) {
+        if (weights) await conditional.load(weights, values.weights as string);
+        else await conditional.init(seed);
+        applyMethodOptions("bench", values, conditional);
+        // The dense build gets the same weights, by name and shape; a layer whose dense stand-in has
+        // no tensor of its shape (a tree) keeps the stand-in's initial weights.
+        await baseline.init(seed);
+        for (const layer of await copyWeightsByShape(conditional, baseline)) apart.add(layer);
+      }
+      if (apart.size > 0) notes.push(`${[...apart].join(", ")}: timed against a dense layer of the same shape with its own weights (the method has no dense weight of that shape)`);
+
+      const width = cond.manifest.input.width;
+      let x: Float32Array;
+      let inputs: string;
+      try {
+        const data = await loadData(dataOption ?? cond.ir.train.data, width, cond.manifest.classes);
+        x = data.test.images.slice(0, maxBatch * width);
+        inputs = `${data.test.name} test examples`;
+      } catch {
+        let s = 12345;
+        x = new Float32Array(maxBatch * width).map(() => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296));
+        inputs = "uniform random inputs (the test set is unavailable)";
+        notes.push("the model's data set is unavailable: random inputs, active fractions are not representative");
+      }
+      const cases: BenchCase[] = [];
+      for (const b of batches) cases.push(...(await timeCases(pairs, x, b, reps)));
+      const load = loadAverage();
+      const where = onGpu ? "WebGPU" : `${chosen.simd} SIMD`;
+      if (json) {
+        io.stdout(JSON.stringify({ model: cond.manifest.model, file, simd: chosen.simd, backend: first.backend, inputs, weights: typeof values.weights === "string" ? values.weights : null, reps, load_average: load, notes, cases }));
+      } else {
+        io.stdout(`${cond.manifest.model}: conditional vs dense build, same weights, ${where}, ${inputs}, medians of ${reps}${load ? `, load average ${load.join(" ")}` : ""}`);
+        for (const n of notes) io.stdout(`note: ${n}`);
+        io.stdout("batch   threads   dense ms   conditional ms   speedup   MACs/example dense -> conditional (ratio)");
+        for (const c of cases) {
+          const macs = `${Math.round(c.dense_macs_per_example)} -> ${Math.round(c.macs_per_example)} (${c.mac_ratio.toFixed(2)}x)`;
+          io.stdout(`${String(c.batch).padStart(5)}   ${String(c.threads ?? "gpu").padStart(7)}   ${c.dense_ms.toFixed(4).padStart(8)}   ${c.conditional_ms.toFixed(4).padStart(14)}   ${(c.speedup.toFixed(2) + "x").padStart(7)}   ${macs}`);
+        }
+      }
+      return ExitCode.ok;
+    } finally {
+      for (const model of models) {
+        if (model.backend === "webgpu") model.destroy();
+        else model.dispose();
+      }
+      device?.destroy();
     }
-    return ExitCode.ok;
   });
 }
 

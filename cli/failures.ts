@@ -7,8 +7,12 @@ import { CheckpointError } from "../runtime/checkpoint/errors.js";
 import { DataError } from "../runtime/data/errors.js";
 import { DivergenceError, ModelLoadError, NonFiniteError } from "../runtime/errors.js";
 import { FileAccessError, FileWriteError } from "../runtime/node/files.js";
+import { GpuDeviceLostError, GpuLimitError, GpuOutOfMemoryError, GpuUnavailableError, GpuUnsupportedModelError } from "../runtime/webgpu/errors.js";
 
-/** Failures of the user's data, checkpoint, files or training run: one line, exit 1, not a bug. */
+/**
+ * Failures of the user's data, checkpoint, files, training run or GPU (none there, a model it
+ * cannot run, a device lost): one line, exit 1, not a bug.
+ */
 export function isExpectedFailure(error: unknown): error is Error {
   return (
     error instanceof DataError ||
@@ -17,6 +21,11 @@ export function isExpectedFailure(error: unknown): error is Error {
     error instanceof DivergenceError ||
     error instanceof ModelLoadError ||
     error instanceof FileAccessError ||
-    error instanceof FileWriteError
+    error instanceof FileWriteError ||
+    error instanceof GpuUnavailableError ||
+    error instanceof GpuUnsupportedModelError ||
+    error instanceof GpuLimitError ||
+    error instanceof GpuOutOfMemoryError ||
+    error instanceof GpuDeviceLostError
   );
 }

@@ -3,7 +3,7 @@
  * `--policy threshold`): declared by the methods' runtime units, parsed and applied here.
  */
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
-import type { Model } from "../runtime/model.js";
+import type { AnyModel } from "../runtime/backend.js";
 import type { OptionsConfig } from "./args.js";
 import { CliError } from "./io.js";
 
@@ -36,7 +36,7 @@ export function checkMethodOptions(command: Command, values: Record<string, unkn
 }
 
 /** Applies the values given to a loaded model; an option for a method the model lacks is an error. */
-export function applyMethodOptions(command: Command, values: Record<string, unknown>, model: Model): void {
+export function applyMethodOptions(command: Command, values: Record<string, unknown>, model: AnyModel): void {
   for (const { runtime, option } of optionsFor(command)) {
     const value = values[option.name];
     if (typeof value !== "string") continue;

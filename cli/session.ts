@@ -8,7 +8,8 @@ import { formatDiagnostics } from "../compiler/frontend/diagnostics.js";
 import { checkSource } from "../compiler/frontend/frontend.js";
 import type { DatasetSpec } from "../compiler/frontend/model.js";
 import type { DataSplit } from "../runtime/data/dataset.js";
-import { loadModel, type Model } from "../runtime/model.js";
+import type { AnyModel, Backend } from "../runtime/backend.js";
+import { loadOnBackend } from "./backend.js";
 import { loadDataset } from "../runtime/node/data.js";
 import { DataError } from "../runtime/data/errors.js";
 import { FileWriteError, prepareOutputDirectory, prepareOutputFile } from "../runtime/node/files.js";
@@ -20,7 +21,7 @@ import { CliError, ExitCode, quotePath, readSource, type CliIO } from "./io.js";
 
 export interface CompiledFile {
   result: CompileSuccess;
-  model: Model;
+  model: AnyModel;
   simd: "plain" | "relaxed";
 }
 
@@ -39,11 +40,14 @@ export async function compileFile(io: CliIO, command: string, file: string, opti
   return result;
 }
 
-/** Compiles `file` and instantiates the relaxed-SIMD build where the engine validates it. */
-export async function compileAndLoad(io: CliIO, command: string, file: string, options: { maxBatch?: number; plain?: boolean; threads?: number } = {}): Promise<CompiledFile> {
+/**
+ * Compiles `file` and instantiates the relaxed-SIMD build where the engine validates it, on the
+ * back end asked for (`--backend`; what runs where is printed on stderr).
+ */
+export async function compileAndLoad(io: CliIO, command: string, file: string, options: { maxBatch?: number; plain?: boolean; backend?: Backend; threads?: number } = {}): Promise<CompiledFile> {
   const result = await compileFile(io, command, file, { maxBatch: options.maxBatch, simd: options.plain ? "plain" : "both", fitTrainBatch: true });
   const chosen = options.plain ? { wasm: result.wasm, simd: "plain" as const } : pickWasm(result.wasm, result.relaxedWasm);
-  const model = await loadModel(chosen.wasm, result.manifest, options.threads === undefined ? {} : { threads: options.threads });
+  const model = await loadOnBackend(chosen.wasm, result.manifest, options.backend ?? "wasm", (line) => io.stderr(line), options.threads);
   return { result, model, simd: chosen.simd };
 }
 

@@ -4,13 +4,14 @@
  * Imports nothing of the compiler, so a bundle of the runtime stays small.
  */
 import type { MethodRuntime } from "./runtime-unit.js";
+import { denseRuntime } from "./dense/runtime.js";
 import { lowrankRuntime } from "./lowrank/runtime.js";
 import { treeRuntime } from "./tree/runtime.js";
 import { policyRuntime } from "./policy/runtime.js";
 import { moeRuntime } from "./moe/runtime.js";
 
 /** Every method runtime `loadModel` uses: the built-in ones and those registered from outside. */
-export const METHOD_RUNTIMES: MethodRuntime[] = [lowrankRuntime, treeRuntime, policyRuntime, moeRuntime] as MethodRuntime<any>[];
+export const METHOD_RUNTIMES: MethodRuntime[] = [denseRuntime, lowrankRuntime, treeRuntime, policyRuntime, moeRuntime] as MethodRuntime<any>[];
 
 /** Adds the runtime half of a method from outside (see `registerMethod`); a key already taken is a TypeError. */
 export function registerMethodRuntime(runtime: MethodRuntime<any>): void {

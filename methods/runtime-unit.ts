@@ -3,12 +3,15 @@
  * beyond calling the module (prepare derived tensors after `init` and `load`, refresh them
  * after each epoch, reset and read counters, report per-layer figures, CLI options). It reads
  * everything from the manifest (the layer's options, params, regions and exports by name) and
- * imports nothing of the compiler, so the runtime stays small.
+ * imports nothing of the compiler, so the runtime stays small. Its optional `webgpu` field is the
+ * method's GPU program (runtime/webgpu/method.ts).
  */
 import type { ManifestLayer } from "../runtime/manifest.js";
 import type { Model } from "../runtime/model.js";
+import type { AnyModel } from "../runtime/backend.js";
 import type { Dataset } from "../runtime/data/dataset.js";
 import type { Dispatchers } from "../runtime/pool/parallel.js";
+import type { GpuMethod } from "../runtime/webgpu/method.js";
 
 /** A layer of the method, its options typed. */
 export type RuntimeLayer<O> = ManifestLayer & { options: O };
@@ -41,7 +44,8 @@ export interface MethodCliOption<O> {
   choices: readonly string[];
   help: string;
   commands: readonly ("train" | "eval" | "bench")[];
-  apply(model: Model, layers: RuntimeLayer<O>[], value: string): void;
+  /** Applied to a model on either back end (a GPU model keeps the method's state on the host). */
+  apply(model: AnyModel, layers: RuntimeLayer<O>[], value: string): void;
 }
 
 export interface MethodRuntime<O = unknown> {
@@ -75,6 +79,13 @@ export interface MethodRuntime<O = unknown> {
    * each dispatcher splits a call into output tiles computed exactly as in one call).
    */
   dispatchers?: Dispatchers;
+  /**
+   * The method's GPU program (methods/<name>/webgpu.ts): what the WebGPU back end needs to record
+   * the layer's forward, backward and update passes and to keep its extra state. A model with a
+   * live layer whose method has none does not run on the GPU (loadModel's "auto" takes wasm).
+   * Loaded on demand (a dynamic import), so an app that runs wasm only does not carry it.
+   */
+  webgpu?: () => Promise<GpuMethod<O, any>>;
 }
 
 export function defineRuntime<O>(runtime: MethodRuntime<O>): MethodRuntime<O> {

@@ -4,7 +4,9 @@
  */
 export { loadModel, Model, NonFiniteError, ModelLoadError } from "./model.js";
 export type { Evaluation, TrainStepOptions, LoadOptions } from "./model.js";
-export { trainModel, learningRate, DivergenceError } from "./train.js";
+export { trainModel, trainModelAsync, learningRate, DivergenceError } from "./train.js";
+export { resetCountersOf, figuresOf, afterEpochOf, analyzeOf, isGpuModel } from "./backend.js";
+export type { AnyModel, Backend, BackendOptions } from "./backend.js";
 export type { TrainOptions, TrainResult, EpochReport, TrainProgress, DivergenceOptions } from "./train.js";
 export { collectFigures, resetCounters, analyzeModel } from "./report.js";
 export type { ModelFigures, LayerFigures, Phase, ModelAnalyses } from "./report.js";

@@ -22,6 +22,7 @@ import { ModelLoadError, NonFiniteError } from "./errors.js";
 export { ModelLoadError, NonFiniteError } from "./errors.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
 import type { MethodRuntime, RuntimeLayer } from "../methods/runtime-unit.js";
+import type { AnyModel, BackendOptions } from "./backend.js";
 
 /** The functions every compiled module exports. */
 interface ModuleExports {
@@ -46,7 +47,7 @@ export interface TrainStepOptions {
   lr?: number;
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends BackendOptions {
   /** Runtime units of methods from outside the registry (with `compile(text, { methods })`). */
   methods?: readonly MethodRuntime[];
   /**
@@ -75,6 +76,8 @@ const MAX_SEED = 2 ** 32;
 const MAX_THREADS = 1024;
 
 export class Model {
+  /** Where the model runs (a GPU model, from loadModel's `backend` option, says "webgpu"). */
+  readonly backend = "wasm" as const;
   readonly manifest: Manifest;
   /** The SIMD flavour of the kernel library this model runs on. */
   readonly simd: SimdFlavour;
@@ -415,7 +418,12 @@ function buildSection(module: WebAssembly.Module): { buildId?: unknown; simd?: u
  * builds, a module built for another kernel library, and a relaxed build where the engine
  * cannot run relaxed SIMD.
  */
-export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest, options: LoadOptions = {}): Promise<Model> {
+export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest, options?: LoadOptions & { backend?: "wasm" }): Promise<Model>;
+/** With `backend: "webgpu"` or `"auto"`: a GpuModel (runtime/backend.ts), or for "auto" the wasm Model when no GPU fits. */
+export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest, options: LoadOptions): Promise<AnyModel>;
+export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, manifest: Manifest, options: LoadOptions = {}): Promise<AnyModel> {
+  if (typeof options !== "object" || options === null) throw new TypeError(`loadModel: options must be an object, got ${describe(options)}`);
+  if (options.backend !== undefined) (await import("./backend.js")).checkBackendOptions(options);
   if (!(wasm instanceof Uint8Array || wasm instanceof ArrayBuffer || wasm instanceof WebAssembly.Module)) {
     throw new TypeError(`loadModel: wasm must be a Uint8Array, ArrayBuffer or WebAssembly.Module, got ${describe(wasm)}`);
   }
@@ -439,7 +447,8 @@ export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Mod
   if (simd === "relaxed" && !relaxedSimdSupported()) {
     throw new ModelLoadError(`model '${manifest.model}': this is the relaxed-SIMD build and this engine does not run relaxed SIMD; load the plain build (pickWasm chooses)`);
   }
-  const threads = checkThreads(options, manifest);
+  // A GPU model's wasm host only initialises, decodes and runs host hooks: one thread unless asked.
+  const threads = checkThreads(options.backend === "webgpu" && options.threads === undefined ? { ...options, threads: 1 } : options, manifest);
   const runtimes = [...METHOD_RUNTIMES, ...(options.methods ?? [])];
   // One scratch block per thread above the plan; the calling thread's is the first.
   const scratch = Math.ceil(manifest.memory.end / 64) * 64;
@@ -478,7 +487,7 @@ export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Mod
   }
   const model = new Model(instance, kernels, memory, manifest, simd, runtimes, pool);
   if (pool) pool.disposeWith(model);
-  return model;
+  return options.backend === undefined || options.backend === "wasm" ? model : (await import("./backend.js")).onBackend(model, options);
 }
 
 /** The thread count to run on: the option, checked, else the cores (for a model with work to split); 1 where threads cannot run. */

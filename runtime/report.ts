@@ -7,6 +7,8 @@
  */
 import type { Model } from "./model.js";
 import type { Dataset } from "./data/dataset.js";
+import type { Manifest } from "./manifest.js";
+import type { LayerReport } from "../methods/runtime-unit.js";
 
 export type Phase = "train" | "eval";
 
@@ -35,12 +37,22 @@ export function resetCounters(model: Model, phase: Phase): void {
 /** The figures since the last reset. */
 export function collectFigures(model: Model, phase: Phase): ModelFigures {
   const runtimes = new Map(model.methodGroups().map((g) => [g.runtime.key, g.runtime]));
+  const reports = new Map<string, LayerReport | undefined>();
+  for (const layer of model.manifest.layers) if (layer.delta !== null) reports.set(layer.name, runtimes.get(layer.method)?.report?.(model, layer, phase));
+  return assembleFigures(model.manifest, reports);
+}
+
+/**
+ * The figures from each live layer's report (undefined: its method counts nothing, the cost
+ * model stands), whichever back end made them.
+ */
+export function assembleFigures(manifest: Manifest, reports: ReadonlyMap<string, LayerReport | undefined>): ModelFigures {
   const layers = new Map<string, LayerFigures>();
   let macs = 0;
   let dense = 0;
-  for (const layer of model.manifest.layers) {
+  for (const layer of manifest.layers) {
     if (layer.delta === null) continue;
-    const report = runtimes.get(layer.method)?.report?.(model, layer, phase);
+    const report = reports.get(layer.name);
     const counted = report?.macsPerExample ?? null;
     const figures: LayerFigures = {
       method: layer.method,

@@ -20,8 +20,9 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  // The data packages are read as files next to their package.json: resolve them at run time.
-  external: ["mnist"],
+  // The data packages are read as files next to their package.json, and Dawn (webgpu) is a native
+  // module loaded only for --backend webgpu/auto: resolve them at run time.
+  external: ["mnist", "webgpu"],
   minify: true,
   legalComments: "none",
   logLevel: "warning",

@@ -1,7 +1,8 @@
 // @fileoverview `npm run size`: the min+gzip size of condc/runtime (and condc/worker) as a browser
-// bundle (without the kernel library, a separate lazily loaded chunk), the kernel library per
-// SIMD flavour, and each example's model module; written into the README.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+// bundle (without the kernel library and the WebGPU back end, separate chunks loaded on demand),
+// the kernel library per SIMD flavour, the WebGPU back end, and each example's model module;
+// written into the README.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import v8 from "node:v8";
 import { build } from "esbuild";
@@ -14,8 +15,15 @@ const WASM_GOAL = 64 * 1024;
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 
+/**
+ * The WebGPU back end: runtime/webgpu/ and the methods' GPU programs, reached only through
+ * dynamic imports (loadModel's backend option), so a code-splitting bundler makes them a chunk
+ * of their own that a wasm-only app never loads.
+ */
+const GPU_CHUNK = /(^|\/)webgpu\/(model|device|errors)\.js$|\/webgpu\.js$/;
+
 /** Minified browser bundle of `contents` (an entry importing from dist/): bytes, gzip bytes. */
-async function bundle(contents) {
+async function bundle(contents, apart = true) {
   const result = await build({
     stdin: { contents, resolveDir: process.cwd(), loader: "js" },
     bundle: true,
@@ -25,7 +33,10 @@ async function bundle(contents) {
     write: false,
     logLevel: "silent",
     // The kernel library is loaded by dynamic import, a chunk of its own: measured apart.
-    plugins: [{ name: "kernels-apart", setup: (b) => b.onResolve({ filter: /generated\/kernels-(plain|relaxed)\.js$/ }, (a) => ({ path: a.path, external: true })) }],
+    plugins: [
+      { name: "kernels-apart", setup: (b) => b.onResolve({ filter: /generated\/kernels-(plain|relaxed)\.js$/ }, (a) => ({ path: a.path, external: true })) },
+      ...(apart ? [{ name: "webgpu-apart", setup: (b) => b.onResolve({ filter: GPU_CHUNK }, (a) => (a.kind === "dynamic-import" ? { path: a.path, external: true } : undefined)) }] : []),
+    ],
   });
   const bytes = result.outputFiles[0].contents;
   return { min: bytes.length, gzip: gz(bytes) };
@@ -37,8 +48,17 @@ const bundles = [
   ["`condc/worker` (the page's side)", 'export * from "./dist/runtime/worker/browser.js";'],
   ["`condc/worker-script` (the worker)", 'import "./dist/runtime/worker/worker-browser.js";'],
 ];
+/** Every method's GPU program in the build (dist/methods/<name>/webgpu.js). */
+function gpuPrograms() {
+  return readdirSync("dist/methods").map((name) => `dist/methods/${name}/webgpu.js`).filter((path) => existsSync(path));
+}
+
 const rows = [];
 for (const [what, entry] of bundles) rows.push({ what, ...(await bundle(entry)) });
+rows.push({
+  what: "the WebGPU back end (`backend: \"webgpu\"` / `\"auto\"`: runtime/webgpu and every method's GPU program), loaded on demand",
+  ...(await bundle('export * from "./dist/runtime/webgpu/index.js"; ' + gpuPrograms().map((path) => `export * from "./${path}";`).join(" "), false)),
+});
 
 const wasmRows = [];
 for (const file of readdirSync("examples").filter((f) => f.endsWith(".cond")).sort()) {

@@ -8,6 +8,8 @@
  * `lowrank_u` = U_r Σ_r [inputs, r], `lowrank_v` = V_rᵀ [r, units], so Ẑ = (X U) V + b.
  */
 import type { Model } from "../../runtime/model.js";
+import type { AnyModel } from "../../runtime/backend.js";
+import type { LowRankGpuState } from "./webgpu.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
 import { findRegion } from "../../runtime/manifest.js";
 import { truncatedSvd, type SvdOptions } from "../../runtime/linalg/svd.js";
@@ -36,7 +38,7 @@ type Layer = RuntimeLayer<LowRankSettings>;
 const KEY = "lowrank";
 
 /** The gated layers of a model, with their settings. */
-export function lowrankLayers(model: Model): { layer: Layer; gate: LowRankSettings }[] {
+export function lowrankLayers(model: AnyModel): { layer: Layer; gate: LowRankSettings }[] {
   return model.layersOf<LowRankSettings>(KEY).map((layer) => ({ layer, gate: layer.options }));
 }
 
@@ -55,14 +57,19 @@ export function refreshEstimators(model: Model, options: SvdOptions = {}, layers
 }
 
 /** Models whose estimators are switched off (the module's switch starts on). */
-const estimatorsOff = new WeakSet<Model>();
+const estimatorsOff = new WeakSet<AnyModel>();
 
-/** Switches the estimator of every gated layer on (default) or off (the dense layer). */
-export function setEstimatorsEnabled(model: Model, on: boolean): void {
+/** Switches the estimator of every gated layer on (default) or off (the dense layer), on either back end. */
+export function setEstimatorsEnabled(model: AnyModel, on: boolean): void {
   if (typeof on !== "boolean") throw new TypeError(`setEstimatorsEnabled: on must be a boolean, got ${typeof on}`);
-  for (const layer of model.layersOf<LowRankSettings>(KEY)) (model.wasmExports[layer.exports["lowrankEnable"]!] as (on: number) => void)(on ? 1 : 0);
   if (on) estimatorsOff.delete(model);
   else estimatorsOff.add(model);
+  if (model.backend === "webgpu") {
+    const state = model.methodState<LowRankGpuState>(KEY);
+    for (const layer of model.layersOf<LowRankSettings>(KEY)) state?.enabled.set(layer.name, on);
+    return;
+  }
+  for (const layer of model.layersOf<LowRankSettings>(KEY)) (model.wasmExports[layer.exports["lowrankEnable"]!] as (on: number) => void)(on ? 1 : 0);
 }
 
 /**
@@ -186,6 +193,7 @@ export const lowrankRuntime = defineRuntime<LowRankSettings>({
       metrics: { rank: layer.options.rank },
     };
   },
+  webgpu: () => import("./webgpu.js").then((m) => m.lowrankGpu),
   analyze(model, _layers, data) {
     const m = measureLowRank(model, data);
     return {

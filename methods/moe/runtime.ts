@@ -93,6 +93,7 @@ function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
 
 export const moeRuntime = defineRuntime<MoeSettings>({
   key: KEY,
+  webgpu: () => import("./webgpu.js").then((m) => m.moeGpu),
   resetCounters: (model, layers, phase) => layers.filter((l) => l.delta !== null).forEach((l) => statsView(model, l, phase).fill(0)),
   decisions,
   report(model, layer, phase): LayerReport {

@@ -16,7 +16,7 @@ import { ACTIVATION_CODE } from "../dense/emit.js";
 import { denseParams } from "../dense/method.js";
 import { booleanOption, choiceOption, numberOption } from "../../compiler/frontend/options.js";
 import { defineMethod, type EmitContext, type EmitLayer, type SourceDelta } from "../unit.js";
-import { BASELINE_BATCH_MEAN, BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernels/codes/policy.js";
+import { BASELINE_BATCH_MEAN, BASELINE_BATCH_MIN, BASELINE_MOVING_AVERAGE, BASELINE_NONE, POLICY_EVAL_STREAM_BASE as EVAL_STREAM_BASE, POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernels/codes/policy.js";
 import { POLICY_MESSAGES } from "./messages.js";
 import { MAX_WIDTH } from "../../compiler/frontend/language-spec.js";
 import { reinforceSetting, type ReinforceSettings } from "./settings.js";
@@ -43,8 +43,6 @@ interface PolicyState {
 
 const DEFAULTS = { squash: 0.01, test: "sample", uniform: false } as const;
 const BASELINE = { none: BASELINE_NONE, batch_min: BASELINE_BATCH_MIN, batch_mean: BASELINE_BATCH_MEAN, moving_average: BASELINE_MOVING_AVERAGE } as const;
-/** Test-time sampling streams start here, far above any training step. */
-const EVAL_STREAM_BASE = 0x2000000;
 
 function blockSize(layer: { units: number; options: PolicyOptions }): number {
   return Math.ceil(layer.units / layer.options.blocks);

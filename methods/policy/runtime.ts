@@ -4,6 +4,8 @@
  * mean and variance of the policy probabilities, fraction of blocks computed) and counted MACs.
  */
 import type { Model } from "../../runtime/model.js";
+import type { AnyModel } from "../../runtime/backend.js";
+import type { PolicyGpuState } from "./webgpu.js";
 import { findRegion } from "../../runtime/manifest.js";
 import { defineRuntime, type LayerDecisions, type LayerReport, type RuntimeLayer } from "../runtime-unit.js";
 import { POLICY_DISPATCHERS } from "./parallel.js";
@@ -36,12 +38,20 @@ export interface PolicyLayerStats {
 }
 
 /** The gated layers the loss depends on (the ones the module runs). */
-function policyLayers(model: Model): Layer[] {
+function policyLayers(model: AnyModel): Layer[] {
   return model.layersOf<PolicySettings>(KEY).filter((l) => l.delta !== null);
 }
 
-export function hasPolicy(model: Model): boolean {
+export function hasPolicy(model: AnyModel): boolean {
   return policyLayers(model).length > 0;
+}
+
+/** A GPU model's policy state (the module's globals, kept on the host); null for a wasm model. */
+function gpuState(model: AnyModel): PolicyGpuState | null {
+  if (model.backend !== "webgpu") return null;
+  const state = model.methodState<PolicyGpuState>(KEY);
+  if (!state) throw new RangeError(`model '${model.manifest.model}' has no policy gates`);
+  return state;
 }
 
 function call<T>(model: Model, what: string, ...args: number[]): T {
@@ -51,28 +61,41 @@ function call<T>(model: Model, what: string, ...args: number[]): T {
 }
 
 /** The RNG seed of the masks (training and test-time sampling); also restarts test-time streams. */
-export function setPolicySeed(model: Model, seed: number): void {
+export function setPolicySeed(model: AnyModel, seed: number): void {
   if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new RangeError(`setPolicySeed: seed must be an integer in [0, 2^32), got ${seed}`);
-  if (hasPolicy(model)) call(model, "policySetSeed", seed >>> 0);
+  if (!hasPolicy(model)) return;
+  const gpu = gpuState(model);
+  if (gpu) {
+    gpu.seed = seed >>> 0;
+    gpu.evalCalls = 0;
+  } else call(model as Model, "policySetSeed", seed >>> 0);
 }
 
 /** Test-time behaviour: sample masks (the paper's) or threshold p > 0.5. */
-export function setPolicyMode(model: Model, mode: PolicyTestMode): void {
+export function setPolicyMode(model: AnyModel, mode: PolicyTestMode): void {
   if (mode !== "sample" && mode !== "threshold") throw new RangeError(`setPolicyMode: mode must be "sample" or "threshold", got ${JSON.stringify(mode)}`);
-  call(model, "policySetMode", mode === "threshold" ? POLICY_TEST_THRESHOLD : POLICY_TEST_SAMPLE);
+  const gpu = gpuState(model);
+  if (gpu) gpu.mode = mode;
+  else call(model as Model, "policySetMode", mode === "threshold" ? POLICY_TEST_THRESHOLD : POLICY_TEST_SAMPLE);
 }
 
-export function getPolicyMode(model: Model): PolicyTestMode {
-  return call<number>(model, "policyGetMode") === POLICY_TEST_THRESHOLD ? "threshold" : "sample";
+export function getPolicyMode(model: AnyModel): PolicyTestMode {
+  const gpu = gpuState(model);
+  if (gpu) return gpu.mode;
+  return call<number>(model as Model, "policyGetMode") === POLICY_TEST_THRESHOLD ? "threshold" : "sample";
 }
 
-export function setPolicyLearningRate(model: Model, lr: number): void {
+export function setPolicyLearningRate(model: AnyModel, lr: number): void {
   if (!(typeof lr === "number" && Number.isFinite(lr) && lr >= 0)) throw new RangeError(`setPolicyLearningRate: lr must be a finite number >= 0, got ${lr}`);
-  call(model, "policySetLr", lr);
+  const gpu = gpuState(model);
+  if (gpu) gpu.lr = Math.fround(lr);
+  else call(model as Model, "policySetLr", lr);
 }
 
-export function getPolicyLearningRate(model: Model): number {
-  return call<number>(model, "policyGetLr");
+export function getPolicyLearningRate(model: AnyModel): number {
+  const gpu = gpuState(model);
+  if (gpu) return gpu.lr;
+  return call<number>(model as Model, "policyGetLr");
 }
 
 function statsView(model: Model, layer: Layer, which: "train" | "eval"): Float32Array {
@@ -158,6 +181,7 @@ export const policyRuntime = defineRuntime<PolicySettings>({
       metrics: stats ? { blocks: stats.blocks, block_mean: stats.blockMean, block_variance: stats.blockVariance } : { blocks: layer.options.blocks },
     };
   },
+  webgpu: () => import("./webgpu.js").then((m) => m.policyGpu),
   cliOptions: [
     {
       name: "policy",

@@ -85,6 +85,7 @@ function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
 export const treeRuntime = defineRuntime<TreeSettings>({
   dispatchers: TREE_DISPATCHERS,
   key: KEY,
+  webgpu: () => import("./webgpu.js").then((m) => m.treeGpu),
   resetCounters: (model, layers) => layers.forEach((l) => exported(model, l, "treeResetCounters")()),
   decisions,
   report(model, layer) {

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * @fileoverview WebGPU in Node: the npm package `webgpu` (Dawn's Node bindings), imported
  * lazily so that nothing loads it unless a GPU is asked for. Node-only (kept under runtime/node).

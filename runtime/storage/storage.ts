@@ -83,8 +83,9 @@ export function parseStorageUrl(url: unknown, what: string): StorageLocation {
 }
 
 /**
- * What holds weights: a Model from `loadModel`, or a `condc/worker` handle (whose `save` and
- * `load` return promises; `step` is then the step as of its last finished call).
+ * What holds weights: a Model from `loadModel` on either back end (a GPU model's `save` and
+ * `load` return promises), or a `condc/worker` handle (promises too; `step` is then the step as
+ * of its last finished call).
  */
 export interface WeightsHolder {
   readonly manifest: Manifest;
@@ -101,7 +102,7 @@ function checkModel(model: unknown, what: string): WeightsHolder {
   return m as WeightsHolder;
 }
 
-/** Saves the model's weights (its safetensors checkpoint) at `url`. */
+/** Saves the model's weights (its safetensors checkpoint) at `url`; a model on either back end or a worker handle. */
 export async function saveModel(model: WeightsHolder, url: string): Promise<StoredModelInfo> {
   checkModel(model, "saveModel");
   const location = parseStorageUrl(url, "saveModel");

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * @fileoverview Acquiring a WebGPU device (browsers: `navigator.gpu`; Node: the entry point
  * from runtime/node/webgpu.ts, passed in) and running work on it so that every failure is a

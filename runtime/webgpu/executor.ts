@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * @fileoverview The GPU executor: one storage buffer per region of a compiled model's memory
  * plan (plus the back end's own scratch regions), uploads and downloads by region name, and
@@ -260,6 +261,11 @@ export class GpuExecutor {
 
   private write(buffer: GPUBuffer, data: ArrayBufferView): void {
     if (data.byteLength === 0) return;
+    // Node's Dawn bindings take no SharedArrayBuffer (a host model on threads has a shared memory): copy.
+    if (data.byteLength % 4 === 0 && !(data.buffer instanceof ArrayBuffer)) {
+      this.gpu.device.queue.writeBuffer(buffer, 0, new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
+      return;
+    }
     if (data.byteLength % 4 === 0) {
       this.gpu.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
       return;

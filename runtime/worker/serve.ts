@@ -55,7 +55,14 @@ export function serveModel(port: ParentPort): void {
   let model: Model | undefined;
   port.onMessage((message) => {
     if (message.kind === "open") {
-      // `loadModel`'s options are the caller's, passed on as given (their type belongs to loadModel).
+      // `loadModel`'s options are the caller's, passed on as given (their type belongs to loadModel),
+      // except a GPU back end: the worker drives its model synchronously.
+      const backend = (message.options as { backend?: unknown } | undefined)?.backend;
+      if (backend !== undefined && backend !== "wasm") {
+        const error = new RangeError(`loadModelInWorker: options.backend ${JSON.stringify(backend)}: a model in a worker runs on wasm; load a GPU model on the page with loadModel(..., { backend })`);
+        port.post({ kind: "open-failed", error: serializeError(error) }, []);
+        return;
+      }
       const load = loadModel as (wasm: unknown, manifest: unknown, options?: unknown) => Promise<Model>;
       load(message.wasm, message.manifest, message.options).then(
         (loaded) => {

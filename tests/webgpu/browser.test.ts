@@ -1,10 +1,11 @@
 /**
  * @fileoverview The WebGPU back end in headless Chromium (its WebGPU on SwiftShader when the
- * machine has no GPU): runtime/webgpu's modules load as they are (no Node-only imports), and
- * examples/mnist-dense.cond run on `navigator.gpu` from the wasm build's init(0) weights agrees
- * with the wasm build run in Node within 1e-4 relative: predictions before and after one
- * trainStep, the loss, and every saved parameter. Skips, counted and with the reason printed,
- * when Chromium is missing or offers no WebGPU adapter.
+ * machine has no GPU): runtime/webgpu's modules and the methods' GPU programs load as they are
+ * (no Node-only imports), and examples/mnist-dense.cond and the gated examples/mnist-policy.cond
+ * (masks from the GPU's counter RNG) loaded with loadModel's "webgpu" back end on
+ * `navigator.gpu`, after init(0), agree with the wasm build run in Node within 1e-4 relative:
+ * predictions before and after one trainStep, the loss, and every saved parameter. Skips,
+ * counted and with the reason printed, when Chromium is missing or offers no WebGPU adapter.
  */
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
@@ -15,10 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, type CompileSuccess } from "../../compiler/index.js";
 import { decodeSafetensors } from "../../runtime/checkpoint/safetensors.js";
 import { loadModel } from "../../runtime/model.js";
-import { gpuModelSpec } from "../../runtime/webgpu/dense.js";
 import { JS, serve, transpileGraph, type Asset, type StaticServer } from "../browser/support.js";
 import type { PageResult } from "./page.js";
 import { closeness, randomArray } from "./reference.js";
+import { addBiasScales, addUpdateScales } from "./compare.js";
 
 const CHROMIUM = process.env["CONDC_CHROMIUM"] ?? "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -34,13 +35,23 @@ const ENTRIES = ["runtime/webgpu/index.ts", "runtime/index.ts"];
 describe("runtime/webgpu module graph", () => {
   it("runtime/webgpu/index has no Node-only imports or globals (browsers import it as is)", () => {
     const { files, problems } = transpileGraph(["runtime/webgpu/index.ts"]);
-    for (const file of ["index", "device", "model", "executor", "dense", "kernels/gemm"]) expect(files.has(`/runtime/webgpu/${file}.js`), file).toBe(true);
+    for (const file of ["index", "device", "model", "executor", "frame", "kernels/gemm"]) expect(files.has(`/runtime/webgpu/${file}.js`), file).toBe(true);
     if (problems.length > 0) throw new Error(`runtime/webgpu cannot load in a browser:\n  ${problems.join("\n  ")}`);
+  });
+
+  it("runtime/index reaches every method's GPU program through loadModel's dynamic imports, browser-clean", () => {
+    const { files, problems } = transpileGraph(["runtime/index.ts"]);
+    for (const file of ["runtime/backend", "runtime/webgpu/model", "methods/dense/webgpu", "methods/lowrank/webgpu", "methods/tree/webgpu", "methods/policy/webgpu", "methods/moe/webgpu"]) {
+      expect(files.has(`/${file}.js`), file).toBe(true);
+    }
+    if (problems.length > 0) throw new Error(`runtime/index cannot load in a browser:\n  ${problems.join("\n  ")}`);
   });
 });
 
+const MODELS = ["mnist-dense", "mnist-policy"];
+
 describe.skipIf(!HAVE_CHROMIUM)(`WebGPU back end in headless Chromium${SKIP}`, () => {
-  let compiled: CompileSuccess;
+  const compiled = new Map<string, CompileSuccess>();
   let server: StaticServer | undefined;
   let browser: Browser | undefined;
   let page: Page | undefined;
@@ -49,17 +60,19 @@ describe.skipIf(!HAVE_CHROMIUM)(`WebGPU back end in headless Chromium${SKIP}`, (
   const y = Int32Array.from({ length: N }, (_, i) => (i * 3) % 10);
 
   beforeAll(async () => {
-    const file = "examples/mnist-dense.cond";
-    const result = await compile(readFileSync(file, "utf8"), { file, maxBatch: N, simd: "plain" });
-    if (!result.ok) throw new Error(`${file} did not compile`);
-    compiled = result;
+    const assets = new Map<string, Asset>();
+    for (const name of MODELS) {
+      const file = `examples/${name}.cond`;
+      const result = await compile(readFileSync(file, "utf8"), { file, maxBatch: N, simd: "plain" });
+      if (!result.ok) throw new Error(`${file} did not compile`);
+      compiled.set(name, result);
+      assets.set(`/model/${name}.wasm`, { type: "application/wasm", body: result.wasm });
+      assets.set(`/model/${name}.json`, { type: "application/json", body: JSON.stringify(result.manifest) });
+    }
     const graph = transpileGraph([...ENTRIES, "tests/webgpu/page.ts"]);
     if (graph.problems.length > 0) throw new Error(`module graph problems:\n  ${graph.problems.join("\n  ")}`);
-    const assets = new Map<string, Asset>();
     for (const [path, text] of graph.files) assets.set(path, { type: JS, body: text });
     assets.set("/", { type: "text/html; charset=utf-8", body: "<!doctype html><title>condc webgpu test</title><p>condc WebGPU test page</p>" });
-    assets.set("/model/plain.wasm", { type: "application/wasm", body: compiled.wasm });
-    assets.set("/model/spec.json", { type: "application/json", body: JSON.stringify(gpuModelSpec(compiled.manifest)) });
     assets.set("/model/x.bin", { type: "application/octet-stream", body: new Uint8Array(x.buffer) });
     assets.set("/model/y.bin", { type: "application/octet-stream", body: new Uint8Array(y.buffer) });
     server = await serve(assets);
@@ -77,30 +90,49 @@ describe.skipIf(!HAVE_CHROMIUM)(`WebGPU back end in headless Chromium${SKIP}`, (
     await server?.close();
   });
 
-  it("examples/mnist-dense.cond on navigator.gpu: predict, one trainStep, predict and save() within 1e-4 of the wasm build in Node", async (context) => {
-    const result = (await page!.evaluate(`import("/tests/webgpu/page.js").then((m) => m.runGpuInPage(${N}, ${SEED}))`)) as PageResult;
-    const problems = [...pageErrors.splice(0), ...server!.misses.splice(0).map((m) => `404: ${m}`)];
-    if (problems.length > 0) throw new Error(`the page failed:\n  ${problems.join("\n  ")}`);
-    if (!result.available) {
-      console.warn(`[webgpu browser test SKIPPED] Chromium offers no WebGPU adapter: ${result.reason}`);
-      context.skip();
-      return;
-    }
-    console.info(`Chromium WebGPU adapter: ${result.adapter}`);
-    const wasm = await loadModel(compiled.wasm, compiled.manifest);
-    wasm.init(SEED);
-    const floats = (b64: string) => new Float32Array(new Uint8Array(Buffer.from(b64, "base64")).buffer);
-    expect(closeness(floats(result.before), wasm.predict(x, N)), "predictions after init").toBe("");
-    const { loss } = wasm.trainStep(x, y, N);
-    expect(closeness([result.loss], [loss]), "loss").toBe("");
-    expect(closeness(floats(result.after), wasm.predict(x, N)), "predictions after one step").toBe("");
-    expect(result.step).toBe(1);
-    const saved = decodeSafetensors(new Uint8Array(Buffer.from(result.save, "base64")), "chromium.safetensors");
-    expect(saved.metadata).toEqual(decodeSafetensors(wasm.save(), "wasm.safetensors").metadata);
-    for (const p of compiled.manifest.params) {
-      const want = wasm.parameter(p.name);
-      const floor = 1e-3 * want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      expect(closeness(saved.tensors.get(p.name)!.data, want, want.map(() => floor)), p.name).toBe("");
-    }
-  }, TIMEOUT);
+  for (const name of MODELS) {
+    it(`examples/${name}.cond on navigator.gpu: predict, one trainStep, predict and save() within 1e-4 of the wasm build in Node`, async (context) => {
+      const result = (await page!.evaluate(`import("/tests/webgpu/page.js").then((m) => m.runGpuInPage("${name}", ${N}, ${SEED}))`)) as PageResult;
+      const problems = [...pageErrors.splice(0), ...server!.misses.splice(0).map((m) => `404: ${m}`)];
+      if (problems.length > 0) throw new Error(`the page failed:\n  ${problems.join("\n  ")}`);
+      if (!result.available) {
+        console.warn(`[webgpu browser test SKIPPED] Chromium offers no WebGPU adapter: ${result.reason}`);
+        context.skip();
+        return;
+      }
+      console.info(`Chromium WebGPU adapter: ${result.adapter}`);
+      const model = compiled.get(name)!;
+      const wasm = await loadModel(model.wasm, model.manifest);
+      wasm.init(SEED);
+      const floats = (b64: string) => new Float32Array(new Uint8Array(Buffer.from(b64, "base64")).buffer);
+      expect(closeness(floats(result.before), wasm.predict(x, N)), "predictions after init").toBe("");
+      const { loss } = wasm.trainStep(x, y, N);
+      expect(closeness([result.loss], [loss]), "loss").toBe("");
+      expect(closeness(floats(result.after), wasm.predict(x, N)), "predictions after one step").toBe("");
+      expect(result.step).toBe(1);
+      const saved = decodeSafetensors(new Uint8Array(Buffer.from(result.save, "base64")), "chromium.safetensors");
+      expect(saved.metadata).toEqual(decodeSafetensors(wasm.save(), "wasm.safetensors").metadata);
+      const scales: Record<string, Float64Array> = {};
+      addPolicyScales(wasm, scales, N);
+      addBiasScales(wasm, scales, N, Number(model.manifest.train.optimizer["lr"]));
+      for (const p of model.manifest.params) {
+        const want = wasm.parameter(p.name);
+        const floor = 1e-3 * want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const own = scales[p.name];
+        expect(closeness(saved.tensors.get(p.name)!.data, want, own ? own.map((v) => Math.max(v, floor)) : want.map(() => floor)), p.name).toBe("");
+      }
+    }, TIMEOUT);
+  }
 });
+
+/** Σ|terms| scales of the policy's updates (sums of advantage terms that cancel; see compare.ts). */
+function addPolicyScales(wasm: Awaited<ReturnType<typeof loadModel>>, scales: Record<string, Float64Array>, n: number): void {
+  const lr = (wasm.manifest.train.settings["policy"] as { lr?: number } | undefined)?.lr ?? 0;
+  for (const layer of wasm.manifest.layers) {
+    const weight = layer.params["policy_weight"];
+    if (weight === undefined || layer.delta === null) continue;
+    const blocks = wasm.manifest.params.find((p) => p.name === weight)!.shape[1]!;
+    const x = layer.source === null ? "input" : wasm.manifest.layers.find((l) => l.name === layer.source)!.output;
+    addUpdateScales(wasm, scales, weight, layer.params["policy_bias"]!, x, layer.regions["policy_e"]!, n, layer.inputs, blocks, lr);
+  }
+}

@@ -16,8 +16,7 @@ import { compile, type CompileSuccess } from "../../compiler/index.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
 import { loadModel, NonFiniteError, type Model } from "../../runtime/model.js";
 import { loadDataset } from "../../runtime/node/data.js";
-import { gpuModelSpec } from "../../runtime/webgpu/dense.js";
-import { GpuModel } from "../../runtime/webgpu/model.js";
+import type { GpuModel } from "../../runtime/webgpu/model.js";
 import { probeGpu, skipNote } from "./gpu.js";
 import { closeness } from "./reference.js";
 
@@ -32,12 +31,19 @@ async function build(file: string, maxBatch = MAX_BATCH): Promise<CompileSuccess
   return compiled;
 }
 
-/** A wasm model after init(seed) and a GPU model holding the same weights. */
+/** A GPU model from loadModel's "webgpu" back end (no init). */
+async function gpuModel(compiled: CompileSuccess): Promise<GpuModel> {
+  const model = await loadModel(compiled.wasm, compiled.manifest, { backend: "webgpu", gpu: probe.device! });
+  if (model.backend !== "webgpu") throw new Error("expected a GPU model");
+  return model;
+}
+
+/** A wasm model and a GPU model, both after init(seed). */
 async function pair(compiled: CompileSuccess, seed = 0): Promise<{ wasm: Model; gpu: GpuModel }> {
   const wasm = await loadModel(compiled.wasm, compiled.manifest);
   wasm.init(seed);
-  const gpu = await GpuModel.create(probe.device!, gpuModelSpec(compiled.manifest));
-  await gpu.copyFrom(wasm);
+  const gpu = await gpuModel(compiled);
+  await gpu.init(seed);
   return { wasm, gpu };
 }
 
@@ -67,7 +73,7 @@ describe(`examples/mnist-dense.cond: GPU against the wasm build${skipNote(probe)
     ({ train, test } = await loadDataset({ kind: "mnist" }));
   });
 
-  it.skipIf(!probe.device)("right after copyFrom, save() is byte-identical to the wasm model's", async () => {
+  it.skipIf(!probe.device)("right after init(0), save() is byte-identical to the wasm model's", async () => {
     const { wasm, gpu } = await pair(compiled);
     expect(Buffer.from(await gpu.save()).equals(Buffer.from(wasm.save()))).toBe(true);
     gpu.destroy();
@@ -133,7 +139,7 @@ describe(`examples/mnist-dense.cond: GPU against the wasm build${skipNote(probe)
     expect(wasm.step).toBe(2);
     expect(closeness(wasm.predict(x, 8), await gpu.predict(x, 8)), "wasm loaded from the GPU").toBe("");
     // And back: the wasm model's own save() (of the same weights) into a fresh GPU model.
-    const fresh = await GpuModel.create(probe.device!, gpuModelSpec(compiled.manifest));
+    const fresh = await gpuModel(compiled);
     await fresh.load(wasm.save(), "wasm.safetensors");
     expect(fresh.step).toBe(2);
     expect(Buffer.from(await fresh.save()).equals(Buffer.from(fromGpu))).toBe(true);
@@ -181,10 +187,15 @@ describe(`examples/mnist-dense.cond: GPU against the wasm build${skipNote(probe)
     const { gpu } = await pair(compiled);
     const before = await gpu.save();
     const { x, y } = rows(train, 0, 4);
-    await expect(gpu.trainStep(x, y, 0)).rejects.toThrow(/n = 0 must be in \[1, 32\]/);
+    await expect(gpu.trainStep(x, y, 0)).rejects.toThrow(/n must be an integer in \[1, 32\], got 0/);
     await expect(gpu.trainStep(x, y, 33)).rejects.toThrow(RangeError);
     await expect(gpu.trainStep(x, Int32Array.from([1, 2, 10, 3]), 4)).rejects.toThrow(/label 10 of example 2 is not a class in \[0, 10\)/);
     await expect(gpu.predict(x, 5)).rejects.toThrow(/x holds 3136 values, 5 examples of width 784 need 3920/);
+    // The same messages as the wasm Model's.
+    const wasm = await loadModel(compiled.wasm, compiled.manifest);
+    const thrown = (call: () => unknown) => { try { call(); return ""; } catch (error) { return (error as Error).message; } };
+    await expect(gpu.trainStep(x, y, 0)).rejects.toThrow(thrown(() => wasm.trainStep(x, y, 0)));
+    await expect(gpu.predict(x, 5)).rejects.toThrow(thrown(() => wasm.predict(x, 5)));
     await expect(gpu.load(new Uint8Array([1, 2, 3]), "broken.safetensors")).rejects.toThrow(/broken\.safetensors/);
     expect(Buffer.from(await gpu.save()).equals(Buffer.from(before))).toBe(true);
     expect(gpu.step).toBe(0);

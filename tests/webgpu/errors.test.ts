@@ -9,7 +9,9 @@ import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
 import { nodeGpu } from "../../runtime/node/webgpu.js";
-import { checkSupported, gpuModelSpec } from "../../runtime/webgpu/dense.js";
+import { buildFrame } from "../../runtime/webgpu/frame.js";
+import { denseGpu } from "../../methods/dense/webgpu.js";
+import type { GpuMethod } from "../../runtime/webgpu/method.js";
 import { acquireGpuDevice, GpuDevice } from "../../runtime/webgpu/device.js";
 import {
   GpuDeviceLostError,
@@ -42,15 +44,17 @@ describe("without a GPU", () => {
     await expect(nodeGpu({ vulkanDrivers: ["/nonexistent/icd.json"] })).rejects.toThrow(/the Vulkan driver manifest \/nonexistent\/icd.json does not exist/);
   });
 
-  it("gated layers: GpuUnsupportedModelError listing each one, before any GPU work", async () => {
+  it("layers whose method has no GPU program: GpuUnsupportedModelError listing each one, before any GPU work", async () => {
     const file = "examples/mnist-lowrank.cond";
     const compiled = await compile(readFileSync(file, "utf8"), { file, maxBatch: 8, simd: "plain" });
     if (!compiled.ok) throw new Error("did not compile");
-    const spec = gpuModelSpec(compiled.manifest);
-    expect(() => checkSupported(spec)).toThrow(GpuUnsupportedModelError);
-    expect(() => checkSupported(spec)).toThrow(
-      "model 'MnistLowRank' cannot run on the WebGPU back end yet: layer 'h1' is compiled by method 'lowrank' (only dense layers run on the GPU so far); " +
-        "layer 'h2' is compiled by method 'lowrank' (only dense layers run on the GPU so far)",
+    // A registry that knows the dense program only (as for a method registered without one).
+    const methods = new Map<string, GpuMethod<unknown, unknown>>([["dense", denseGpu as GpuMethod<unknown, unknown>]]);
+    const io = { upload: () => Promise.reject(new Error("no GPU work expected")), download: () => Promise.reject(new Error("no GPU work expected")) };
+    expect(() => buildFrame(compiled.manifest, methods, io)).toThrow(GpuUnsupportedModelError);
+    expect(() => buildFrame(compiled.manifest, methods, io)).toThrow(
+      "model 'MnistLowRank' cannot run on the WebGPU back end yet: layer 'h1' is compiled by method 'lowrank', which has no GPU program; " +
+        "layer 'h2' is compiled by method 'lowrank', which has no GPU program",
     );
   });
 });
@@ -123,7 +127,7 @@ describe(`on the adapter${skipNote(probe)}`, () => {
     const count = 1 << 20;
     const kernel = sgdKernel(count, 0.9, 0);
     const executor = await GpuExecutor.create(own.device!, kernel.bindings.map((b) => ({ name: b.name, role: "test", bytes: 4 * count })));
-    const program = await executor.compile("sgd program", [{ kind: "dispatch", kernel, bind: { param: "param", grad: "grad", velocity: "velocity" } }]);
+    const program = await executor.compile("sgd program", [{ kind: "dispatch", kernel, bind: { param: "param", grad: "grad", velocity: "velocity", loss: "loss" } }]);
     const call = { n: 1, t: 1, lr: 0.1, adamC1: 1, adamC2: 1 };
     await executor.run(program, { call, readback: { region: "param", bytes: 16 } });
     const inFlight = executor.run(program, { call, readback: { region: "param", bytes: 4 * count } });

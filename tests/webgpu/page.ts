@@ -1,11 +1,11 @@
 /**
  * @fileoverview The WebGPU browser test's page module (served as /tests/webgpu/page.js beside
- * /runtime/**): loads the wasm build, initialises it, acquires `navigator.gpu`'s device, copies
- * the weights to a GpuModel and runs predict, one trainStep, predict, save. Bytes cross the CDP
- * boundary as base64.
+ * /runtime/**): loads a model's wasm build with loadModel's "webgpu" back end (`navigator.gpu`),
+ * init(seed) as the wasm build would, then predict, one trainStep, predict and save. Bytes cross
+ * the CDP boundary as base64.
  */
-import { loadModel } from "../../runtime/index.js";
-import { acquireGpuDevice, GpuModel, GpuUnavailableError, type GpuModelSpec } from "../../runtime/webgpu/index.js";
+import { loadModel, type Manifest } from "../../runtime/index.js";
+import { GpuUnavailableError } from "../../runtime/webgpu/index.js";
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
   const response = await fetch(url);
@@ -23,31 +23,28 @@ const asBytes = (values: Float32Array) => new Uint8Array(values.buffer, values.b
 
 export type PageResult =
   | { available: false; reason: string }
-  | { available: true; adapter: string; before: string; loss: number; after: string; save: string; step: number };
+  | { available: true; backend: string; adapter: string; before: string; loss: number; after: string; save: string; step: number };
 
-export async function runGpuInPage(n: number, seed: number): Promise<PageResult> {
-  const spec = (await (await fetch("/model/spec.json")).json()) as GpuModelSpec;
-  const wasm = await loadModel(await fetchBytes("/model/plain.wasm"), spec.manifest);
-  wasm.init(seed);
-  let device;
+export async function runGpuInPage(name: string, n: number, seed: number): Promise<PageResult> {
+  const manifest = (await (await fetch(`/model/${name}.json`)).json()) as Manifest;
+  let model;
   try {
-    device = await acquireGpuDevice();
+    model = await loadModel(await fetchBytes(`/model/${name}.wasm`), manifest, { backend: "webgpu" });
   } catch (error) {
     if (error instanceof GpuUnavailableError) return { available: false, reason: error.message };
     throw error;
   }
+  if (model.backend !== "webgpu") throw new Error(`backend "webgpu" gave a ${model.backend} model`);
   try {
-    const gpu = await GpuModel.create(device, spec);
-    await gpu.copyFrom(wasm);
+    await model.init(seed);
     const x = new Float32Array((await fetchBytes("/model/x.bin")).buffer);
     const y = new Int32Array((await fetchBytes("/model/y.bin")).buffer);
-    const before = await gpu.predict(x, n);
-    const { loss } = await gpu.trainStep(x, y, n);
-    const after = await gpu.predict(x, n);
-    const save = await gpu.save();
-    gpu.destroy();
-    return { available: true, adapter: device.describe(), before: base64(asBytes(before)), loss, after: base64(asBytes(after)), save: base64(save), step: gpu.step };
+    const before = await model.predict(x, n);
+    const { loss } = await model.trainStep(x, y, n);
+    const after = await model.predict(x, n);
+    const save = await model.save();
+    return { available: true, backend: model.backend, adapter: model.gpu.describe(), before: base64(asBytes(before)), loss, after: base64(asBytes(after)), save: base64(save), step: model.step };
   } finally {
-    device.destroy();
+    model.destroy();
   }
 }

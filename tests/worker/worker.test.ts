@@ -261,6 +261,12 @@ parentPort.addEventListener("message", (event) => {
     );
   });
 
+  it("a GPU back end in a worker: a RangeError naming the option (the worker drives a wasm model)", async () => {
+    const error = await rejection(api.loadModelInWorker(mlp.wasm, mlp.manifest, { backend: "webgpu" }));
+    expect(error.name).toBe("RangeError");
+    expect(error.message).toBe('loadModelInWorker: options.backend "webgpu": a model in a worker runs on wasm; load a GPU model on the page with loadModel(..., { backend })');
+  });
+
   it("options that cannot be sent to a worker: a TypeError (the worker is terminated)", async () => {
     const error = await rejection(api.loadModelInWorker(mlp.wasm, mlp.manifest, { onLoad: () => undefined }));
     expect(error).toBeInstanceOf(TypeError);

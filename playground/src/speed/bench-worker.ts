@@ -18,9 +18,9 @@ self.addEventListener("message", (event: MessageEvent<BenchRequest>) => {
       const dense = await loadModel(request.dense.wasm, request.dense.manifest);
       conditional.load(request.weights, "the current weights");
       dense.init(request.seed);
-      const apart = copyWeightsByShape(conditional, dense);
+      const apart = await copyWeightsByShape(conditional, dense);
       for (const batch of request.batches) {
-        const timed = timeDenseAgainstConditional(dense, conditional, request.x, batch, request.reps);
+        const timed = await timeDenseAgainstConditional(dense, conditional, request.x, batch, request.reps);
         post({ kind: "case", result: { batch, denseMs: timed.denseMs, conditionalMs: timed.conditionalMs, macs: timed.figures.macsPerExample, denseMacs: timed.figures.denseMacsPerExample } });
       }
       post({ kind: "done", apart });

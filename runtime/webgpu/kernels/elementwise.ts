@@ -3,6 +3,8 @@
  * the activation derivative from the activation's OUTPUT h (in place on the delta), and the
  * bias gradient as column sums. The forward bias and activation live in the GEMM epilogue.
  */
+import { activationExpr } from "./gemm.js";
+import { MATH_WGSL } from "./math.js";
 import {
   CALL_UNIFORM_WGSL,
   dimExpr,
@@ -51,6 +53,25 @@ fn main(${GROUP_BUILTINS}) {
   let d = delta[i];
   let y = h[i];
   delta[i] = ${derivative(activation)};
+}
+`;
+  return { label, code, bindings, grid: (n) => linearGrid(dimValue(rows, n) * units) };
+}
+
+/** h = f(h) in place over rows x units (for layers whose bias and sum are not one GEMM's epilogue). */
+export function activationForwardKernel(activation: Exclude<Activation, "linear">, rows: Dim, units: number): Kernel {
+  const bindings: KernelBinding[] = [{ name: "h", access: "read_write" }];
+  const label = `${activation}Forward rows=${rows} units=${units}`;
+  const code = `// ${label}
+${CALL_UNIFORM_WGSL}
+${storageDeclarations(bindings)}
+${activation === "relu" ? "" : MATH_WGSL}
+
+@compute @workgroup_size(256)
+fn main(${GROUP_BUILTINS}) {
+  ${LINEAR_INDEX}
+  if (i >= ${dimExpr(rows)} * ${u32(units)}) { return; }
+  h[i] = ${activationExpr(activation, "h[i]")};
 }
 `;
   return { label, code, bindings, grid: (n) => linearGrid(dimValue(rows, n) * units) };

@@ -66,65 +66,76 @@ export function activationExpr(activation: Activation, v: string): string {
   }
 }
 
-export function gemmKernel(spec: GemmSpec, tile: GemmTile = DEFAULT_TILE): Kernel {
-  const { shape, lda, ldb, ldc, beta, epilogue } = spec;
+/**
+ * What a tiled product needs besides the tile loop: bindings, how a workgroup finds its C tile
+ * and bounds (`prologue`: lets M, N, K, row0, col0, uniform across the workgroup), how to read
+ * op(A)(i, p) and op(B)(p, j) for an in-bounds tile row i (absolute, in [0, M)) and k index p,
+ * and how to store a finished element (beta, bias, activation). The grouped products
+ * (grouped.ts) are this loop with a group's rows, weights and outputs.
+ */
+export interface TiledParts {
+  label: string;
+  bindings: KernelBinding[];
+  types?: Record<string, string>;
+  /** Module-scope declarations (workgroup variables, helper functions). */
+  declarations?: string;
+  prologue: string;
+  a(i: string, p: string): string;
+  aContiguousInK: boolean;
+  b(p: string, j: string): string;
+  bContiguousInK: boolean;
+  /** Statements storing the accumulated `v` of element (i, j) (i, j in bounds). */
+  store(i: string, j: string, v: string): string;
+  grid(n: number): [number, number, number];
+}
+
+/** The tile loop shared by every tiled product (see the file comment for the work split). */
+export function tiledKernel(parts: TiledParts, tile: GemmTile = DEFAULT_TILE): Kernel {
   const { wx: WX, wy: WY, tm: TM, tn: TN, bk: BK } = tile;
   const BM = WY * TM;
   const BN = WX * TN;
   const THREADS = WX * WY;
   if ((BK * BM) % THREADS !== 0 || (BK * BN) % THREADS !== 0) {
-    throw new RangeError(`gemmKernel: tile ${JSON.stringify(tile)} does not split its k slices evenly over ${THREADS} threads`);
+    throw new RangeError(`tiledKernel: tile ${JSON.stringify(tile)} does not split its k slices evenly over ${THREADS} threads`);
   }
-  const index = operandIndex(shape, lda, ldb);
-  const bindings: KernelBinding[] = [
-    { name: "a", access: "read" },
-    { name: "b", access: "read" },
-    { name: "c", access: "read_write" },
-  ];
-  if (epilogue?.bias) bindings.push({ name: "bias", access: "read" });
-  const activation = epilogue?.activation ?? "linear";
-  const loadTile = (tile: "A" | "B") => {
-    const contiguousInK = tile === "A" ? index.aContiguousInK : index.bContiguousInK;
-    const span = tile === "A" ? BM : BN;
-    const outer = tile === "A" ? "row0" : "col0";
-    const limit = tile === "A" ? "M" : "N";
+  const loadTile = (which: "A" | "B") => {
+    const contiguousInK = which === "A" ? parts.aContiguousInK : parts.bContiguousInK;
+    const span = which === "A" ? BM : BN;
+    const outer = which === "A" ? "row0" : "col0";
+    const limit = which === "A" ? "M" : "N";
     const coord = contiguousInK ? [`e / ${u32(BK)}`, `e % ${u32(BK)}`] : [`e % ${u32(span)}`, `e / ${u32(span)}`];
-    const read = tile === "A" ? `a[${index.a("g", "q")}]` : `b[${index.b("q", "g")}]`;
+    const read = which === "A" ? parts.a("tileRow", "q") : parts.b("q", "tileRow");
     return `
       let x = ${coord[0]};
       let p = ${coord[1]};
-      let g = ${outer} + x;
+      let tileRow = ${outer} + x;
       let q = k0 + p;
       var v = 0.0;
-      if (g < ${limit} && q < K) { v = ${read}; }
-      tile${tile}[p * ${u32(span)} + x] = v;`;
+      if (tileRow < ${limit} && q < K) { v = ${read}; }
+      tile${which}[p * ${u32(span)} + x] = v;`;
   };
   const rows = [...Array(TM).keys()];
   const cols = [...Array(TN).keys()];
   const each = (f: (r: number, c: number) => string, sep = "\n") => rows.flatMap((r) => cols.map((c) => f(r, c))).join(sep);
-  const loads = (tile: "A" | "B") =>
-    [...Array((BK * (tile === "A" ? BM : BN)) / THREADS).keys()]
+  const loads = (which: "A" | "B") =>
+    [...Array((BK * (which === "A" ? BM : BN)) / THREADS).keys()]
       .map((r) => `
     {
-      let e = tid + ${u32(r * THREADS)};${loadTile(tile)}
+      let e = tid + ${u32(r * THREADS)};${loadTile(which)}
     }`)
       .join("");
   // Unrolled with scalar accumulators (TM x TN registers): a shader compiler that does not
   // unroll loops itself (SwiftShader's) would otherwise keep the block in memory.
-  const code = `// ${label(spec)}
+  const code = `// ${parts.label}
 ${CALL_UNIFORM_WGSL}
-${storageDeclarations(bindings)}
-${activation === "tanh" || activation === "sigmoid" ? MATH_WGSL : ""}
+${storageDeclarations(parts.bindings, parts.types)}
+${parts.declarations ?? ""}
 var<workgroup> tileA: array<f32, ${BK * BM}>;
 var<workgroup> tileB: array<f32, ${BK * BN}>;
 
 @compute @workgroup_size(${WX}, ${WY})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) local: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let M = ${dimExpr(spec.m)};
-  let N = ${dimExpr(spec.n)};
-  let K = ${dimExpr(spec.k)};
-  let row0 = wid.y * ${u32(BM)};
-  let col0 = wid.x * ${u32(BN)};
+${parts.prologue}
 ${each((r, c) => `  var acc${r}_${c} = 0.0;`)}
   for (var k0 = 0u; k0 < K; k0 += ${u32(BK)}) {${loads("A")}${loads("B")}
     workgroupBarrier();
@@ -145,9 +156,7 @@ ${cols
     (c) => `      {
         let j = col0 + local.x + ${u32(c * WX)};
         if (j < N) {
-          let at = i * ${u32(ldc)} + j;
-          var v = acc${r}_${c};${beta === 1 ? "\n          v = c[at] + v;" : ""}${epilogue?.bias ? "\n          v = v + bias[j];" : ""}
-          c[at] = ${activationExpr(activation, "v")};
+          ${parts.store("i", "j", `acc${r}_${c}`)}
         }
       }`,
   )
@@ -158,12 +167,54 @@ ${cols
   .join("\n")}
 }
 `;
-  return {
-    label: label(spec),
-    code,
-    bindings,
-    grid: (n) => [Math.ceil(dimValue(spec.n, n) / BN), Math.ceil(dimValue(spec.m, n) / BM), 1],
-  };
+  return { label: parts.label, code, bindings: parts.bindings, grid: parts.grid };
+}
+
+/** Rows x columns of C one workgroup of `tile` computes. */
+export function tileSpan(tile: GemmTile = DEFAULT_TILE): { rows: number; cols: number } {
+  return { rows: tile.wy * tile.tm, cols: tile.wx * tile.tn };
+}
+
+/** A tile for products whose C has few columns (a policy block, a handful of units): 64 rows x 16. */
+export const NARROW_TILE: GemmTile = { wx: 4, wy: 32, tm: 2, tn: 4, bk: 16 };
+
+/** The store of one C element: beta, bias and activation, as gemmKernel's epilogue. */
+export function epilogueStore(at: string, v: string, beta: 0 | 1, bias: string | null, activation: Activation): string {
+  return `let at = ${at};
+          var v = ${v};${beta === 1 ? "\n          v = c[at] + v;" : ""}${bias ? `\n          v = v + ${bias};` : ""}
+          c[at] = ${activationExpr(activation, "v")};`;
+}
+
+export function gemmKernel(spec: GemmSpec, tile: GemmTile = DEFAULT_TILE): Kernel {
+  const { shape, lda, ldb, ldc, beta, epilogue } = spec;
+  const { rows: BM, cols: BN } = tileSpan(tile);
+  const index = operandIndex(shape, lda, ldb);
+  const bindings: KernelBinding[] = [
+    { name: "a", access: "read" },
+    { name: "b", access: "read" },
+    { name: "c", access: "read_write" },
+  ];
+  if (epilogue?.bias) bindings.push({ name: "bias", access: "read" });
+  const activation = epilogue?.activation ?? "linear";
+  return tiledKernel(
+    {
+      label: label(spec),
+      bindings,
+      declarations: activation === "tanh" || activation === "sigmoid" ? MATH_WGSL : "",
+      prologue: `  let M = ${dimExpr(spec.m)};
+  let N = ${dimExpr(spec.n)};
+  let K = ${dimExpr(spec.k)};
+  let row0 = wid.y * ${u32(BM)};
+  let col0 = wid.x * ${u32(BN)};`,
+      a: (i, p) => `a[${index.a(i, p)}]`,
+      aContiguousInK: index.aContiguousInK,
+      b: (p, j) => `b[${index.b(p, j)}]`,
+      bContiguousInK: index.bContiguousInK,
+      store: (i, j, v) => epilogueStore(`${i} * ${u32(ldc)} + ${j}`, v, beta, epilogue?.bias ? `bias[${j}]` : null, activation),
+      grid: (n) => [Math.ceil(dimValue(spec.n, n) / BN), Math.ceil(dimValue(spec.m, n) / BM), 1],
+    },
+    tile,
+  );
 }
 
 function label(spec: GemmSpec): string {

@@ -169,3 +169,43 @@ fn main() {
 `;
   return { label, code, bindings, grid: () => [1, 1, 1] };
 }
+
+/**
+ * slots[slot] = how many of the n rows have their label as the first largest probability
+ * (the runtime's argmax), for the training accuracy: one workgroup, strided rows per thread,
+ * a fixed tree over the threads' counts.
+ */
+export function correctCountKernel(classes: number, slot: number): Kernel {
+  const bindings: KernelBinding[] = [
+    { name: "probs", access: "read" },
+    { name: "labels", access: "read" },
+    { name: "slots", access: "read_write" },
+  ];
+  const label = `correctCount classes=${classes} -> slot ${slot}`;
+  const code = `// ${label}
+${CALL_UNIFORM_WGSL}
+${storageDeclarations(bindings, { labels: "i32" })}
+var<workgroup> scratch: array<u32, ${REDUCE_THREADS}>;
+
+@compute @workgroup_size(${REDUCE_THREADS})
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var count = 0u;
+  for (var row = lid; row < call.n; row += ${u32(REDUCE_THREADS)}) {
+    let base = row * ${u32(classes)};
+    var best = 0u;
+    for (var c = 1u; c < ${u32(classes)}; c++) {
+      if (probs[base + c] > probs[base + best]) { best = c; }
+    }
+    if (i32(best) == labels[row]) { count += 1u; }
+  }
+  scratch[lid] = count;
+  workgroupBarrier();
+  for (var stride = ${u32(REDUCE_THREADS / 2)}; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) { scratch[lid] = scratch[lid] + scratch[lid + stride]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { slots[${u32(slot)}] = f32(scratch[0]); }
+}
+`;
+  return { label, code, bindings, grid: () => [1, 1, 1] };
+}

@@ -2,8 +2,9 @@
  * @fileoverview Optimizer steps in WGSL over one parameter tensor (wasm optim.ts): SGD with
  * momentum and Adam with bias correction; weight decay is L2 added to the gradient. The
  * learning rate and Adam's corrections come from the call's uniform block (they change per step).
+ * Both bind the loss slots and change nothing when the step's loss is not finite.
  */
-import { CALL_UNIFORM_WGSL, f32, GROUP_BUILTINS, LINEAR_INDEX, linearGrid, storageDeclarations, u32, type Kernel, type KernelBinding } from "./wgsl.js";
+import { CALL_UNIFORM_WGSL, f32, GROUP_BUILTINS, LINEAR_INDEX, linearGrid, LOSS_GUARD, NON_FINITE_WGSL, storageDeclarations, u32, type Kernel, type KernelBinding } from "./wgsl.js";
 
 /** v = momentum·v - lr·(g + wd·w); w = w + v. */
 export function sgdKernel(count: number, momentum: number, weightDecay: number): Kernel {
@@ -11,16 +12,19 @@ export function sgdKernel(count: number, momentum: number, weightDecay: number):
     { name: "param", access: "read_write" },
     { name: "grad", access: "read" },
     { name: "velocity", access: "read_write" },
+    { name: "loss", access: "read" },
   ];
   const label = `sgd count=${count} momentum=${momentum} wd=${weightDecay}`;
   const code = `// ${label}
 ${CALL_UNIFORM_WGSL}
 ${storageDeclarations(bindings)}
+${NON_FINITE_WGSL}
 
 @compute @workgroup_size(256)
 fn main(${GROUP_BUILTINS}) {
   ${LINEAR_INDEX}
   if (i >= ${u32(count)}) { return; }
+  ${LOSS_GUARD}
   let w = param[i];
   let g = grad[i] + ${f32(weightDecay)} * w;
   let v = ${f32(momentum)} * velocity[i] - call.lr * g;
@@ -41,16 +45,19 @@ export function adamKernel(count: number, beta1: number, beta2: number, epsilon:
     { name: "grad", access: "read" },
     { name: "m1", access: "read_write" },
     { name: "m2", access: "read_write" },
+    { name: "loss", access: "read" },
   ];
   const label = `adam count=${count} beta1=${beta1} beta2=${beta2} eps=${epsilon} wd=${weightDecay}`;
   const code = `// ${label}
 ${CALL_UNIFORM_WGSL}
 ${storageDeclarations(bindings)}
+${NON_FINITE_WGSL}
 
 @compute @workgroup_size(256)
 fn main(${GROUP_BUILTINS}) {
   ${LINEAR_INDEX}
   if (i >= ${u32(count)}) { return; }
+  ${LOSS_GUARD}
   let w = param[i];
   let g = grad[i] + ${f32(weightDecay)} * w;
   let a = ${f32(beta1)} * m1[i] + ${f32(1 - Math.fround(beta1))} * g;

@@ -132,3 +132,84 @@ export const GROUP_INDEX = `let group = wid.y * groups.x + wid.x;`;
 
 /** `let i = ...` the element index of a thread in a linearGrid dispatch. */
 export const LINEAR_INDEX = `${GROUP_INDEX}\n  let i = group * ${LINEAR_WORKGROUP}u + lid;`;
+
+/**
+ * WGSL: whether an f32 is an infinity or NaN, tested on its bits (WGSL lets implementations
+ * assume floats are finite, so `x != x` may be folded away).
+ */
+export const NON_FINITE_WGSL = `fn nonFinite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u; }`;
+
+/**
+ * The guard of a kernel that changes state kept across steps (parameters, optimizer state): it
+ * binds the loss slots as \`loss\` and leaves everything as it was when the step's total loss
+ * (slot 0) is not finite, as the wasm module returns before its update. For kernels without
+ * barriers (a plain early return).
+ */
+export const LOSS_GUARD = `if (nonFinite(loss[0])) { return; }`;
+
+/** What `elementKernel` builds a kernel from. */
+export interface ElementKernelSpec {
+  label: string;
+  bindings: KernelBinding[];
+  /** Element types of bindings other than f32 (`i32`, `u32`). */
+  types?: Record<string, string>;
+  /** Module-scope WGSL (helper functions, constants). */
+  declarations?: string;
+  /** Threads for a call on n rows, and the same count as a WGSL u32 expression (`call.n * 8u`). */
+  count(n: number): number;
+  countExpr: string;
+  /** The body for thread `i` (a u32, already below the count). */
+  body: string;
+}
+
+/**
+ * One thread per element (row, pair, block...) over a folded linear grid: the shape of the
+ * methods' small kernels (masks, lists, gathers, per-row math) without the boilerplate.
+ */
+export function elementKernel(spec: ElementKernelSpec): Kernel {
+  const code = `// ${spec.label}
+${CALL_UNIFORM_WGSL}
+${storageDeclarations(spec.bindings, spec.types)}
+${spec.declarations ?? ""}
+
+@compute @workgroup_size(${LINEAR_WORKGROUP})
+fn main(${GROUP_BUILTINS}) {
+  ${LINEAR_INDEX}
+  if (i >= ${spec.countExpr}) { return; }
+${spec.body}
+}
+`;
+  return { label: spec.label, code, bindings: spec.bindings, grid: (n) => linearGrid(spec.count(n)) };
+}
+
+/** A method's per-call values in one of its regions: u32 words (f32 ones written as their bits). */
+export function callWords(values: Array<{ u32: number } | { f32: number }>): Uint32Array {
+  const words = new Uint32Array(Math.max(values.length, 1));
+  const view = new Float32Array(words.buffer);
+  values.forEach((v, i) => {
+    if ("u32" in v) words[i] = v.u32 >>> 0;
+    else view[i] = v.f32;
+  });
+  return words;
+}
+
+/**
+ * WGSL statements adding a u32 `value` to the 64-bit counter `slot` of a u32 array (two words:
+ * low, high): counts past 2^32 over an epoch without f64, which WGSL lacks. One thread adds.
+ */
+export function addCounter64(array: string, slot: string, value: string): string {
+  return `{
+    let add = ${value};
+    let lo = ${array}[2u * (${slot})] + add;
+    if (lo < add) { ${array}[2u * (${slot}) + 1u] = ${array}[2u * (${slot}) + 1u] + 1u; }
+    ${array}[2u * (${slot})] = lo;
+  }`;
+}
+
+/** The 64-bit counters of a u32 array's words as numbers (exact below 2^53). */
+export function readCounters64(bytes: ArrayBuffer): number[] {
+  const words = new Uint32Array(bytes);
+  const out: number[] = [];
+  for (let i = 0; i + 1 < words.length; i += 2) out.push(words[i + 1]! * 2 ** 32 + words[i]!);
+  return out;
+}
