@@ -76,9 +76,10 @@ export interface MethodRuntime<O = unknown> {
   cliOptions?: MethodCliOption<O>[];
   /**
    * How the method's own kernels split over threads, by kernel import name (runtime/pool/:
-   * each dispatcher splits a call into output tiles computed exactly as in one call).
+   * each dispatcher splits a call into output tiles computed exactly as in one call). Loaded
+   * on demand (a dynamic import of `methods/<name>/parallel.ts`), only for a model on threads.
    */
-  dispatchers?: Dispatchers;
+  dispatchers?: () => Promise<Dispatchers>;
   /**
    * The method's GPU program (methods/<name>/webgpu.ts): what the WebGPU back end needs to record
    * the layer's forward, backward and update passes and to keep its extra state. A model with a

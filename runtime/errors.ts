@@ -1,6 +1,7 @@
 /**
  * @fileoverview The runtime's named failures: a training step that went non-finite, a training
- * run that diverged, a module and manifest that cannot be loaded together. In a module of their
+ * run that diverged, a module and manifest that cannot be loaded together, a worker thread that
+ * failed. In a module of their
  * own so that callers can recognise them without loading the runtime.
  */
 
@@ -25,5 +26,14 @@ export class ModelLoadError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "ModelLoadError";
+  }
+}
+
+/** A worker thread failed to start, or a chunk failed in one. */
+export class ThreadError extends Error {
+  /** @param reason the cause alone (a start failure's, without the thread's number) */
+  constructor(message: string, readonly reason: string = message) {
+    super(message);
+    this.name = "ThreadError";
   }
 }

@@ -20,7 +20,7 @@ export type { Dataset, DataSplit } from "./data/dataset.js";
 export { pickWasm, relaxedSimdSupported } from "./simd.js";
 export { setThreadHost, threadHost } from "./pool/host.js";
 export type { ThreadHost, PoolThread } from "./pool/host.js";
-export { ThreadError } from "./pool/pool.js";
+export { ThreadError } from "./errors.js";
 export type { SplitMode } from "./pool/parallel.js";
 export { KERNEL_LIBRARY, kernelLibraryBytes } from "./kernel-library.js";
 export * from "../methods/runtime-registry.js";

@@ -13,11 +13,11 @@ import { findRegion, manifestProblems } from "./manifest.js";
 import type { Dataset } from "./data/dataset.js";
 import { checkTensorsAgainst, decodeSafetensors, encodeSafetensors, type DecodeOptions } from "./checkpoint/safetensors.js";
 import { KERNEL_LIBRARY, instantiateKernels, kernelLibraryModule, type KernelInstance, type SimdFlavour } from "./kernel-library.js";
-import { startThreads, usableThreads, warnOneThread, type Threads } from "./pool/threads.js";
+import { usableThreads, warnOneThread } from "./pool/threads.js";
+import type { Threads } from "./pool/start.js";
 import type { SplitMode } from "./pool/parallel.js";
-import { ThreadError } from "./pool/pool.js";
 import { relaxedSimdSupported } from "./simd.js";
-import { ModelLoadError, NonFiniteError } from "./errors.js";
+import { ModelLoadError, NonFiniteError, ThreadError } from "./errors.js";
 
 export { ModelLoadError, NonFiniteError } from "./errors.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
@@ -469,6 +469,7 @@ export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Mod
   if (shared) {
     const scratchOf = (thread: number) => scratch + KERNEL_LIBRARY.scratchBytes * thread;
     try {
+      const { startThreads } = await import("./pool/start.js");
       pool = await startThreads({ threads, library, memory, scratchOf, local: kernels.exports, module, runtimes, split: options.split ?? "measured" });
     } catch (error) {
       // Threads the caller asked for are an error; the default falls back to one thread, said once.

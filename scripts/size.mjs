@@ -1,7 +1,7 @@
 // @fileoverview `npm run size`: the min+gzip size of condc/runtime (and condc/worker) as a browser
-// bundle (without the kernel library and the WebGPU back end, separate chunks loaded on demand),
-// the kernel library per SIMD flavour, the WebGPU back end, and each example's model module;
-// written into the README.
+// bundle (without the kernel library, the threads and the WebGPU back end, separate chunks loaded
+// on demand), the kernel library per SIMD flavour, the threads, the WebGPU back end, and each
+// example's model module; written into the README.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import v8 from "node:v8";
@@ -21,6 +21,12 @@ const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
  * of their own that a wasm-only app never loads.
  */
 const GPU_CHUNK = /(^|\/)webgpu\/(model|device|errors)\.js$|\/webgpu\.js$/;
+/**
+ * The threads: the pool and every kernel's dispatchers (runtime/pool/start.ts, the methods'
+ * parallel.ts), imported by loadModel only for a model on several threads.
+ */
+const THREADS_CHUNK = /(^|\/)pool\/start\.js$|\/parallel\.js$/;
+const ON_DEMAND = new RegExp(`${GPU_CHUNK.source}|${THREADS_CHUNK.source}`);
 
 /** Minified browser bundle of `contents` (an entry importing from dist/): bytes, gzip bytes. */
 async function bundle(contents, apart = true) {
@@ -35,7 +41,7 @@ async function bundle(contents, apart = true) {
     // The kernel library is loaded by dynamic import, a chunk of its own: measured apart.
     plugins: [
       { name: "kernels-apart", setup: (b) => b.onResolve({ filter: /generated\/kernels-(plain|relaxed)\.js$/ }, (a) => ({ path: a.path, external: true })) },
-      ...(apart ? [{ name: "webgpu-apart", setup: (b) => b.onResolve({ filter: GPU_CHUNK }, (a) => (a.kind === "dynamic-import" ? { path: a.path, external: true } : undefined)) }] : []),
+      ...(apart ? [{ name: "on-demand-apart", setup: (b) => b.onResolve({ filter: ON_DEMAND }, (a) => (a.kind === "dynamic-import" ? { path: a.path, external: true } : undefined)) }] : []),
     ],
   });
   const bytes = result.outputFiles[0].contents;
@@ -53,8 +59,17 @@ function gpuPrograms() {
   return readdirSync("dist/methods").map((name) => `dist/methods/${name}/webgpu.js`).filter((path) => existsSync(path));
 }
 
+/** Every method's thread dispatchers in the build (dist/methods/<name>/parallel.js). */
+function threadDispatchers() {
+  return readdirSync("dist/methods").map((name) => `dist/methods/${name}/parallel.js`).filter((path) => existsSync(path));
+}
+
 const rows = [];
 for (const [what, entry] of bundles) rows.push({ what, ...(await bundle(entry)) });
+rows.push({
+  what: "the threads (a model on several threads: the pool and every kernel's dispatchers), loaded on demand",
+  ...(await bundle('export * from "./dist/runtime/pool/start.js"; ' + threadDispatchers().map((path) => `export * from "./${path}";`).join(" "), false)),
+});
 rows.push({
   what: "the WebGPU back end (`backend: \"webgpu\"` / `\"auto\"`: runtime/webgpu and every method's GPU program), loaded on demand",
   ...(await bundle('export * from "./dist/runtime/webgpu/index.js"; ' + gpuPrograms().map((path) => `export * from "./${path}";`).join(" "), false)),

@@ -14,7 +14,6 @@ import type { Dataset } from "../../runtime/data/dataset.js";
 import { findRegion } from "../../runtime/manifest.js";
 import { truncatedSvd, type SvdOptions } from "../../runtime/linalg/svd.js";
 import { defineRuntime, type LayerDecisions, type RuntimeLayer } from "../runtime-unit.js";
-import { LOWRANK_DISPATCHERS } from "./parallel.js";
 import {
   LOWRANK_STAT_AGREE,
   LOWRANK_STAT_COMPUTED,
@@ -169,7 +168,7 @@ export function measureLowRank(model: Model, data: Dataset): LowRankMetrics {
 
 export const lowrankRuntime = defineRuntime<LowRankSettings>({
   key: KEY,
-  dispatchers: LOWRANK_DISPATCHERS,
+  dispatchers: async () => (await import("./parallel.js")).LOWRANK_DISPATCHERS,
   afterInit: (model, layers) => refreshEstimators(model, {}, layers),
   afterLoad(model, layers, missing) {
     const stale = layers.filter((l) => missing.includes(l.params["lowrank_u"]!) || missing.includes(l.params["lowrank_v"]!));

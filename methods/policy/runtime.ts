@@ -8,7 +8,6 @@ import type { AnyModel } from "../../runtime/backend.js";
 import type { PolicyGpuState } from "./webgpu.js";
 import { findRegion } from "../../runtime/manifest.js";
 import { defineRuntime, type LayerDecisions, type LayerReport, type RuntimeLayer } from "../runtime-unit.js";
-import { POLICY_DISPATCHERS } from "./parallel.js";
 import { POLICY_TEST_SAMPLE, POLICY_TEST_THRESHOLD } from "../../runtime/kernels/codes/policy.js";
 
 export type PolicyTestMode = "sample" | "threshold";
@@ -168,7 +167,7 @@ function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
 }
 
 export const policyRuntime = defineRuntime<PolicySettings>({
-  dispatchers: POLICY_DISPATCHERS,
+  dispatchers: async () => (await import("./parallel.js")).POLICY_DISPATCHERS,
   key: KEY,
   afterInit: (model, _layers, seed) => setPolicySeed(model, seed),
   resetCounters: (model, layers, phase) => layers.filter((l) => l.delta !== null).forEach((l) => statsView(model, l, phase).fill(0)),

@@ -6,7 +6,6 @@
 import type { Model } from "../../runtime/model.js";
 import { findRegion } from "../../runtime/manifest.js";
 import { defineRuntime, type LayerDecisions, type RuntimeLayer } from "../runtime-unit.js";
-import { TREE_DISPATCHERS } from "./parallel.js";
 
 interface TreeSettings {
   depth: number;
@@ -83,7 +82,7 @@ function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
 }
 
 export const treeRuntime = defineRuntime<TreeSettings>({
-  dispatchers: TREE_DISPATCHERS,
+  dispatchers: async () => (await import("./parallel.js")).TREE_DISPATCHERS,
   key: KEY,
   webgpu: () => import("./webgpu.js").then((m) => m.treeGpu),
   resetCounters: (model, layers) => layers.forEach((l) => exported(model, l, "treeResetCounters")()),

@@ -8,20 +8,14 @@
  * worker (a trap) is reported as a ThreadError naming the thread, the kernel and the cause; the
  * workers stay ready.
  */
+import { ThreadError } from "../errors.js";
 import type { PoolThread, ThreadHost } from "./host.js";
 import {
   AT_CALLER_SLEEPS, AT_CHUNKS, AT_CHUNK_TABLE, AT_ERROR, AT_ERROR_LENGTH, AT_FAILED, AT_FAILED_OP, AT_FAILED_WORKER, AT_FINISHED, AT_NEXT, AT_SEQ,
   AT_SLEEPERS, AT_STOP, CHUNK_ARGS, CHUNK_BYTES, CHUNK_RESULT, CONTROL_BYTES, MAX_ARGS, MAX_CHUNKS, type WorkerHello, type WorkerStart,
 } from "./layout.js";
 
-/** A worker thread failed to start, or a chunk failed in one. */
-export class ThreadError extends Error {
-  /** @param reason the cause alone (a start failure's, without the thread's number) */
-  constructor(message: string, readonly reason: string = message) {
-    super(message);
-    this.name = "ThreadError";
-  }
-}
+export { ThreadError };
 
 type Kernel = (...args: number[]) => number | undefined;
 
