@@ -188,6 +188,17 @@ train { data = mnist optimizer = sgd(lr: 0.05, momentum: 0.9) batch = 128 epochs
       const bad = await run(["eval", file, "--weights", join(tmp, "webgpu.safetensors"), "--backend", "cuda"]);
       expect(bad.code).toBe(2);
       expect(bad.stderr()).toBe("condc eval: --backend must be wasm, webgpu or auto, got 'cuda'");
+      // Threads are the wasm back end's: a GPU run reports none, and bench refuses a thread list for it.
+      expect(g.threads).toBeNull();
+      expect(w.threads).toBeGreaterThanOrEqual(1);
+      const threaded = await run(["bench", file, "--backend", "webgpu", "--threads", "1,2"]);
+      expect(threaded.code).toBe(2);
+      expect(threaded.stderr()).toBe("condc bench: --threads is for the wasm back end; drop it with --backend webgpu");
+      const gpuBench = await run(["bench", file, "--backend", "webgpu", "--batch", "4", "--reps", "1", "--json"]);
+      expect(gpuBench.code, gpuBench.stderr()).toBe(0);
+      const benchJson = JSON.parse(gpuBench.stdout());
+      expect(benchJson.backend).toBe("webgpu");
+      expect(benchJson.cases.map((c: { batch: number; threads: number | null }) => [c.batch, c.threads])).toEqual([[4, null]]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
