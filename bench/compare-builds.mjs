@@ -40,7 +40,8 @@ const Y = Int32Array.from({ length: 128 }, () => Math.floor(rand() * 10));
 async function prepare(build, text, simd) {
   const r = await build.compiler.compile(text, { file: "m.cond", maxBatch: 128, simd });
   if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
-  const model = await build.runtime.loadModel(simd === "plain" ? r.wasm : r.relaxedWasm, r.manifest);
+  // One thread on both sides (the old build has no threads; this one defaults to the cores).
+  const model = await build.runtime.loadModel(simd === "plain" ? r.wasm : r.relaxedWasm, r.manifest, { threads: 1 });
   model.init(1);
   if (build.runtime.refreshEstimators && model.manifest.layers.some((l) => (l.gate?.kind ?? l.method) === "lowrank")) build.runtime.refreshEstimators(model);
   return model;
