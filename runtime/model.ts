@@ -23,6 +23,7 @@ export { ModelLoadError, NonFiniteError } from "./errors.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
 import type { MethodRuntime, RuntimeLayer } from "../methods/runtime-unit.js";
 import type { AnyModel, BackendOptions } from "./backend.js";
+import { argmax, checkCount, checkRows, describe, now } from "./checks.js";
 
 /** The functions every compiled module exports. */
 interface ModuleExports {
@@ -32,8 +33,6 @@ interface ModuleExports {
   getStep(): number;
   setStep(step: number): void;
 }
-
-
 
 export interface Evaluation {
   accuracy: number;
@@ -371,36 +370,6 @@ export class Model {
   }
 }
 
-function argmax(values: Float32Array, offset: number, count: number): number {
-  let best = 0;
-  for (let c = 1; c < count; c++) if (values[offset + c]! > values[offset + best]!) best = c;
-  return best;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "number") return String(value);
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "..." : value);
-  if (value === null) return "null";
-  if (typeof value === "object") return (value as object).constructor?.name ?? "an object";
-  return typeof value;
-}
-
-function checkCount(method: string, n: number, max: number, min = 0): void {
-  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-    throw new RangeError(`${method}: n must be an integer in [${min}, ${max}], got ${describe(n)}`);
-  }
-}
-
-/** x must be a Float32Array of at least n rows, every value finite. */
-function checkRows(method: string, x: Float32Array, n: number, width: number): void {
-  if (!(x instanceof Float32Array)) throw new TypeError(`${method}: x must be a Float32Array, got ${describe(x)}`);
-  if (x.length < n * width) throw new RangeError(`${method}: x holds ${x.length} values, ${n} examples of width ${width} need ${n * width}`);
-  for (let i = 0; i < n * width; i++) {
-    const v = x[i]!;
-    if (v - v !== 0) throw new RangeError(`${method}: x[${i}] (example ${Math.floor(i / width)}, feature ${i % width}) is ${v}, not a finite number`);
-  }
-}
-
 /** The JSON of the module's build section, or null when it has none. */
 function buildSection(module: WebAssembly.Module): { buildId?: unknown; simd?: unknown; kernels?: unknown } | null {
   const sections = WebAssembly.Module.customSections(module, "condc");
@@ -501,10 +470,6 @@ function checkThreads(options: LoadOptions, manifest: Manifest): number {
   if (split !== undefined && split !== "measured" && split !== "always") throw new RangeError(`loadModel: split must be "measured" or "always", got ${describe(split)}`);
   const largestWork = Math.max(0, ...manifest.layers.map((l) => l.inputs * l.units * manifest.maxBatch));
   return usableThreads(threads, largestWork);
-}
-
-function now(): number {
-  return typeof performance !== "undefined" ? performance.now() : Date.now();
 }
 
 export type { ManifestLayer };

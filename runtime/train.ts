@@ -12,6 +12,7 @@ import type { Dataset } from "./data/dataset.js";
 import { shuffledIndices } from "./random.js";
 import { collectFigures, resetCounters, type ModelFigures, type Phase } from "./report.js";
 import { DivergenceError } from "./errors.js";
+import { now } from "./checks.js";
 
 export { DivergenceError } from "./errors.js";
 
@@ -75,7 +76,6 @@ export interface TrainResult {
   /** True when `shouldStop` ended training early. */
   stopped: boolean;
 }
-
 
 /** The learning rate of an epoch (0-based) under a schedule. */
 export function learningRate(base: number, schedule: TrainOptions["schedule"], epoch: number): number {
@@ -281,6 +281,3 @@ export async function trainModelAsync(model: AnyModel, train: Dataset, test: Dat
   return next.value;
 }
 
-function now(): number {
-  return typeof performance !== "undefined" ? performance.now() : Date.now();
-}

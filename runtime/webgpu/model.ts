@@ -18,6 +18,7 @@ import { GpuExecutor, type Program } from "./executor.js";
 import { buildFrame, LOSS, type GpuFrame, type GpuIo } from "./frame.js";
 import { adamCorrections } from "./kernels/optim.js";
 import type { GpuCall, GpuMethod } from "./method.js";
+import { argmax, checkCount, checkRows, describe, now } from "../checks.js";
 
 /** Regions that hold the model's state, copied from a wasm model (f64 ones are the methods' to translate). */
 const STATE_ROLES: ReadonlySet<string> = new Set(["param", "grad", "optimizer", "state"]);
@@ -382,36 +383,3 @@ export class GpuModel {
   }
 }
 
-function argmax(values: Float32Array, offset: number, count: number): number {
-  let best = 0;
-  for (let c = 1; c < count; c++) if (values[offset + c]! > values[offset + best]!) best = c;
-  return best;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "number") return String(value);
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "..." : value);
-  if (value === null) return "null";
-  if (typeof value === "object") return (value as object).constructor?.name ?? "an object";
-  return typeof value;
-}
-
-function checkCount(method: string, n: number, max: number, min = 0): void {
-  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-    throw new RangeError(`${method}: n must be an integer in [${min}, ${max}], got ${describe(n)}`);
-  }
-}
-
-/** x must be a Float32Array of at least n rows, every value finite (as Model checks). */
-function checkRows(method: string, x: Float32Array, n: number, width: number): void {
-  if (!(x instanceof Float32Array)) throw new TypeError(`${method}: x must be a Float32Array, got ${describe(x)}`);
-  if (x.length < n * width) throw new RangeError(`${method}: x holds ${x.length} values, ${n} examples of width ${width} need ${n * width}`);
-  for (let i = 0; i < n * width; i++) {
-    const v = x[i]!;
-    if (v - v !== 0) throw new RangeError(`${method}: x[${i}] (example ${Math.floor(i / width)}, feature ${i % width}) is ${v}, not a finite number`);
-  }
-}
-
-function now(): number {
-  return typeof performance !== "undefined" ? performance.now() : Date.now();
-}
