@@ -7,14 +7,13 @@
  */
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, registerMethod, checkSource } from "../../compiler/index.js";
 import { loadModel, registerMethodRuntime } from "../../runtime/index.js";
-import { main } from "../../cli/main.js";
-import type { CliIO } from "../../cli/io.js";
+import { runCli as run } from "../helpers/cli.js";
 import { keepMethod, keepRuntime } from "./keep-gate.js";
 
 registerMethod(keepMethod);
@@ -30,13 +29,6 @@ const SOURCE = (t: number) => `model Keep {
 train { optimizer = sgd(lr: 0.1, momentum: 0.9) batch = 64 epochs = 1 }
 `;
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { stdout: (l) => void out.push(l), stderr: (l) => void err.push(l), readFile: (p) => readFileSync(p, "utf8") };
-  const code = await main(argv, io);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 let tmp: string;
 beforeAll(() => {

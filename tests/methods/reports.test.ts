@@ -13,18 +13,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
 import { loadModel } from "../../runtime/index.js";
-import { main } from "../../cli/main.js";
-import type { CliIO } from "../../cli/io.js";
+import { runCli as run } from "../helpers/cli.js";
 
 const FILE = "examples/mixed.cond";
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { stdout: (l) => void out.push(l), stderr: (l) => void err.push(l), readFile: (p) => readFileSync(p, "utf8") };
-  const code = await main(argv, io);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 type Figures = { macs_per_example: number; dense_macs_per_example: number; layers: Record<string, { method: string; macs_per_example: number; dense_macs_per_example: number; active_fraction?: number }> };
 

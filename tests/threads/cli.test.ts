@@ -10,8 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { CliIO } from "../../cli/io.js";
-import { main } from "../../cli/main.js";
+import { runCli as run } from "../helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "condc-threads-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,13 +28,6 @@ writeFileSync(
 train { data = mnist optimizer = sgd(lr: 0.05, momentum: 0.9) batch = 64 epochs = 1 seed = 2 }`,
 );
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { stdout: (l) => void out.push(l), stderr: (l) => void err.push(l), readFile: (p) => readFileSync(p, "utf8") };
-  const code = await main(argv, io);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 describe("--threads", () => {
   it("train and eval: the same checkpoint and results on 1 and 2 threads, the count reported", async () => {

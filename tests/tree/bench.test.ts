@@ -2,18 +2,9 @@
 // conditional build reports the MACs its module counted: (k+1)·q·n + k·q per tree layer.
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { CliIO } from "../../cli/io.js";
-import { main } from "../../cli/main.js";
+import { runCli as run } from "../helpers/cli.js";
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { stdout: (l) => void out.push(l), stderr: (l) => void err.push(l), readFile: (p) => readFileSync(p, "utf8") };
-  const code = await main(argv, io);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 describe("condc bench on tree layers", () => {
   it("compares against a dense layer of the same shape and reports counted MACs", async () => {
