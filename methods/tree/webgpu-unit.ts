@@ -13,13 +13,13 @@ import { activationForwardKernel, type Activation } from "../../runtime/webgpu/k
 import type { GpuRegionRequest, GpuSourceDelta } from "../../runtime/webgpu/method.js";
 import { activationBackwardSteps } from "../dense/webgpu.js";
 import { gaterSteps, nodesOf, reinforceSteps, rootBackwardSteps, rootForwardSteps, rootInputSteps, type Ctx, type Layer } from "./gpu-common.js";
+import { unitOrders } from "./orders.js";
 import { CALL_WORDS, scaleKernel } from "./wgsl.js";
 import {
   unitCatchUpKernel,
   unitCountKernel,
   unitForwardKernel,
   unitInputGradKernel,
-  unitOrders,
   unitPathsKernel,
   unitUpdateKernel,
   unitWeightGradKernel,
@@ -27,7 +27,10 @@ import {
 
 const rowsOf = (layer: Layer) => nodesOf(layer) * layer.units;
 
-/** The GPU-only buffers: the call words, each row's decay stamp and catch-up factor, the units' gater orders. */
+/**
+ * The GPU-only buffers: the call words, each row's decay stamp and catch-up factor, and the units'
+ * gater orders (made here from the shape, so a model loaded without init has them too).
+ */
 export function unitRegions(layer: Layer): GpuRegionRequest[] {
   const rows = rowsOf(layer);
   return [

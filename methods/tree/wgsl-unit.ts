@@ -25,30 +25,6 @@ import { levelScale, SCALE_THREADS, type LevelMode } from "./wgsl.js";
 const ROW_WGSL = (units: number) => `fn rowNode(row: u32) -> u32 { return row / ${u32(units)}; }
 fn nodeLevel(node: u32) -> u32 { return firstLeadingBit(node + 1u); }`;
 
-/**
- * Each unit's gater order [units x k] (treeUnitOrders): a Fisher-Yates permutation of 0..k-1 from
- * xorshift32 seeded j · 0x9E3779B9 + 0x7F4A7C15. It depends on the shape alone, so the GPU makes
- * its own copy rather than trusting a host that may never have run init.
- */
-export function unitOrders(units: number, k: number): Int32Array {
-  const order = new Int32Array(units * k);
-  for (let j = 0; j < units; j++) {
-    const row = order.subarray(j * k, (j + 1) * k);
-    for (let i = 0; i < k; i++) row[i] = i;
-    let s = (Math.imul(j, 0x9e3779b9) + 0x7f4a7c15) >>> 0;
-    for (let i = k - 1; i >= 1; i--) {
-      s = (s ^ (s << 13)) >>> 0;
-      s = (s ^ (s >>> 17)) >>> 0;
-      s = (s ^ (s << 5)) >>> 0;
-      const r = s % (i + 1);
-      const a = row[i]!;
-      row[i] = row[r]!;
-      row[r] = a;
-    }
-  }
-  return order;
-}
-
 /** path [n x units x k]: the node of levels 1..k of each (example, unit), one thread per pair. */
 export function unitPathsKernel(k: number, units: number): Kernel {
   return elementKernel({
