@@ -93,8 +93,7 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train"): Step[] {
 
 function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[] {
   const { inputs, units } = layer;
-  const o = layer.options;
-  const k = o.depth;
+  const k = layer.options.depth;
   const r = (s: string) => layer.region(`tree_${s}`);
   const delta = layer.delta!;
   const w = layer.param("tree_weight");
