@@ -6,6 +6,7 @@
 import type { Model } from "../../runtime/model.js";
 import { findRegion } from "../../runtime/manifest.js";
 import { defineRuntime, type LayerDecisions, type RuntimeLayer } from "../runtime-unit.js";
+import { unitOrders } from "./orders.js";
 
 interface TreeSettings {
   depth: number;
@@ -81,11 +82,19 @@ function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
   return { of: "leaf", total: 2 ** layer.options.depth, active: Array.from(codes, (code) => Int32Array.of(code)) };
 }
 
+function writeOrders(model: Model, layer: Layer): void {
+  const region = findRegion(model.manifest, layer.regions["tree_order"]!);
+  new Int32Array(model.wasmMemory.buffer, region.offset, region.bytes / 4).set(unitOrders(layer.units, layer.options.depth));
+}
+
 export const treeRuntime = defineRuntime<TreeSettings>({
   dispatchers: async () => (await import("./parallel.js")).TREE_DISPATCHERS,
   key: KEY,
   webgpu: () => import("./webgpu.js").then((m) => m.treeGpu),
   resetCounters: (model, layers) => layers.forEach((l) => exported(model, l, "treeResetCounters")()),
+  // The per_unit gater orders are made by init and are no checkpoint tensor: a model loaded
+  // without init would have every unit read the bits in order 0, 0, ...; they follow the shape.
+  afterLoad: (model, layers) => layers.filter((l) => l.options.layout === "per_unit").forEach((l) => writeOrders(model, l)),
   decisions,
   report(model, layer) {
     const c = counters(model, layer);

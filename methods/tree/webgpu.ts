@@ -1,18 +1,18 @@
 /**
- * @fileoverview Tree layers on the GPU (layout `shared`; kernels in wgsl.ts). Forward: the gater
- * product, bits and prefix codes, the examples sorted by leaf, the lazy decay's catch-up of the
- * touched nodes, the root as the dense product, then per level one grouped product over every
- * (level, prefix) bucket of the sorted rows against its node's weights, scattered back and added,
- * then the activation. Backward: the root's gradients and dX, per level the touched nodes'
- * gradients (grouped TN and column sums over each bucket's rows) and the grouped dX, REINFORCE on
- * the gaters when asked. Update: the method's plain SGD with the exact lazy L2 on the touched
- * nodes only. The decay log-product Λ is kept on the host in f64 (as the module's global) and
- * passed per call; each node's stamp is an f32 on the GPU (WGSL has no f64), so a catch-up factor
- * may differ from the wasm build's in its last bit.
+ * @fileoverview Tree layers on the GPU; layout `shared` here (kernels in wgsl.ts), layout
+ * `per_unit` in webgpu-unit.ts. Forward: the gater product, bits and prefix codes, the examples
+ * sorted by leaf, the lazy decay's catch-up of the touched nodes, the root as the dense product,
+ * then per level one grouped product over every (level, prefix) bucket of the sorted rows against
+ * its node's weights, scattered back and added, then the activation. Backward: the root's
+ * gradients and dX, per level the touched nodes' gradients (grouped TN and column sums over each
+ * bucket's rows) and the grouped dX, REINFORCE on the gaters when asked. Update: the method's
+ * plain SGD with the exact lazy L2 on the touched nodes only. The decay log-product Λ is kept on
+ * the host in f64 (as the module's global) and passed per call; each node's (per_unit: each row's)
+ * stamp is an f32 on the GPU (WGSL has no f64), so a catch-up factor may differ from the wasm
+ * build's in its last bit.
  */
 import type { Step } from "../../runtime/webgpu/executor.js";
-import { activationForwardKernel, columnSumsKernel, type Activation } from "../../runtime/webgpu/kernels/elementwise.js";
-import { gemmKernel, SMALL_ROWS, smallRowsNtKernel, type GemmSpec } from "../../runtime/webgpu/kernels/gemm.js";
+import { activationForwardKernel, type Activation } from "../../runtime/webgpu/kernels/elementwise.js";
 import {
   groupedColumnSumsKernel,
   groupedProductKernel,
@@ -24,48 +24,29 @@ import {
 } from "../../runtime/webgpu/kernels/grouped.js";
 import { tileSpan } from "../../runtime/webgpu/kernels/gemm.js";
 import { callWords } from "../../runtime/webgpu/kernels/wgsl.js";
-import { defineGpuMethod, type GpuContext, type GpuLayer, type GpuSourceDelta } from "../../runtime/webgpu/method.js";
+import { defineGpuMethod, type GpuRegionRequest, type GpuSourceDelta } from "../../runtime/webgpu/method.js";
 import type { LayerReport } from "../runtime-unit.js";
 import { activationBackwardSteps } from "../dense/webgpu.js";
+import { decayOf, gaterSteps, nodesOf, reinforceSteps, rootBackwardSteps, rootForwardSteps, rootInputSteps, type Ctx, type Layer, type TreeGpuState, type TreeOptions } from "./gpu-common.js";
+import { unitBackward, unitCatchUp, unitForward, unitRegions, unitUpdate } from "./webgpu-unit.js";
 import {
-  bitsKernel,
   bucketKernel,
   CALL_WORDS,
   catchUpKernel,
   gatherRowsKernel,
-  reinforceSignalKernel,
   scaleKernel,
   scatterAddRowsKernel,
   updateBiasKernel,
   updateWeightsKernel,
-  type BitsMode,
-  type LevelMode,
 } from "./wgsl.js";
 
-interface TreeOptions {
-  depth: number;
-  layout: "shared" | "per_unit";
-  gaterTraining: BitsMode;
-  sigma: number;
-  levelLr: LevelMode;
-  levelLrMax: number;
-}
+export type { TreeGpuState } from "./gpu-common.js";
 
-/** The module's globals of each layer: seed, Λ, and the MAC / example counters. */
-export interface TreeGpuState {
-  seed: number;
-  lambda: Map<string, number>;
-  macs: Map<string, number>;
-  examples: Map<string, number>;
-}
-
-type Layer = GpuLayer<TreeOptions>;
-type Ctx = GpuContext<TreeGpuState>;
-
-const nodesOf = (layer: Layer) => 2 ** (layer.options.depth + 1) - 1;
 /** The tile of level l's grouped products: its buckets hold about maxBatch / 2^l rows. */
 const levelTile = (ctx: Ctx, l: number) => tileForGroups(ctx.maxBatch / 2 ** l);
-const decayOf = (ctx: Ctx) => Number(ctx.manifest.train.optimizer["weightDecay"] ?? 0);
+const perUnit = (layer: Layer) => layer.options.layout === "per_unit";
+/** Rows with their own decay stamp: the nodes (shared) or the (node, unit) rows (per_unit). */
+const stampsOf = (layer: Layer) => nodesOf(layer) * (perUnit(layer) ? layer.units : 1);
 
 function catchUp(layer: Layer, all: boolean): Step[] {
   const k = layer.options.depth;
@@ -79,26 +60,16 @@ function catchUp(layer: Layer, all: boolean): Step[] {
 
 function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train"): Step[] {
   const { inputs, units } = layer;
-  const o = layer.options;
-  const k = o.depth;
+  const k = layer.options.depth;
   const r = (s: string) => layer.region(`tree_${s}`);
   const w = layer.param("tree_weight").value;
   const b = layer.param("tree_bias").value;
   const slice = units * inputs;
-  const mode: BitsMode = phase === "train" ? o.gaterTraining : "deterministic";
-  const root: GemmSpec = { shape: "NT", m: "n", n: units, k: inputs, lda: inputs, ldb: inputs, ldc: units, beta: 0, epilogue: { bias: true, activation: "linear" } };
-  const rootBind = { a: layer.x, b: w, c: layer.output, bias: b };
   const steps: Step[] = [
-    {
-      kind: "dispatch",
-      kernel: gemmKernel({ shape: "NT", m: "n", n: k, k: inputs, lda: inputs, ldb: inputs, ldc: k, beta: 0, epilogue: { bias: true, activation: "linear" } }),
-      bind: { a: layer.x, b: layer.param("gater_weight").value, c: r("gz"), bias: layer.param("gater_bias").value },
-    },
-    { kind: "dispatch", kernel: bitsKernel(k, mode, o.sigma, layer.index), bind: { gz: r("gz"), bits: r("bits"), codes: r("codes"), words: layer.own("call") } },
+    ...gaterSteps(layer, phase),
     { kind: "dispatch", kernel: bucketKernel(k), bind: { codes: r("codes"), leafStart: r("leafstart"), perm: r("perm"), cursor: layer.own("cursor") } },
     ...catchUp(layer, false),
-    { kind: "dispatch", kernel: smallRowsNtKernel(root), bind: rootBind, when: (n) => n <= SMALL_ROWS },
-    { kind: "dispatch", kernel: gemmKernel(root), bind: rootBind, when: (n) => n > SMALL_ROWS },
+    ...rootForwardSteps(layer),
     { kind: "dispatch", kernel: gatherRowsKernel(inputs), bind: { src: layer.x, perm: r("perm"), dst: r("xs") } },
   ];
   for (let l = 1; l <= k; l++) {
@@ -122,31 +93,18 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train"): Step[] {
 
 function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[] {
   const { inputs, units } = layer;
-  const o = layer.options;
-  const k = o.depth;
+  const k = layer.options.depth;
   const r = (s: string) => layer.region(`tree_${s}`);
   const delta = layer.delta!;
   const w = layer.param("tree_weight");
   const b = layer.param("tree_bias");
   const slice = units * inputs;
-  const steps: Step[] = [...activationBackwardSteps(layer)];
-  if (o.gaterTraining === "reinforce") {
-    steps.push(
-      { kind: "dispatch", kernel: reinforceSignalKernel(k, ctx.classes), bind: { gz: r("gz"), bits: r("bits"), probs: ctx.probs, labels: ctx.labels } },
-      {
-        kind: "dispatch",
-        kernel: gemmKernel({ shape: "TN", m: k, n: inputs, k: "n", lda: k, ldb: inputs, ldc: inputs, beta: 0 }),
-        bind: { a: r("gz"), b: layer.x, c: layer.param("gater_weight").grad! },
-      },
-      { kind: "dispatch", kernel: columnSumsKernel("n", k), bind: { delta: r("gz"), db: layer.param("gater_bias").grad! } },
-    );
-  }
-  // The root: every row, original order (its gradients are the first node's slices).
-  steps.push(
-    { kind: "dispatch", kernel: gemmKernel({ shape: "TN", m: units, n: inputs, k: "n", lda: units, ldb: inputs, ldc: inputs, beta: 0 }), bind: { a: delta, b: layer.x, c: w.grad! } },
-    { kind: "dispatch", kernel: columnSumsKernel("n", units), bind: { delta, db: b.grad! } },
+  const steps: Step[] = [
+    ...activationBackwardSteps(layer),
+    ...reinforceSteps(layer, ctx),
+    ...rootBackwardSteps(layer),
     { kind: "dispatch", kernel: gatherRowsKernel(units), bind: { src: delta, perm: r("perm"), dst: r("ds") } },
-  );
+  ];
   for (let l = 1; l <= k; l++) {
     const groups = 2 ** l;
     const stride = 2 ** (k - l);
@@ -168,11 +126,7 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
     );
   }
   if (source) {
-    steps.push({
-      kind: "dispatch",
-      kernel: gemmKernel({ shape: "NN", m: "n", n: inputs, k: units, lda: units, ldb: inputs, ldc: inputs, beta: source.beta }),
-      bind: { a: delta, b: w.value, c: source.region },
-    });
+    steps.push(...rootInputSteps(layer, source));
     for (let l = 1; l <= k; l++) {
       steps.push({
         kind: "dispatch",
@@ -209,10 +163,8 @@ function update(layer: Layer, ctx: Ctx): Step[] {
   ];
 }
 
-export const treeGpu = defineGpuMethod<TreeOptions, TreeGpuState>({
-  state: () => ({ seed: 0, lambda: new Map(), macs: new Map(), examples: new Map() }),
-  unsupported: (layer) => (layer.options.layout === "per_unit" ? ["tree layout 'per_unit' is not built on the GPU (layout 'shared' is)"] : []),
-  regions: (layer, ctx) => [
+function sharedRegions(layer: Layer, ctx: Ctx): GpuRegionRequest[] {
+  return [
     { suffix: "call", words: CALL_WORDS },
     { suffix: "last", words: nodesOf(layer) },
     { suffix: "factor", words: nodesOf(layer) },
@@ -222,11 +174,16 @@ export const treeGpu = defineGpuMethod<TreeOptions, TreeGpuState>({
       words: tileTableWords(2 ** (i + 1), ctx.maxBatch, tileSpan(levelTile(ctx, i + 1)).rows),
     })),
     ...Array.from({ length: layer.options.depth }, (_, i) => ({ suffix: `nodes${i + 1}`, words: 1 + 2 * 2 ** (i + 1) })),
-  ],
-  forward: (layer, ctx, phase) => forward(layer, ctx, phase),
-  backward,
-  update,
-  flush: (layer) => catchUp(layer, true),
+  ];
+}
+
+export const treeGpu = defineGpuMethod<TreeOptions, TreeGpuState>({
+  state: () => ({ seed: 0, lambda: new Map(), macs: new Map(), examples: new Map() }),
+  regions: (layer, ctx) => (perUnit(layer) ? unitRegions(layer) : sharedRegions(layer, ctx)),
+  forward: (layer, ctx, phase) => (perUnit(layer) ? unitForward(layer, phase) : forward(layer, ctx, phase)),
+  backward: (layer, ctx, source) => (perUnit(layer) ? unitBackward(layer, ctx, source) : backward(layer, ctx, source)),
+  update: (layer, ctx) => (perUnit(layer) ? unitUpdate(layer, ctx) : update(layer, ctx)),
+  flush: (layer) => (perUnit(layer) ? unitCatchUp(layer, true) : catchUp(layer, true)),
   writes(layer, ctx, call) {
     const lr = Math.fround(call.lr);
     const f = Math.fround(1 - lr * decayOf(ctx));
@@ -250,9 +207,9 @@ export const treeGpu = defineGpuMethod<TreeOptions, TreeGpuState>({
       ctx.state.seed = seed >>> 0;
       ctx.state.lambda.clear();
     }
-    // The weights just uploaded are exact now: every node's stamp is the current Λ.
+    // The weights just uploaded are exact now: every stamp (node or row) is the current Λ.
     for (const layer of ctx.layers as Layer[]) {
-      await ctx.upload(layer.own("last"), new Float32Array(nodesOf(layer)).fill(Math.fround(ctx.state.lambda.get(layer.name) ?? 0)));
+      await ctx.upload(layer.own("last"), new Float32Array(stampsOf(layer)).fill(Math.fround(ctx.state.lambda.get(layer.name) ?? 0)));
     }
   },
   resetCounters(ctx) {

@@ -222,7 +222,7 @@ export function catchUpKernel(k: number, nodes: number, all: boolean): Kernel {
 }
 
 const SCALE_CHUNK = 4096;
-const SCALE_THREADS = 256;
+export const SCALE_THREADS = 256;
 
 /** w[node] *= factor[node] over each node's slice (workgroups of a node whose factor is 1 return at once). */
 export function scaleKernel(nodes: number, slice: number): Kernel {
@@ -257,7 +257,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 /** Learning-rate multiplier of a node of level l touched by `count` of n examples (levelScale). */
 export type LevelMode = "uniform" | "scaled" | "bucket";
 
-function levelScale(mode: LevelMode, max: number): string {
+/** WGSL of the multiplier, reading `l` (the node's level), `count` (u32: its examples) and call.n. */
+export function levelScale(mode: LevelMode, max: number): string {
   if (mode === "uniform") return "1.0";
   if (mode === "scaled") return `min(f32(1u << l), ${f32(max)})`;
   return `min(f32(call.n) / f32(count), ${f32(max)})`;

@@ -353,6 +353,21 @@ describe("lazy, time-aware weight decay = eager decay", () => {
     expect(b.predict(x, 8)).toEqual(a.predict(x, 8));
     expect(b.parameter("h.tree_weight")).toEqual(a.parameter("h.tree_weight"));
   });
+
+  it("layout per_unit: a model loaded without init (its gater orders are no checkpoint tensor) predicts as the one saved", async () => {
+    const inputs = 9, units = 6, depth = 3;
+    const result = await compileText(treeSource({ inputs, units, depth, classes: 3, options: "layout: per_unit" }), 8);
+    const a = await instantiate(result, "plain");
+    a.init(4);
+    const next = rng(6);
+    a.setParameter("h.tree_weight", randomArray(a.parameter("h.tree_weight").length, next));
+    a.setParameter("h.gater_weight", randomArray(a.parameter("h.gater_weight").length, next));
+    const b = await instantiate(result, "plain");
+    b.load(a.save());
+    expect(orderOf(b, "per_unit")).toEqual(orderOf(a, "per_unit"));
+    const x = randomArray(8 * inputs, next);
+    expect(b.predict(x, 8)).toEqual(a.predict(x, 8));
+  });
 });
 
 describe("gater gradient rules", () => {

@@ -19,6 +19,11 @@ import "../../runtime/node/storage.js";
 import { loadWeights, saveModel } from "../../runtime/storage/storage.js";
 import { acquireNodeGpuDevice, CHROMIUM_SWIFTSHADER_ICD } from "../../runtime/node/webgpu.js";
 import { GpuDeviceLostError, GpuUnsupportedModelError } from "../../runtime/webgpu/errors.js";
+import { compile } from "../../compiler/index.js";
+import { METHODS } from "../../methods/registry.js";
+import type { MethodUnit } from "../../methods/unit.js";
+import type { MethodRuntime } from "../../methods/runtime-unit.js";
+import { keepMethod, keepRuntime } from "../methods/keep-gate.js";
 import { probeGpu, skipNote } from "./gpu.js";
 import { build, gpuModel, pair, rows, syntheticData } from "./compare.js";
 import { closeness } from "./reference.js";
@@ -34,7 +39,8 @@ const SOURCE = `model SmallMoe {
   loss = softmax_cross_entropy(out, y)
 }
 train { optimizer = sgd(lr: 0.1, momentum: 0.9) batch = 8 }`;
-const PER_UNIT = SOURCE.replace("moe(x, 12, experts: 3, top_k: 2) tanh", "tree(x, 12, depth: 2, layout: per_unit) relu");
+// A method registered from outside without a GPU program (tests/methods/keep-gate.ts).
+const KEEP = SOURCE.replace("moe(x, 12, experts: 3, top_k: 2) tanh", "dense(x, 12) relu gate keep(threshold: 0.5)");
 const data = syntheticData(24, 4, 400, 21);
 
 describe(`loadModel's backend option${skipNote(probe)}`, () => {
@@ -50,10 +56,13 @@ describe(`loadModel's backend option${skipNote(probe)}`, () => {
   });
 
   it.skipIf(!probe.device)("a model the GPU cannot run: webgpu rejects with GpuUnsupportedModelError naming the layer; auto takes wasm", async () => {
-    const compiled = await build({ file: "per-unit.cond", text: PER_UNIT }, 8);
-    await expect(loadModel(compiled.wasm, compiled.manifest, { backend: "webgpu", gpu: probe.device! })).rejects.toThrow(GpuUnsupportedModelError);
+    const compiled = await compile(KEEP, { file: "keep.cond", maxBatch: 8, simd: "plain", methods: [...METHODS, keepMethod as MethodUnit] });
+    if (!compiled.ok) throw new Error(compiled.diagnostics.map((d) => d.message).join("; "));
+    const options = { gpu: probe.device!, methods: [keepRuntime as MethodRuntime] };
+    await expect(loadModel(compiled.wasm, compiled.manifest, { ...options, backend: "webgpu" })).rejects.toThrow(GpuUnsupportedModelError);
+    await expect(loadModel(compiled.wasm, compiled.manifest, { ...options, backend: "webgpu" })).rejects.toThrow(/layer 'h' is compiled by method 'keep', which has no GPU program/);
     // auto on a hardware adapter would try the GPU first; on the software one it never does.
-    const model = await loadModel(compiled.wasm, compiled.manifest, { backend: "auto", gpu: probe.device! });
+    const model = await loadModel(compiled.wasm, compiled.manifest, { ...options, backend: "auto" });
     expect(model.backend).toBe("wasm");
   });
 });
