@@ -15,7 +15,7 @@ import { MOE_STAT_BALANCE, MOE_STAT_DROPPED, MOE_STAT_ENTROPY, MOE_STAT_EXAMPLES
 
 export {
   MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
-  moeRouterWorkBytes, moeRouterLogits, moeRoute, moeBalanceLoss, moeRouterBackward,
+  moeRouterWorkBytes, moeRouterLogits, moeRoute, moeBalanceLoss, moeRouterBackward, moeCentreLogits, moeUpdateCentre,
 } from "./moerouter";
 
 /** Activation kinds of the experts (ACT). */

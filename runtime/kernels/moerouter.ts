@@ -126,6 +126,62 @@ export function rowsProductNT(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usi
   }
 }
 
+/** Least weight of a new batch in the running router centre (moeUpdateCentre). */
+const CENTRE_MOMENTUM: f64 = 0.1;
+
+/**
+ * Router input centring (`router: centred`): the router reads x - c instead of x. Training
+ * (c = the batch's mean input): each expert's column of logits [n x E] loses its mean over
+ * the batch. Evaluation (c = centre [inputs], the running mean): logits_j -= (W centre)_j.
+ * W is the router (or noise) weight matrix [E x inputs] of these logits.
+ */
+export function moeCentreLogits(training: bool, n: i32, experts: i32, inputs: i32, w: usize, centre: usize, logits: usize): void {
+  if (n <= 0) return;
+  for (let j = 0; j < experts; j++) {
+    let shift: f64 = 0;
+    if (training) {
+      for (let e = 0; e < n; e++) shift += f32At(logits, e * experts + j);
+      shift /= <f64>n;
+    } else {
+      const row = w + (<usize>(j * inputs) << 2);
+      for (let d = 0; d < inputs; d++) shift += f32At(row, d) * f32At(centre, d);
+    }
+    for (let e = 0; e < n; e++) {
+      const at = logits + (<usize>(e * experts + j) << 2);
+      store<f32>(at, <f32>(<f64>load<f32>(at) - shift));
+    }
+  }
+}
+
+/**
+ * The running router centre after a training batch x [n x inputs]: centre += m (x̄ - centre),
+ * m = max(CENTRE_MOMENTUM, 1 / (step + 1)) (the first steps average, later ones decay as
+ * batch normalisation's running mean). The mean is summed in f64 in example order.
+ */
+export function moeUpdateCentre(x: usize, n: i32, inputs: i32, centre: usize, step: u32): void {
+  if (n <= 0) return;
+  const m = Math.max(CENTRE_MOMENTUM, 1.0 / (<f64>step + 1.0));
+  for (let d = 0; d < inputs; d++) {
+    let sum: f64 = 0;
+    for (let e = 0; e < n; e++) sum += f32At(x, e * inputs + d);
+    const c = f32At(centre, d);
+    store<f32>(centre + (<usize>d << 2), <f32>(c + m * (sum / <f64>n - c)));
+  }
+}
+
+/** Subtracts from each column of v [n x E] its mean over the n rows (f64 sums, row order). */
+function centreColumns(v: usize, n: i32, experts: i32): void {
+  for (let j = 0; j < experts; j++) {
+    let mean: f64 = 0;
+    for (let e = 0; e < n; e++) mean += f32At(v, e * experts + j);
+    mean /= <f64>n;
+    for (let e = 0; e < n; e++) {
+      const at = v + (<usize>(e * experts + j) << 2);
+      store<f32>(at, <f32>(<f64>load<f32>(at) - mean));
+    }
+  }
+}
+
 /**
  * Routing of each example. Gate logits G = l, or when `noisy` (training with noisy gating)
  * G = f32(l + z ⊙ softplus(nl)), z ~ N(0, 1) written to noise [n x E]: Philox counter
@@ -284,10 +340,34 @@ function balanceStats(
  * ones included); load: see balanceStats. Returns 0 for none or n = 0.
  */
 export function moeBalanceLoss(
-  kind: i32, c1: f64, c2: f64, n: i32, experts: i32, k: i32, noisy: bool,
+  kind: i32, c1: f64, c2: f64, zLoss: f64, n: i32, experts: i32, k: i32, noisy: bool,
   logits: usize, noiseLogits: usize, gateLogits: usize, probs: usize, topIdx: usize, gates: usize, work: usize,
 ): f64 {
-  return balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, false);
+  return balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, false) +
+    routerZLoss(zLoss, n, experts, gateLogits);
+}
+
+/** ln Σ_j exp(G_j) of one example's gate logits g [E], in f64. */
+function logSumExp(g: usize, experts: i32): f64 {
+  let max = f32At(g, 0);
+  for (let j = 1; j < experts; j++) max = Math.max(max, f32At(g, j));
+  let sum: f64 = 0;
+  for (let j = 0; j < experts; j++) sum += Math.exp(f32At(g, j) - max);
+  return max + Math.log(sum);
+}
+
+/**
+ * The router z-loss of ST-MoE (Zoph et al. 2022): z (1/n) Σ_x (ln Σ_j exp G_j(x))², over the
+ * gate logits G (the noisy ones in a noisy training pass). 0 when z = 0, E = 1 or n = 0.
+ */
+function routerZLoss(z: f64, n: i32, experts: i32, gateLogits: usize): f64 {
+  if (z == 0 || experts == 1 || n <= 0) return 0;
+  let total: f64 = 0;
+  for (let e = 0; e < n; e++) {
+    const lse = logSumExp(gateLogits + (<usize>(e * experts) << 2), experts);
+    total += lse * lse;
+  }
+  return z * total / <f64>n;
 }
 
 /**
@@ -298,18 +378,25 @@ export function moeBalanceLoss(
  * written as zeros and dx is left as it is. Returns the balance loss.
  */
 export function moeRouterBackward(
-  kind: i32, c1: f64, c2: f64, x: usize, inputs: i32, n: i32, experts: i32, k: i32, noisy: bool,
+  kind: i32, c1: f64, c2: f64, zLoss: f64, centred: bool, x: usize, inputs: i32, n: i32, experts: i32, k: i32, noisy: bool,
   wg: usize, wn: usize, logits: usize, noiseLogits: usize, noise: usize, gateLogits: usize, probs: usize,
   topIdx: usize, gates: usize, dgates: usize, dLogits: usize, dNoiseLogits: usize, gradWg: usize, gradWn: usize, dx: usize, work: usize,
 ): f64 {
-  const value = balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, true);
+  const value = balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, true) +
+    routerZLoss(zLoss, n, experts, gateLogits);
   const weightBytes = <usize>(experts * inputs) << 2;
   if (experts == 1 || n <= 0) {
     memory.fill(gradWg, 0, weightBytes);
     if (gradWn != 0) memory.fill(gradWn, 0, weightBytes);
     return value;
   }
-  for (let e = 0; e < n; e++) routerRowBackward(kind, c1, e, experts, k, noisy, n, logits, noiseLogits, noise, gateLogits, probs, topIdx, gates, dgates, dLogits, dNoiseLogits, work);
+  for (let e = 0; e < n; e++) routerRowBackward(kind, c1, zLoss, e, experts, k, noisy, n, logits, noiseLogits, noise, gateLogits, probs, topIdx, gates, dgates, dLogits, dNoiseLogits, work);
+  // Centred in training, l = W (x - x̄): dW = dLᵀ (X - 1 x̄ᵀ) and dX = (dL - 1 mean(dL)) W,
+  // both the products of the column-centred dL.
+  if (centred) {
+    centreColumns(dLogits, n, experts);
+    if (noisy) centreColumns(dNoiseLogits, n, experts);
+  }
   gemmTN(experts, inputs, n, dLogits, experts, x, inputs, gradWg, inputs, 0);
   if (noisy) gemmTN(experts, inputs, n, dNoiseLogits, experts, x, inputs, gradWn, inputs, 0);
   else if (gradWn != 0) memory.fill(gradWn, 0, weightBytes);
@@ -322,7 +409,7 @@ export function moeRouterBackward(
 
 /** One example's dL/dl and dL/dnl (rows of dLogits, dNoiseLogits), accumulated in f64. */
 function routerRowBackward(
-  kind: i32, c1: f64, e: i32, experts: i32, k: i32, noisy: bool, n: i32,
+  kind: i32, c1: f64, zLoss: f64, e: i32, experts: i32, k: i32, noisy: bool, n: i32,
   logits: usize, noiseLogits: usize, noise: usize, gateLogits: usize, probs: usize,
   topIdx: usize, gates: usize, dgates: usize, dLogits: usize, dNoiseLogits: usize, work: usize,
 ): void {
@@ -338,6 +425,11 @@ function routerRowBackward(
     let mean: f64 = 0;
     for (let i = 0; i < experts; i++) mean += scale * getF(fraction, i) * f32At(p, i);
     for (let j = 0; j < experts; j++) addF64(dG, j, f32At(p, j) * (scale * getF(fraction, j) - mean));
+  }
+  if (zLoss != 0) {
+    // d/dG_j of z lse² / n = (2 z / n) lse softmax(G)_j, the softmax recomputed in f64
+    const lse = logSumExp(g, experts), scale = 2.0 * zLoss * lse / <f64>n;
+    for (let j = 0; j < experts; j++) addF64(dG, j, scale * Math.exp(f32At(g, j) - lse));
   }
   const dImportance = arr(work, W_D_IMPORTANCE, experts);
   for (let s = 0; s < k; s++) {
