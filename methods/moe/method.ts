@@ -105,6 +105,8 @@ function checkMoe(ctx: CheckLayerContext): MoeOptions {
   if (experts === 1) {
     if (o.gating === "noisy") ctx.report(MOE_MESSAGES.oneExpert, ctx.optionSpan("gating"), { layer: ctx.name, what: "noisy gating" });
     if (o.balance.kind !== "none") ctx.report(MOE_MESSAGES.oneExpert, ctx.optionSpan("balance"), { layer: ctx.name, what: `balance loss '${o.balance.kind}' (a constant)` });
+    if (o.router === "centred") ctx.report(MOE_MESSAGES.oneExpert, ctx.optionSpan("router"), { layer: ctx.name, what: "centred router" });
+    if (o.zLoss > 0) ctx.report(MOE_MESSAGES.oneExpert, ctx.optionSpan("z_loss"), { layer: ctx.name, what: "router z-loss" });
   }
   return o;
 }

@@ -49,6 +49,9 @@ interface MoeOptions {
   gating: "softmax" | "noisy";
   balance: MoeBalance;
   capacity: number | null;
+  /** Not built on the GPU (`unsupported` names them); absent in manifests written before them. */
+  router?: "plain" | "centred";
+  zLoss?: number;
 }
 
 /** The module's per-layer global the GPU needs: the gating noise's seed (set by init). */
@@ -236,8 +239,17 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
   return steps;
 }
 
+/** The router options the GPU kernels do not build: the wasm build trains them (docs/methods/moe.md). */
+function unsupportedRouter(options: MoeOptions): string[] {
+  const problems: string[] = [];
+  if (options.router === "centred") problems.push("moe option 'router: centred' is not built on the GPU (the wasm back end runs it)");
+  if ((options.zLoss ?? 0) > 0) problems.push("moe option 'z_loss' is not built on the GPU (the wasm back end runs it)");
+  return problems;
+}
+
 export const moeGpu = defineGpuMethod<MoeOptions, MoeGpuState>({
   state: () => ({ seed: 0 }),
+  unsupported: (layer) => unsupportedRouter(layer.options),
   regions: (layer, ctx) => {
     const E = layer.options.experts;
     return [

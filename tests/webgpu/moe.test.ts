@@ -9,6 +9,8 @@ import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 import { afterAll, describe, expect, it } from "vitest";
+import { loadModel } from "../../runtime/model.js";
+import { GpuUnsupportedModelError } from "../../runtime/webgpu/errors.js";
 import { collectFigures, resetCounters } from "../../runtime/report.js";
 import { probeGpu, skipNote } from "./gpu.js";
 import { build, expectParamsClose, expectPredictionsClose, gpuModel, pair, rows, syntheticData, trainBoth } from "./compare.js";
@@ -61,6 +63,17 @@ describe(`mixtures of experts on the GPU against the wasm build${skipNote(probe)
       }
       await expectParamsClose(wasm, gpu, moe);
       gpu.destroy();
+    }
+  });
+
+  it.skipIf(!probe.device)("the router options the GPU does not build (centred router, z-loss) are refused, naming the layer and the option; auto takes wasm", async () => {
+    for (const [moe, option] of [["experts: 4, top_k: 2, router: centred", "router: centred"], ["experts: 4, top_k: 2, z_loss: 0.001", "z_loss"]] as const) {
+      const compiled = await build({ file: "small-moe.cond", text: source(moe) }, BATCH);
+      const attempt = loadModel(compiled.wasm, compiled.manifest, { backend: "webgpu", gpu: probe.device! });
+      await expect(attempt, moe).rejects.toThrow(GpuUnsupportedModelError);
+      await expect(attempt, moe).rejects.toThrow(`layer 'h': moe option '${option}' is not built on the GPU`);
+      const auto = await loadModel(compiled.wasm, compiled.manifest, { backend: "auto", gpu: probe.device! });
+      expect(auto.backend, moe).toBe("wasm");
     }
   });
 
