@@ -52,9 +52,9 @@ function expertSizes(inputs: number, units: number, hidden: number): { weights: 
   return hidden > 0 ? { weights: hidden * inputs + units * hidden, biases: hidden + units } : { weights: units * inputs, biases: units };
 }
 
-/** Router parameters: E x inputs, twice with the noise weights. */
-function routerParameters(o: Pick<MoeOptions, "experts" | "gating">, inputs: number): number {
-  return (o.gating === "noisy" ? 2 : 1) * o.experts * inputs;
+/** Router parameters: E x inputs, twice with the noise weights; the running centre's inputs when centred. */
+function routerParameters(o: Pick<MoeOptions, "experts" | "gating" | "router">, inputs: number): number {
+  return (o.gating === "noisy" ? 2 : 1) * o.experts * inputs + (o.router === "centred" ? inputs : 0);
 }
 
 /** The balance option; not written: Switch's, or none with one expert (where it is a constant). */
@@ -87,7 +87,7 @@ function checkMoe(ctx: CheckLayerContext): MoeOptions {
   }
   if (typeof experts === "number" && inputs !== undefined && units !== undefined) {
     const perExpert = expertSizes(inputs, units, o.hidden);
-    const perExpertBytes = 4 * (perExpert.weights + perExpert.biases + routerParameters({ experts: 1, gating: o.gating }, inputs));
+    const perExpertBytes = 4 * (perExpert.weights + perExpert.biases + routerParameters({ experts: 1, gating: o.gating, router: "plain" }, inputs));
     const bytes = experts * perExpertBytes;
     if (bytes > WASM_MEMORY_BYTES) {
       const largest = Math.floor(WASM_MEMORY_BYTES / perExpertBytes);
