@@ -207,6 +207,7 @@ console.log("MACs/example as counted on the test set; train loss: cross-entropy 
 for (const moe of rows.filter((r) => r.kind === "moe")) {
   const dense = rows.find((r) => r.kind === "dense-macs" && r.group === moe.group && r.E === moe.E && r.k === moe.k);
   if (!dense) continue;
-  console.log(`${moe.group} ${moe.label}: batch-128 forward ${(moe.times.batch128 / dense.times.batch128).toFixed(2)}x the equal-MACs dense layer's; train loss ${(moe.trainLoss - dense.trainLoss).toFixed(4)}, test accuracy ${(100 * (moe.testAccuracy - dense.testAccuracy)).toFixed(2)} points vs it`);
+  const forward = flags["no-timing"] ? "" : `batch-128 forward ${(moe.times.batch128 / dense.times.batch128).toFixed(2)}x the equal-MACs dense layer's; `;
+  console.log(`${moe.group} ${moe.label}: ${forward}train loss ${(moe.trainLoss - dense.trainLoss).toFixed(4)}, test accuracy ${(100 * (moe.testAccuracy - dense.testAccuracy)).toFixed(2)} points vs it`);
 }
 if (flags.json) writeFileSync(flags.json, JSON.stringify({ trainCount: train.count, epochs, seeds, batch, lr, units, balance, rows }, null, 1));
