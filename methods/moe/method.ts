@@ -6,7 +6,8 @@
  * optimizer's; an expert no example reached in a step gets a zero gradient (see the doc).
  *
  * Checkpoint tensors: `<layer>.router_weight` [E, inputs] (nn.Linear orientation, no bias),
- * `<layer>.router_noise_weight` [E, inputs] (gating: noisy); one-layer experts
+ * `<layer>.router_noise_weight` [E, inputs] (gating: noisy), `<layer>.router_centre` [inputs]
+ * (router: centred; the running mean of the router's training inputs, no gradient); one-layer experts
  * `<layer>.expert_weight` [E, units, inputs], `expert_bias` [E, units]; FFN experts (hidden: H)
  * `expert_w1` [E, H, inputs], `expert_b1` [E, H], `expert_w2` [E, units, H], `expert_b2` [E, units].
  */
