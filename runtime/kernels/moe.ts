@@ -15,8 +15,9 @@ import { MOE_STAT_BALANCE, MOE_STAT_DROPPED, MOE_STAT_ENTROPY, MOE_STAT_EXAMPLES
 
 export {
   MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
-  moeRouterWorkBytes, moeRouterLogits, moeRoute, moeBalanceLoss, moeRouterBackward, moeCentreLogits, moeUpdateCentre,
+  moeRouterWorkBytes, moeRouterLogits, moeRoute, moeBalanceLoss, moeRouterBackward,
 } from "./moerouter";
+export { moeCentreLogits, moeUpdateCentre } from "./moecentre";
 
 /** Activation kinds of the experts (ACT). */
 export const MOE_LINEAR: i32 = 0;

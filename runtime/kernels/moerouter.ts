@@ -4,6 +4,7 @@
 import { gemmNN, gemmNT, gemmTN, GEMM_SMALL_M } from "./gemm";
 import { philox4x32 } from "./rng";
 import { addF64, i32At, sigmoidF64, uniformOpenF64 } from "./helpers";
+import { centreColumns } from "./moecentre";
 // Balance-loss kinds of moeBalanceLoss / moeRouterBackward: none; Switch c1 * E * Σ_i f_i P̄_i
 // (Fedus et al. 2021, c1 = alpha); CV c1 * CV(importance)² + c2 * CV(load)² (Shazeer et al. 2017).
 import { MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV } from "./codes/moe";
@@ -123,62 +124,6 @@ export function rowsProductNT(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usi
   for (let r = 0; r < m; r += GEMM_SMALL_M) {
     const rows = m - r < GEMM_SMALL_M ? m - r : GEMM_SMALL_M;
     gemmNT(rows, n, k, a + ((<usize>r * <usize>lda) << 2), lda, b, ldb, c + ((<usize>r * <usize>ldc) << 2), ldc, 0);
-  }
-}
-
-/** Least weight of a new batch in the running router centre (moeUpdateCentre). */
-const CENTRE_MOMENTUM: f64 = 0.1;
-
-/**
- * Router input centring (`router: centred`): the router reads x - c instead of x. Training
- * (c = the batch's mean input): each expert's column of logits [n x E] loses its mean over
- * the batch. Evaluation (c = centre [inputs], the running mean): logits_j -= (W centre)_j.
- * W is the router (or noise) weight matrix [E x inputs] of these logits.
- */
-export function moeCentreLogits(training: bool, n: i32, experts: i32, inputs: i32, w: usize, centre: usize, logits: usize): void {
-  if (n <= 0) return;
-  for (let j = 0; j < experts; j++) {
-    let shift: f64 = 0;
-    if (training) {
-      for (let e = 0; e < n; e++) shift += f32At(logits, e * experts + j);
-      shift /= <f64>n;
-    } else {
-      const row = w + (<usize>(j * inputs) << 2);
-      for (let d = 0; d < inputs; d++) shift += f32At(row, d) * f32At(centre, d);
-    }
-    for (let e = 0; e < n; e++) {
-      const at = logits + (<usize>(e * experts + j) << 2);
-      store<f32>(at, <f32>(<f64>load<f32>(at) - shift));
-    }
-  }
-}
-
-/**
- * The running router centre after a training batch x [n x inputs]: centre += m (x̄ - centre),
- * m = max(CENTRE_MOMENTUM, 1 / (step + 1)) (the first steps average, later ones decay as
- * batch normalisation's running mean). The mean is summed in f64 in example order.
- */
-export function moeUpdateCentre(x: usize, n: i32, inputs: i32, centre: usize, step: u32): void {
-  if (n <= 0) return;
-  const m = Math.max(CENTRE_MOMENTUM, 1.0 / (<f64>step + 1.0));
-  for (let d = 0; d < inputs; d++) {
-    let sum: f64 = 0;
-    for (let e = 0; e < n; e++) sum += f32At(x, e * inputs + d);
-    const c = f32At(centre, d);
-    store<f32>(centre + (<usize>d << 2), <f32>(c + m * (sum / <f64>n - c)));
-  }
-}
-
-/** Subtracts from each column of v [n x E] its mean over the n rows (f64 sums, row order). */
-function centreColumns(v: usize, n: i32, experts: i32): void {
-  for (let j = 0; j < experts; j++) {
-    let mean: f64 = 0;
-    for (let e = 0; e < n; e++) mean += f32At(v, e * experts + j);
-    mean /= <f64>n;
-    for (let e = 0; e < n; e++) {
-      const at = v + (<usize>(e * experts + j) << 2);
-      store<f32>(at, <f32>(<f64>load<f32>(at) - mean));
-    }
   }
 }
 
