@@ -282,7 +282,8 @@ function balanceStats(
  * Balance loss of the batch (kind MOE_BALANCE_*; switch: c1 = alpha; cv: c1 = w_importance,
  * c2 = w_load). f_i = the fraction of the n examples whose k selected include i (before
  * capacity); P̄_i = mean probs; importance_i = Σ gates of the pairs that selected i (dropped
- * ones included); load: see balanceStats. Returns 0 for none or n = 0.
+ * ones included); load: see balanceStats. Plus the router z-loss with coefficient zLoss (0:
+ * none). Returns 0 for none, zLoss = 0, or n = 0.
  */
 export function moeBalanceLoss(
   kind: i32, c1: f64, c2: f64, zLoss: f64, n: i32, experts: i32, k: i32, noisy: bool,
@@ -316,11 +317,13 @@ function routerZLoss(z: f64, n: i32, experts: i32, gateLogits: usize): f64 {
 }
 
 /**
- * Router backward. dgates [n x k] (dL/dgate from moeCombineBackward) plus the balance loss
- * give dLogits = dL/dl and, when noisy, dNoiseLogits = dL/dnl [n x E]; then gradWg = dLogitsᵀ x,
- * gradWn = dNoiseLogitsᵀ x (zeroed when not noisy) and, when dx != 0, dx += dLogits Wg +
- * dNoiseLogits Wn. With E = 1 the router does not affect the output: its gradients are
- * written as zeros and dx is left as it is. Returns the balance loss.
+ * Router backward. dgates [n x k] (dL/dgate from moeCombineBackward) plus the balance loss and
+ * the z-loss give dLogits = dL/dl and, when noisy, dNoiseLogits = dL/dnl [n x E]; `centred`
+ * (the forward centred the logits over the batch, moeCentreLogits) then subtracts their
+ * column means; then gradWg = dLogitsᵀ x, gradWn = dNoiseLogitsᵀ x (zeroed when not noisy)
+ * and, when dx != 0, dx += dLogits Wg + dNoiseLogits Wn. With E = 1 the router does not affect
+ * the output: its gradients are written as zeros and dx is left as it is. Returns the balance
+ * loss (z-loss included).
  */
 export function moeRouterBackward(
   kind: i32, c1: f64, c2: f64, zLoss: f64, centred: bool, x: usize, inputs: i32, n: i32, experts: i32, k: i32, noisy: bool,
