@@ -14,7 +14,8 @@
 // `-- --full` the issue's 10. Flags override either: --train N,
 // --epochs N, --seeds 0,1,2, --experts 4,8,16, --topk 1,2, --units U, --two-layer 8 (E values of
 // the two-layer rows, "none" for none), --kinds moe,dense-macs,dense-params,tree, --lr X,
-// --balance "switch(0.01)", --json FILE (the rows).
+// --balance "switch(0.01)", --router plain|centred, --z-loss Z, --gating softmax|noisy, --no-timing
+// (training and loads only), --json FILE (the rows).
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { writeFileSync } from "node:fs";
@@ -32,6 +33,7 @@ const { values: flags } = parseArgs({
     train: { type: "string" }, epochs: { type: "string" }, seeds: { type: "string" }, experts: { type: "string" }, topk: { type: "string" },
     units: { type: "string" }, "two-layer": { type: "string" }, kinds: { type: "string" }, lr: { type: "string" }, balance: { type: "string" },
     batch: { type: "string" }, momentum: { type: "string" }, gating: { type: "string" }, json: { type: "string" },
+    router: { type: "string" }, "z-loss": { type: "string" }, "no-timing": { type: "boolean", default: false },
   },
 });
 const list = (text) => (text === "none" ? [] : text.split(",").map(Number));
@@ -51,6 +53,8 @@ const momentum = Number(flags.momentum ?? 0.9);
 const gating = flags.gating ?? "softmax";
 const batch = Number(flags.batch ?? 128);
 const balance = flags.balance ?? "switch(0.01)";
+const router = flags.router ?? "plain";
+const zLoss = Number(flags["z-loss"] ?? 0);
 const D = 784;
 
 const source = (name, layers, last) => `
@@ -69,7 +73,7 @@ const moeParams = (inputs, E) => E * (units * inputs + units) + E * inputs;
 
 function configs() {
   const out = [];
-  const moe = (src, E, k, name) => `layer ${name} = moe(${src}, ${units}, experts: ${E}, top_k: ${k}, gating: ${gating}, balance: ${balance}) relu`;
+  const moe = (src, E, k, name) => `layer ${name} = moe(${src}, ${units}, experts: ${E}, top_k: ${k}, gating: ${gating}, balance: ${balance}, router: ${router}, z_loss: ${zLoss}) relu`;
   for (const E of expertCounts) {
     for (const k of topks) {
       if (k > E) continue;
@@ -151,7 +155,7 @@ function expertLoad(model) {
 }
 
 const runs = configs();
-console.log(`Fashion-MNIST: ${train.count} training examples, ${test.count} test; ${epochs} epochs, batch ${batch}, sgd lr ${lr} momentum ${momentum}, seeds ${seeds.join(",")}; experts of ${units} relu units, gating ${gating}, balance ${balance}, dropless`);
+console.log(`Fashion-MNIST: ${train.count} training examples, ${test.count} test; ${epochs} epochs, batch ${batch}, sgd lr ${lr} momentum ${momentum}, seeds ${seeds.join(",")}; experts of ${units} relu units, gating ${gating}, balance ${balance}, router ${router}, z-loss ${zLoss}, dropless`);
 const rows = [];
 const timedModels = [];
 for (const run of runs) {
@@ -186,22 +190,24 @@ for (const run of runs) {
 // Timing: the rows of one (group, E) side by side, with the first seed's trained weights.
 for (const key of new Set(rows.map((r) => `${r.group}|${r.E}`))) {
   const members = rows.map((r, i) => [r, i]).filter(([r]) => `${r.group}|${r.E}` === key);
-  const times = timeTogether(members.map(([, i]) => timedModels[i]), 11);
+  const untimed = { batch1: NaN, batch128: NaN, train1: NaN, trainStep: NaN };
+  const times = flags["no-timing"] ? members.map(() => untimed) : timeTogether(members.map(([, i]) => timedModels[i]), 11);
   members.forEach(([r], j) => (r.times = times[j]));
 }
 const pm = (m, s, d) => `${m.toFixed(d)}${seeds.length > 1 ? ` ± ${s.toFixed(d)}` : ""}`;
 console.log("| layers | model | parameters | MACs/example | train loss | test accuracy % | train µs/ex, batch 1 | batch 128 | predict µs/ex, batch 1 | batch 128 | expert load max / min |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (const row of rows) {
-  const loads = row.load.map((l) => `${l.max.toFixed(2)} / ${l.min.toFixed(2)}`).join("; ") || "-";
+  const loads = row.load.map((l) => `${l.max.toFixed(2)} / ${l.min.toFixed(2)}, H ${l.entropy.toFixed(2)}`).join("; ") || "-";
   const t = row.times;
   console.log(`| ${row.group} | ${row.label} | ${row.parameters.toLocaleString("en-US")} | ${Math.round(row.macs).toLocaleString("en-US")} | ${pm(row.trainLoss, row.trainLossSd, 4)} | ${pm(100 * row.testAccuracy, 100 * row.testAccuracySd, 2)} | ${t.train1.toFixed(1)} | ${t.trainStep.toFixed(1)} | ${t.batch1.toFixed(1)} | ${t.batch128.toFixed(2)} | ${loads} |`);
 }
-console.log("MACs/example as counted on the test set; train loss: cross-entropy over the training set after training; train µs/ex: training steps (lr 0) at batch 1 and 128; expert load: the busiest and the idlest expert's share of the test set over the ideal k/E, per moe layer");
+console.log("MACs/example as counted on the test set; train loss: cross-entropy over the training set after training; train µs/ex: training steps (lr 0) at batch 1 and 128; expert load: the busiest and the idlest expert's share of the test set over the ideal k/E, and H the router entropy (nats), per moe layer, seed 0");
 // MoE against its equal-MACs dense layer: forward time at batch 128, loss and accuracy.
 for (const moe of rows.filter((r) => r.kind === "moe")) {
   const dense = rows.find((r) => r.kind === "dense-macs" && r.group === moe.group && r.E === moe.E && r.k === moe.k);
   if (!dense) continue;
-  console.log(`${moe.group} ${moe.label}: batch-128 forward ${(moe.times.batch128 / dense.times.batch128).toFixed(2)}x the equal-MACs dense layer's; train loss ${(moe.trainLoss - dense.trainLoss).toFixed(4)}, test accuracy ${(100 * (moe.testAccuracy - dense.testAccuracy)).toFixed(2)} points vs it`);
+  const forward = flags["no-timing"] ? "" : `batch-128 forward ${(moe.times.batch128 / dense.times.batch128).toFixed(2)}x the equal-MACs dense layer's; `;
+  console.log(`${moe.group} ${moe.label}: ${forward}train loss ${(moe.trainLoss - dense.trainLoss).toFixed(4)}, test accuracy ${(100 * (moe.testAccuracy - dense.testAccuracy)).toFixed(2)} points vs it`);
 }
 if (flags.json) writeFileSync(flags.json, JSON.stringify({ trainCount: train.count, epochs, seeds, batch, lr, units, balance, rows }, null, 1));

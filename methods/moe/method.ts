@@ -6,7 +6,8 @@
  * optimizer's; an expert no example reached in a step gets a zero gradient (see the doc).
  *
  * Checkpoint tensors: `<layer>.router_weight` [E, inputs] (nn.Linear orientation, no bias),
- * `<layer>.router_noise_weight` [E, inputs] (gating: noisy); one-layer experts
+ * `<layer>.router_noise_weight` [E, inputs] (gating: noisy), `<layer>.router_centre` [inputs]
+ * (router: centred; the running mean of the router's training inputs, no gradient); one-layer experts
  * `<layer>.expert_weight` [E, units, inputs], `expert_bias` [E, units]; FFN experts (hidden: H)
  * `expert_w1` [E, H, inputs], `expert_b1` [E, H], `expert_w2` [E, units, H], `expert_b2` [E, units].
  */
@@ -14,7 +15,8 @@ import { wasm, type Expr } from "../../compiler/backend/wasm/code.js";
 import type { CallOptionValue, OptionValues } from "../../compiler/frontend/options.js";
 import { MOE_BALANCE_CV, MOE_BALANCE_NONE, MOE_BALANCE_SWITCH } from "../../runtime/kernels/codes/moe.js";
 import { ACTIVATION_CODE } from "../dense/emit.js";
-import { defineMethod, type CheckLayerContext, type EmitLayer, type ParamRequest, type RegionRequest } from "../unit.js";
+import type { FunctionBuilder } from "../../compiler/backend/wasm/module-builder.js";
+import { defineMethod, type CheckLayerContext, type EmitContext, type EmitLayer, type ParamRequest, type RegionRequest } from "../unit.js";
 import { MOE_MESSAGES } from "./messages.js";
 import { MAX_WIDTH } from "../../compiler/frontend/language-spec.js";
 import { MOE_COUNTER_FIELDS, moeCounterFields } from "./counters.js";
@@ -30,6 +32,10 @@ export interface MoeOptions {
   balance: MoeBalance;
   /** Capacity factor c (each expert takes at most ceil(c k n / E) pairs); null: dropless. */
   capacity: number | null;
+  /** `centred`: the router reads x minus the batch's mean input in training, minus the running mean in evaluation. */
+  router: "plain" | "centred";
+  /** Coefficient of the router z-loss (ST-MoE): z · mean over the batch of (ln Σ_j exp G_j)²; 0: none. */
+  zLoss: number;
 }
 
 /** Switch's coefficient (Fedus et al. 2021) when `balance` is not written (and E > 1). */
@@ -47,9 +53,9 @@ function expertSizes(inputs: number, units: number, hidden: number): { weights: 
   return hidden > 0 ? { weights: hidden * inputs + units * hidden, biases: hidden + units } : { weights: units * inputs, biases: units };
 }
 
-/** Router parameters: E x inputs, twice with the noise weights. */
-function routerParameters(o: Pick<MoeOptions, "experts" | "gating">, inputs: number): number {
-  return (o.gating === "noisy" ? 2 : 1) * o.experts * inputs;
+/** Router parameters: E x inputs, twice with the noise weights; the running centre's inputs when centred. */
+function routerParameters(o: Pick<MoeOptions, "experts" | "gating" | "router">, inputs: number): number {
+  return (o.gating === "noisy" ? 2 : 1) * o.experts * inputs + (o.router === "centred" ? inputs : 0);
 }
 
 /** The balance option; not written: Switch's, or none with one expert (where it is a constant). */
@@ -72,6 +78,8 @@ function checkMoe(ctx: CheckLayerContext): MoeOptions {
     gating: options.get("gating") === "noisy" ? "noisy" : "softmax",
     balance: readBalance(options.get("balance"), num("experts", 1)),
     capacity: typeof options.get("capacity") === "number" ? (options.get("capacity") as number) : null,
+    router: options.get("router") === "centred" ? "centred" : "plain",
+    zLoss: num("z_loss", 0),
   };
   const experts = options.get("experts");
   const k = options.get("top_k");
@@ -80,7 +88,7 @@ function checkMoe(ctx: CheckLayerContext): MoeOptions {
   }
   if (typeof experts === "number" && inputs !== undefined && units !== undefined) {
     const perExpert = expertSizes(inputs, units, o.hidden);
-    const perExpertBytes = 4 * (perExpert.weights + perExpert.biases + routerParameters({ experts: 1, gating: o.gating }, inputs));
+    const perExpertBytes = 4 * (perExpert.weights + perExpert.biases + routerParameters({ experts: 1, gating: o.gating, router: "plain" }, inputs));
     const bytes = experts * perExpertBytes;
     if (bytes > WASM_MEMORY_BYTES) {
       const largest = Math.floor(WASM_MEMORY_BYTES / perExpertBytes);
@@ -98,6 +106,8 @@ function checkMoe(ctx: CheckLayerContext): MoeOptions {
   if (experts === 1) {
     if (o.gating === "noisy") ctx.report(MOE_MESSAGES.oneExpert, ctx.optionSpan("gating"), { layer: ctx.name, what: "noisy gating" });
     if (o.balance.kind !== "none") ctx.report(MOE_MESSAGES.oneExpert, ctx.optionSpan("balance"), { layer: ctx.name, what: `balance loss '${o.balance.kind}' (a constant)` });
+    if (o.router === "centred") ctx.report(MOE_MESSAGES.oneExpert, ctx.optionSpan("router"), { layer: ctx.name, what: "centred router" });
+    if (o.zLoss > 0) ctx.report(MOE_MESSAGES.oneExpert, ctx.optionSpan("z_loss"), { layer: ctx.name, what: "router z-loss" });
   }
   return o;
 }
@@ -121,6 +131,8 @@ export const moeMethod = defineMethod<MoeOptions, undefined>({
       },
     },
     { name: "capacity", kind: "number", min: 0, minInclusive: false },
+    { name: "router", kind: "choice", choices: ["plain", "centred"] },
+    { name: "z_loss", kind: "number", min: 0 },
   ],
   gateOptions: [],
   refusesGates: "moe layers route examples themselves",
@@ -148,6 +160,7 @@ export const moeMethod = defineMethod<MoeOptions, undefined>({
     const { inputs, units } = layer;
     const { experts: E, hidden: H, gating } = layer.options;
     const router: ParamRequest[] = [{ suffix: "router_weight", shape: [E, inputs], init: "method", decay: true, update: "optimizer", role: "router weights Wg (logits = Wg x)" }];
+    if (layer.options.router === "centred") router.push({ suffix: "router_centre", shape: [inputs], init: "zeros", decay: false, update: "none", role: "router centre: running mean of the router's training inputs (router: centred)" });
     if (gating === "noisy") router.push({ suffix: "router_noise_weight", shape: [E, inputs], init: "zeros", decay: true, update: "optimizer", role: "router noise weights Wn (noise scale softplus(Wn x))" });
     if (H === 0) {
       return [
@@ -220,6 +233,7 @@ export const moeMethod = defineMethod<MoeOptions, undefined>({
       const expertMacs = f.local(`${layer.name}.expertMacs`, "f64");
       const wn = o.gating === "noisy" ? wasm.select(training, layer.param("router_noise_weight").value, wasm.i32(0)) : 0;
       f.set(routerMacs, f.kernelValue("moeRouterLogits", layer.x, n, inputs, E, layer.param("router_weight").value, wn, r("logits"), noisyRegion("noise_logits"), r("router_scratch")));
+      if (o.router === "centred") centreRouter(f, layer, ctx, n, training);
       f.set(entropy, f.kernelValue("moeRoute", r("logits"), noisyRegion("noise_logits"), n, E, k, noisy, wasm.global(ctx.globalOf(layer, "seed")), wasm.global(ctx.step), layer.index,
         r("work"), noisyRegion("noise"), r("gate_logits"), r("probs"), r("top"), r("gates")));
       const capacity = o.capacity === null ? wasm.i32(-1) : f.kernelValue("moeCapacity", o.capacity, k, n, E);
@@ -229,12 +243,12 @@ export const moeMethod = defineMethod<MoeOptions, undefined>({
       f.kernel("moeCombine", r("ys"), units, n, k, r("pair_row"), r("gates"), layer.output);
       const [c1, c2] = balanceCoefficients(o.balance);
       const balance = ctx.globalOf(layer, "balance");
-      f.set(balance, f.kernelValue("moeBalanceLoss", BALANCE_CODE[o.balance.kind], c1, c2, n, E, k, noisy, r("logits"), noisyRegion("noise_logits"), r("gate_logits"), r("probs"), r("top"), r("gates"), r("work")));
+      f.set(balance, f.kernelValue("moeBalanceLoss", BALANCE_CODE[o.balance.kind], c1, c2, o.zLoss, n, E, k, noisy, r("logits"), noisyRegion("noise_logits"), r("gate_logits"), r("probs"), r("top"), r("gates"), r("work")));
       f.kernel("moeAccumulateStats", wasm.select(training, r("train_stats"), r("eval_stats")), r("counts"), E, n, k, units, wasm.local(dropped),
         wasm.add(wasm.local(routerMacs), wasm.local(expertMacs)), wasm.local(entropy), wasm.global(balance));
     },
     lossTerm(layer, ctx) {
-      return layer.options.balance.kind === "none" ? null : wasm.f32FromF64(wasm.global(ctx.globalOf(layer, "balance")));
+      return layer.options.balance.kind === "none" && layer.options.zLoss === 0 ? null : wasm.f32FromF64(wasm.global(ctx.globalOf(layer, "balance")));
     },
     backward(f, layer, _ctx, n, source) {
       const { inputs, units } = layer;
@@ -251,12 +265,29 @@ export const moeMethod = defineMethod<MoeOptions, undefined>({
         w.w1, w.w2, g.w1, g.b1, g.w2, g.b2, source ? r("dxs") : 0, 1);
       if (source) f.kernel("moeScatterInput", r("dxs"), inputs, n, k, r("pair_row"), source.address, source.beta);
       const [c1, c2] = balanceCoefficients(o.balance);
-      f.kernel("moeRouterBackward", BALANCE_CODE[o.balance.kind], c1, c2, layer.x, inputs, n, E, k, o.gating === "noisy" ? 1 : 0,
+      f.kernel("moeRouterBackward", BALANCE_CODE[o.balance.kind], c1, c2, o.zLoss, o.router === "centred" ? 1 : 0, layer.x, inputs, n, E, k, o.gating === "noisy" ? 1 : 0,
         layer.param("router_weight").value, noisyParam("value"), r("logits"), noisyRegion("noise_logits"), noisyRegion("noise"), r("gate_logits"), r("probs"),
         r("top"), r("gates"), r("dgates"), r("dlogits"), noisyRegion("dnoise_logits"), layer.param("router_weight").grad, noisyParam("grad"), source ? source.address : 0, r("work"));
     },
   },
 });
+
+/**
+ * `router: centred`: the logits (and noise logits) of x minus the batch mean in training, of x
+ * minus the running centre in evaluation; then the running centre takes the training batch.
+ */
+function centreRouter(f: FunctionBuilder, layer: EmitLayer<MoeOptions>, ctx: EmitContext<MoeOptions, undefined>, n: Expr, training: Expr): void {
+  const { inputs } = layer;
+  const E = layer.options.experts;
+  const centre = layer.param("router_centre").value;
+  f.kernel("moeCentreLogits", training, n, E, inputs, layer.param("router_weight").value, centre, layer.region("moe_logits"));
+  // the noise logits exist in training only: n = 0 in evaluation makes the call a no-op
+  const trainingRows = wasm.select(training, n, wasm.i32(0));
+  if (layer.options.gating === "noisy") {
+    f.kernel("moeCentreLogits", training, trainingRows, E, inputs, layer.param("router_noise_weight").value, centre, layer.region("moe_noise_logits"));
+  }
+  f.kernel("moeUpdateCentre", layer.x, trainingRows, inputs, centre, wasm.global(ctx.step));
+}
 
 function balanceCoefficients(b: MoeBalance): [number, number] {
   return b.kind === "switch" ? [b.alpha, 0] : b.kind === "cv" ? [b.importance, b.load] : [0, 0];

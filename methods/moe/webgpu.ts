@@ -16,6 +16,7 @@ import { tileSpan } from "../../runtime/webgpu/kernels/gemm.js";
 import { callWords } from "../../runtime/webgpu/kernels/wgsl.js";
 import { defineGpuMethod, type GpuContext, type GpuLayer, type GpuSourceDelta } from "../../runtime/webgpu/method.js";
 import type { LayerReport } from "../runtime-unit.js";
+import { centreColumnsKernel, centreShiftKernel, centreUpdateKernel } from "./wgsl-centre.js";
 import {
   balanceKernel,
   balanceWords,
@@ -49,6 +50,10 @@ interface MoeOptions {
   gating: "softmax" | "noisy";
   balance: MoeBalance;
   capacity: number | null;
+  /** Absent in manifests written before these options: plain, 0. */
+  router?: "plain" | "centred";
+  /** Not built on the GPU (`unsupported` names it). */
+  zLoss?: number;
 }
 
 /** The module's per-layer global the GPU needs: the gating noise's seed (set by init). */
@@ -101,6 +106,7 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train", lossSlot: n
   if (noisy) Object.assign(routeBind, { noiseLogits: r("noise_logits"), noise: r("noise") });
   const steps: Step[] = [router(layer.param("router_weight").value, r("logits"))];
   if (noisy) steps.push(router(layer.param("router_noise_weight").value, r("noise_logits")));
+  if (o.router === "centred") steps.push(...centreRouter(layer, phase, noisy));
   const starts = r("expert_start");
   steps.push(
     { kind: "dispatch", kernel: routeKernel({ experts: E, k, layerIndex: layer.index }, noisy), bind: routeBind },
@@ -145,6 +151,24 @@ function forward(layer: Layer, ctx: Ctx, phase: "predict" | "train", lossSlot: n
     },
   );
   return steps;
+}
+
+/**
+ * `router: centred`: training centres each expert's logit column over the batch (and the noise
+ * logits'), then the running centre takes the batch; evaluation subtracts W centre.
+ */
+function centreRouter(layer: Layer, phase: "predict" | "train", noisy: boolean): Step[] {
+  const E = layer.options.experts;
+  const centre = layer.param("router_centre").value;
+  const columns = (region: string): Step => ({ kind: "dispatch", kernel: centreColumnsKernel(E), bind: { v: region } });
+  if (phase === "predict") {
+    return [{ kind: "dispatch", kernel: centreShiftKernel(E, layer.inputs), bind: { w: layer.param("router_weight").value, centre, logits: layer.region("moe_logits") } }];
+  }
+  return [
+    columns(layer.region("moe_logits")),
+    ...(noisy ? [columns(layer.region("moe_noise_logits"))] : []),
+    { kind: "dispatch", kernel: centreUpdateKernel(layer.inputs), bind: { x: layer.x, words: layer.own("call"), centre } },
+  ];
 }
 
 function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[] {
@@ -227,7 +251,13 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
     kernel: gemmKernel({ shape: "NN", m: "n", n: inputs, k: E, lda: E, ldb: inputs, ldc: inputs, beta: 1 }),
     bind: { a: d, b: weight, c: source!.region },
   });
-  steps.push({ kind: "dispatch", kernel: routerRowBackwardKernel(balanceShape(layer), noisy), bind: rowBind }, routerGrad(r("dlogits"), wg.grad!));
+  steps.push({ kind: "dispatch", kernel: routerRowBackwardKernel(balanceShape(layer), noisy), bind: rowBind });
+  // centred: dW and dX are the products of the column-centred dL (moeRouterBackward)
+  if (o.router === "centred") {
+    steps.push({ kind: "dispatch", kernel: centreColumnsKernel(E), bind: { v: r("dlogits") } });
+    if (noisy) steps.push({ kind: "dispatch", kernel: centreColumnsKernel(E), bind: { v: r("dnoise_logits") } });
+  }
+  steps.push(routerGrad(r("dlogits"), wg.grad!));
   if (wn) steps.push(routerGrad(r("dnoise_logits"), wn.grad!));
   if (source) {
     steps.push(routerInput(r("dlogits"), wg.value));
@@ -236,8 +266,16 @@ function backward(layer: Layer, ctx: Ctx, source: GpuSourceDelta | null): Step[]
   return steps;
 }
 
+/** The router option the GPU kernels do not build (the z-loss): the wasm build trains it (docs/methods/moe.md). */
+function unsupportedRouter(options: MoeOptions): string[] {
+  const problems: string[] = [];
+  if ((options.zLoss ?? 0) > 0) problems.push("moe option 'z_loss' is not built on the GPU (the wasm back end runs it)");
+  return problems;
+}
+
 export const moeGpu = defineGpuMethod<MoeOptions, MoeGpuState>({
   state: () => ({ seed: 0 }),
+  unsupported: (layer) => unsupportedRouter(layer.options),
   regions: (layer, ctx) => {
     const E = layer.options.experts;
     return [

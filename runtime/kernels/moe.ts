@@ -17,6 +17,7 @@ export {
   MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
   moeRouterWorkBytes, moeRouterLogits, moeRoute, moeBalanceLoss, moeRouterBackward,
 } from "./moerouter";
+export { moeCentreLogits, moeUpdateCentre } from "./moecentre";
 
 /** Activation kinds of the experts (ACT). */
 export const MOE_LINEAR: i32 = 0;

@@ -4,6 +4,7 @@
 import { gemmNN, gemmNT, gemmTN, GEMM_SMALL_M } from "./gemm";
 import { philox4x32 } from "./rng";
 import { addF64, i32At, sigmoidF64, uniformOpenF64 } from "./helpers";
+import { centreColumns } from "./moecentre";
 // Balance-loss kinds of moeBalanceLoss / moeRouterBackward: none; Switch c1 * E * Σ_i f_i P̄_i
 // (Fedus et al. 2021, c1 = alpha); CV c1 * CV(importance)² + c2 * CV(load)² (Shazeer et al. 2017).
 import { MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV } from "./codes/moe";
@@ -281,35 +282,69 @@ function balanceStats(
  * Balance loss of the batch (kind MOE_BALANCE_*; switch: c1 = alpha; cv: c1 = w_importance,
  * c2 = w_load). f_i = the fraction of the n examples whose k selected include i (before
  * capacity); P̄_i = mean probs; importance_i = Σ gates of the pairs that selected i (dropped
- * ones included); load: see balanceStats. Returns 0 for none or n = 0.
+ * ones included); load: see balanceStats. Plus the router z-loss with coefficient zLoss (0:
+ * none). Returns 0 for none, zLoss = 0, or n = 0.
  */
 export function moeBalanceLoss(
-  kind: i32, c1: f64, c2: f64, n: i32, experts: i32, k: i32, noisy: bool,
+  kind: i32, c1: f64, c2: f64, zLoss: f64, n: i32, experts: i32, k: i32, noisy: bool,
   logits: usize, noiseLogits: usize, gateLogits: usize, probs: usize, topIdx: usize, gates: usize, work: usize,
 ): f64 {
-  return balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, false);
+  return balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, false) +
+    routerZLoss(zLoss, n, experts, gateLogits);
+}
+
+/** ln Σ_j exp(G_j) of one example's gate logits g [E], in f64. */
+function logSumExp(g: usize, experts: i32): f64 {
+  let max = f32At(g, 0);
+  for (let j = 1; j < experts; j++) max = Math.max(max, f32At(g, j));
+  let sum: f64 = 0;
+  for (let j = 0; j < experts; j++) sum += Math.exp(f32At(g, j) - max);
+  return max + Math.log(sum);
 }
 
 /**
- * Router backward. dgates [n x k] (dL/dgate from moeCombineBackward) plus the balance loss
- * give dLogits = dL/dl and, when noisy, dNoiseLogits = dL/dnl [n x E]; then gradWg = dLogitsᵀ x,
- * gradWn = dNoiseLogitsᵀ x (zeroed when not noisy) and, when dx != 0, dx += dLogits Wg +
- * dNoiseLogits Wn. With E = 1 the router does not affect the output: its gradients are
- * written as zeros and dx is left as it is. Returns the balance loss.
+ * The router z-loss of ST-MoE (Zoph et al. 2022): z (1/n) Σ_x (ln Σ_j exp G_j(x))², over the
+ * gate logits G (the noisy ones in a noisy training pass). 0 when z = 0, E = 1 or n = 0.
+ */
+function routerZLoss(z: f64, n: i32, experts: i32, gateLogits: usize): f64 {
+  if (z == 0 || experts == 1 || n <= 0) return 0;
+  let total: f64 = 0;
+  for (let e = 0; e < n; e++) {
+    const lse = logSumExp(gateLogits + (<usize>(e * experts) << 2), experts);
+    total += lse * lse;
+  }
+  return z * total / <f64>n;
+}
+
+/**
+ * Router backward. dgates [n x k] (dL/dgate from moeCombineBackward) plus the balance loss and
+ * the z-loss give dLogits = dL/dl and, when noisy, dNoiseLogits = dL/dnl [n x E]; `centred`
+ * (the forward centred the logits over the batch, moeCentreLogits) then subtracts their
+ * column means; then gradWg = dLogitsᵀ x, gradWn = dNoiseLogitsᵀ x (zeroed when not noisy)
+ * and, when dx != 0, dx += dLogits Wg + dNoiseLogits Wn. With E = 1 the router does not affect
+ * the output: its gradients are written as zeros and dx is left as it is. Returns the balance
+ * loss (z-loss included).
  */
 export function moeRouterBackward(
-  kind: i32, c1: f64, c2: f64, x: usize, inputs: i32, n: i32, experts: i32, k: i32, noisy: bool,
+  kind: i32, c1: f64, c2: f64, zLoss: f64, centred: bool, x: usize, inputs: i32, n: i32, experts: i32, k: i32, noisy: bool,
   wg: usize, wn: usize, logits: usize, noiseLogits: usize, noise: usize, gateLogits: usize, probs: usize,
   topIdx: usize, gates: usize, dgates: usize, dLogits: usize, dNoiseLogits: usize, gradWg: usize, gradWn: usize, dx: usize, work: usize,
 ): f64 {
-  const value = balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, true);
+  const value = balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, true) +
+    routerZLoss(zLoss, n, experts, gateLogits);
   const weightBytes = <usize>(experts * inputs) << 2;
   if (experts == 1 || n <= 0) {
     memory.fill(gradWg, 0, weightBytes);
     if (gradWn != 0) memory.fill(gradWn, 0, weightBytes);
     return value;
   }
-  for (let e = 0; e < n; e++) routerRowBackward(kind, c1, e, experts, k, noisy, n, logits, noiseLogits, noise, gateLogits, probs, topIdx, gates, dgates, dLogits, dNoiseLogits, work);
+  for (let e = 0; e < n; e++) routerRowBackward(kind, c1, zLoss, e, experts, k, noisy, n, logits, noiseLogits, noise, gateLogits, probs, topIdx, gates, dgates, dLogits, dNoiseLogits, work);
+  // Centred in training, l = W (x - x̄): dW = dLᵀ (X - 1 x̄ᵀ) and dX = (dL - 1 mean(dL)) W,
+  // both the products of the column-centred dL.
+  if (centred) {
+    centreColumns(dLogits, n, experts);
+    if (noisy) centreColumns(dNoiseLogits, n, experts);
+  }
   gemmTN(experts, inputs, n, dLogits, experts, x, inputs, gradWg, inputs, 0);
   if (noisy) gemmTN(experts, inputs, n, dNoiseLogits, experts, x, inputs, gradWn, inputs, 0);
   else if (gradWn != 0) memory.fill(gradWn, 0, weightBytes);
@@ -322,7 +357,7 @@ export function moeRouterBackward(
 
 /** One example's dL/dl and dL/dnl (rows of dLogits, dNoiseLogits), accumulated in f64. */
 function routerRowBackward(
-  kind: i32, c1: f64, e: i32, experts: i32, k: i32, noisy: bool, n: i32,
+  kind: i32, c1: f64, zLoss: f64, e: i32, experts: i32, k: i32, noisy: bool, n: i32,
   logits: usize, noiseLogits: usize, noise: usize, gateLogits: usize, probs: usize,
   topIdx: usize, gates: usize, dgates: usize, dLogits: usize, dNoiseLogits: usize, work: usize,
 ): void {
@@ -338,6 +373,11 @@ function routerRowBackward(
     let mean: f64 = 0;
     for (let i = 0; i < experts; i++) mean += scale * getF(fraction, i) * f32At(p, i);
     for (let j = 0; j < experts; j++) addF64(dG, j, f32At(p, j) * (scale * getF(fraction, j) - mean));
+  }
+  if (zLoss != 0) {
+    // d/dG_j of z lse² / n = (2 z / n) lse softmax(G)_j, the softmax recomputed in f64
+    const lse = logSumExp(g, experts), scale = 2.0 * zLoss * lse / <f64>n;
+    for (let j = 0; j < experts; j++) addF64(dG, j, scale * Math.exp(f32At(g, j) - lse));
   }
   const dImportance = arr(work, W_D_IMPORTANCE, experts);
   for (let s = 0; s < k; s++) {

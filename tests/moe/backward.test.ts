@@ -16,10 +16,14 @@ const GRADIENT_CASES: [MoeShape, number][] = [
   [shape({ experts: 8, topK: 3, hidden: 0, act: "sigmoid", noisy: true, balance: { kind: "cv", importance: 1, load: 1 } }), 3],
   [shape({ experts: 4, topK: 1, hidden: 0, act: "tanh", noisy: true, balance: { kind: "cv", importance: 0.3, load: 0.3 } }), 1],
   [shape({ experts: 1, topK: 1, hidden: 3, act: "tanh", noisy: true, balance: { kind: "switch", alpha: 1 } }), 4],
+  // the router z-loss and the centred router (x minus the batch mean)
+  [shape({ experts: 3, topK: 2, act: "tanh", zLoss: 0.5 }), 5],
+  [shape({ experts: 4, topK: 2, act: "tanh", balance: { kind: "switch", alpha: 0.3 }, zLoss: 0.4, centred: true }), 6],
+  [shape({ experts: 5, topK: 1, hidden: 3, act: "sigmoid", noisy: true, balance: { kind: "cv", importance: 0.3, load: 0.3 }, zLoss: 0.2, centred: true }), 7],
 ];
 
 function label(s: MoeShape, n: number): string {
-  return `E=${s.experts} k=${s.topK} H=${s.hidden} n=${n} ${s.act} noisy=${s.noisy} ${s.balance.kind} cap=${s.capacity}`;
+  return `E=${s.experts} k=${s.topK} H=${s.hidden} n=${n} ${s.act} noisy=${s.noisy} ${s.balance.kind} cap=${s.capacity} z=${s.zLoss} centred=${s.centred}`;
 }
 
 /** Central differences of the reference objective for every element of every tensor. */

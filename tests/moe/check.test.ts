@@ -14,7 +14,7 @@ function options(moe: string) {
 describe("moe options", () => {
   it("defaults: one-layer experts, softmax gating, Switch 0.01, dropless", () => {
     expect(options("experts: 8, top_k: 2")).toEqual({
-      options: { experts: 8, topK: 2, hidden: 0, gating: "softmax", balance: { kind: "switch", alpha: 0.01 }, capacity: null },
+      options: { experts: 8, topK: 2, hidden: 0, gating: "softmax", balance: { kind: "switch", alpha: 0.01 }, capacity: null, router: "plain", zLoss: 0 },
       codes: [],
     });
   });
@@ -28,6 +28,16 @@ describe("moe options", () => {
     expect(options("experts: 4, top_k: 1, gating: noisy, balance: cv(0.1, 0.2)").options).toMatchObject({ gating: "noisy", balance: { kind: "cv", importance: 0.1, load: 0.2 } });
     expect(options("experts: 4, top_k: 1, balance: none").options).toMatchObject({ balance: { kind: "none" } });
     expect(options("experts: 4, top_k: 1, balance: none()").options).toMatchObject({ balance: { kind: "none" } });
+  });
+
+  it("the router options: centred inputs and the z-loss", () => {
+    expect(options("experts: 4, top_k: 1, router: centred, z_loss: 0.001")).toEqual({
+      options: expect.objectContaining({ router: "centred", zLoss: 0.001 }),
+      codes: [],
+    });
+    expect(options("experts: 4, top_k: 1, router: plain").options).toMatchObject({ router: "plain", zLoss: 0 });
+    expect(options("experts: 4, top_k: 1, router: centered").codes).toEqual(["CD3004"]);
+    expect(options("experts: 4, top_k: 1, z_loss: -1").codes).toEqual(["CD3002"]);
   });
 
   it("FFN experts and a capacity", () => {

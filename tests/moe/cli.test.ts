@@ -29,8 +29,10 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
-// moe(x, 128, experts: 8, top_k: 2) relu, then dense(h, 10)
+// moe(x, 128, experts: 8, top_k: 2, router: centred) relu, then dense(h, 10)
 const ROUTER = 8 * 784;
+/** The centred router's running centre: a router tensor, no MACs per example. */
+const CENTRE = 784;
 const EXPERT_MACS = 2 * 128 * 784;
 const COMBINE = 2 * 128;
 
@@ -51,9 +53,9 @@ describe("examples/fashion-moe.cond through condc", () => {
     expect(text.out).toContain("h: weights / MACs of its body = 4.0; gate overhead 6,528 MACs");
     const json = JSON.parse((await run(["inspect", EXAMPLE, "--json"])).out) as { layers: Record<string, Record<string, number>> };
     expect(json.layers["h"]).toMatchObject({
-      parameters: 8 * (128 * 784 + 128) + ROUTER,
+      parameters: 8 * (128 * 784 + 128) + ROUTER + CENTRE,
       weights: 8 * 128 * 784,
-      gate_parameters: ROUTER,
+      gate_parameters: ROUTER + CENTRE,
       body_macs_per_example: EXPERT_MACS,
       gate_macs_per_example: ROUTER + COMBINE,
       macs_per_example: EXPERT_MACS + ROUTER + COMBINE,

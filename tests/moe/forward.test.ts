@@ -16,11 +16,13 @@ const CASES: MoeShape[] = [
   shape({ experts: 5, topK: 5, hidden: 3, act: "tanh", noisy: true, balance: { kind: "cv", importance: 1, load: 1 } }),
   shape({ experts: 6, topK: 2, hidden: 0, act: "relu", capacity: 2, balance: { kind: "switch", alpha: 1 } }),
   shape({ experts: 4, topK: 2, hidden: 4, act: "sigmoid", noisy: true, capacity: 3, balance: { kind: "cv", importance: 0.5, load: 0.5 } }),
+  shape({ experts: 4, topK: 2, hidden: 0, act: "tanh", balance: { kind: "switch", alpha: 0.1 }, zLoss: 0.3, centred: true }),
+  shape({ experts: 5, topK: 1, hidden: 3, act: "relu", noisy: true, balance: { kind: "cv", importance: 0.2, load: 0.2 }, zLoss: 0.05, centred: true }),
 ];
 const BATCHES = [1, 3, 17, 40];
 
 function check(mod: KernelModule, s: MoeShape, n: number, seed: number): void {
-  const label = `E=${s.experts} k=${s.topK} H=${s.hidden} n=${n} ${s.act} noisy=${s.noisy} ${s.balance.kind} cap=${s.capacity}`;
+  const label = `E=${s.experts} k=${s.topK} H=${s.hidden} n=${n} ${s.act} noisy=${s.noisy} ${s.balance.kind} cap=${s.capacity} z=${s.zLoss} centred=${s.centred}`;
   const p = randomParams(s, seed);
   const x = randomArray(n * s.inputs, seed + 99, -2, 2);
   const got = runKernels(mod, s, p, x, n, null);

@@ -69,13 +69,17 @@ export function runKernels(mod: KernelModule, s: MoeShape, p: KernelParams, x: F
   const xs = nanF32(mod, pairs * D), hs = nanF32(mod, pairs * H), ys = nanF32(mod, pairs * U), h = nanF32(mod, n * U);
   const noisy = s.noisy ? 1 : 0;
   const routerMacs = k.moeRouterLogits(px, n, D, E, wg, s.noisy ? wn : 0, logits, noiseLogits, nanF32(mod, E * n));
+  if (s.centred) {
+    k.moeCentreLogits(1, n, E, D, wg, 0, logits);
+    if (s.noisy) k.moeCentreLogits(1, n, E, D, wn, 0, noiseLogits);
+  }
   const entropy = k.moeRoute(logits, noiseLogits, n, E, K, noisy, s.seed, s.step, s.layer, work, noise, gateLogits, probs, topIdx, gates);
   const dropped = k.moeDispatch(topIdx, n, K, E, s.capacity, counts, expertStart, rowPair, pairRow);
   k.moeGather(px, D, K, rowPair, expertStart, E, xs);
   const expertMacs = k.moeExpertsForward(xs, expertStart, E, D, U, H, ACTIVATION_KIND[s.act], w1, b1, w2, b2, hs, ys);
   k.moeCombine(ys, U, n, K, pairRow, gates, h);
   const [c1, c2] = balanceCoefficients(s);
-  const balance = k.moeBalanceLoss(BALANCE_KIND[s.balance.kind], c1, c2, n, E, K, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work);
+  const balance = k.moeBalanceLoss(BALANCE_KIND[s.balance.kind], c1, c2, s.zLoss, n, E, K, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work);
   const run: KernelRun = {
     h: mod.f32(h, n * U).slice(), logits: mod.f32(logits, n * E).slice(), noise: mod.f32(noise, n * E).slice(),
     gateLogits: mod.f32(gateLogits, n * E).slice(), probs: mod.f32(probs, n * E).slice(), topIdx: mod.i32(topIdx, pairs).slice(),
@@ -90,7 +94,7 @@ export function runKernels(mod: KernelModule, s: MoeShape, p: KernelParams, x: F
   k.moeCombineBackward(pdh, ys, U, n, K, pairRow, gates, dys, dgates);
   run.backwardMacs = k.moeExpertsBackward(xs, hs, ys, dys, dhs, expertStart, E, D, U, H, ACTIVATION_KIND[s.act], w1, w2, gw1, gb1, gw2, gb2, dxs, zeroUntouched ? 1 : 0);
   k.moeScatterInput(dxs, D, n, K, pairRow, dx, 0);
-  run.balanceInBackward = k.moeRouterBackward(BALANCE_KIND[s.balance.kind], c1, c2, px, D, n, E, K, noisy, wg, s.noisy ? wn : 0,
+  run.balanceInBackward = k.moeRouterBackward(BALANCE_KIND[s.balance.kind], c1, c2, s.zLoss, s.centred ? 1 : 0, px, D, n, E, K, noisy, wg, s.noisy ? wn : 0,
     logits, noiseLogits, noise, gateLogits, probs, topIdx, gates, dgates, dLogits, dNoiseLogits, gwg, s.noisy ? gwn : 0, dx, work);
   run.grads = {
     wg: mod.f32(gwg, E * D).slice(), wn: mod.f32(gwn, E * D).slice(), w1: mod.f32(gw1, E * width * D).slice(), b1: mod.f32(gb1, E * width).slice(),
@@ -106,7 +110,7 @@ export function balanceCoefficients(s: MoeShape): [number, number] {
 
 /** Default shape for a test; override fields as needed. */
 export function shape(over: Partial<MoeShape>): MoeShape {
-  return { inputs: 7, units: 5, hidden: 0, experts: 4, topK: 2, act: "tanh", noisy: false, balance: { kind: "none" }, capacity: -1, seed: 7, step: 3, layer: 1, ...over };
+  return { inputs: 7, units: 5, hidden: 0, experts: 4, topK: 2, act: "tanh", noisy: false, balance: { kind: "none" }, capacity: -1, zLoss: 0, centred: false, seed: 7, step: 3, layer: 1, ...over };
 }
 
 /** Bitwise equality of two float arrays (NaN payloads and signed zeros included). */

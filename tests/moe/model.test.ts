@@ -33,7 +33,7 @@ function f64(model: Model, name: string): Float64Array {
 /** The reference's view of layer `h` of a model (index 0, reading the input). */
 function referenceOf(model: Model, shape: Partial<MoeShape> & Pick<MoeShape, "experts" | "topK">, inputs: number, units: number) {
   const hidden = shape.hidden ?? 0;
-  const s: MoeShape = { inputs, units, hidden, act: "tanh", noisy: false, balance: { kind: "none" }, capacity: -1, seed: 0, step: 0, layer: 0, ...shape };
+  const s: MoeShape = { inputs, units, hidden, act: "tanh", noisy: false, balance: { kind: "none" }, capacity: -1, zLoss: 0, centred: false, seed: 0, step: 0, layer: 0, ...shape };
   const has = (suffix: string) => model.manifest.params.some((p) => p.name === `h.${suffix}`);
   const p = {
     wg: f64(model, "h.router_weight"),

@@ -21,6 +21,10 @@ export interface MoeShape {
   balance: Balance;
   /** Tokens per expert; < 0: dropless. */
   capacity: number;
+  /** Router z-loss coefficient (ST-MoE): z mean_x (ln Σ_j exp G_j)². */
+  zLoss: number;
+  /** The router reads x minus the batch's mean input (`router: centred` in training). */
+  centred: boolean;
   seed: number;
   step: number;
   layer: number;
@@ -159,18 +163,39 @@ function balanceTerms(s: MoeShape, f: MoeForward, n: number) {
   return { fraction, meanProb, importance, load, smooth };
 }
 
+/** What the router reads: x, or x minus the batch mean when centred. */
+function routerInput(s: MoeShape, x: ArrayLike<number>, n: number): Float64Array {
+  const out = Float64Array.from({ length: n * s.inputs }, (_, q) => x[q]!);
+  if (!s.centred || n === 0) return out;
+  for (let c = 0; c < s.inputs; c++) {
+    let mean = 0;
+    for (let e = 0; e < n; e++) mean += x[e * s.inputs + c]! / n;
+    for (let e = 0; e < n; e++) out[e * s.inputs + c]! -= mean;
+  }
+  return out;
+}
+
+/** ln Σ_j exp G_j of example e. */
+function logSumExp(g: Float64Array, e: number, E: number): number {
+  const max = Math.max(...g.subarray(e * E, e * E + E));
+  let sum = 0;
+  for (let j = 0; j < E; j++) sum += Math.exp(g[e * E + j]! - max);
+  return max + Math.log(sum);
+}
+
 export function moeForward(s: MoeShape, p: MoeParams, x: ArrayLike<number>, n: number): MoeForward {
   const { inputs, experts: E, topK: k, units } = s;
   const logits = new Float64Array(n * E), noiseLogits = new Float64Array(n * E), noise = new Float64Array(n * E);
   const gateLogits = new Float64Array(n * E), probs = new Float64Array(n * E);
   const topIdx = new Int32Array(n * k), gates = new Float64Array(n * k);
   let entropy = 0;
+  const rx = routerInput(s, x, n);
   for (let e = 0; e < n; e++) {
     for (let j = 0; j < E; j++) {
       let l = 0, nl = 0;
       for (let c = 0; c < inputs; c++) {
-        l += p.wg[j * inputs + c]! * x[e * inputs + c]!;
-        if (s.noisy) nl += p.wn![j * inputs + c]! * x[e * inputs + c]!;
+        l += p.wg[j * inputs + c]! * rx[e * inputs + c]!;
+        if (s.noisy) nl += p.wn![j * inputs + c]! * rx[e * inputs + c]!;
       }
       logits[e * E + j] = l;
       noiseLogits[e * E + j] = nl;
@@ -217,6 +242,12 @@ export function moeForward(s: MoeShape, p: MoeParams, x: ArrayLike<number>, n: n
 }
 
 function balanceValue(s: MoeShape, f: MoeForward, n: number): number {
+  let z = 0;
+  if (s.zLoss !== 0 && s.experts > 1) for (let e = 0; e < n; e++) z += (s.zLoss * logSumExp(f.gateLogits, e, s.experts) ** 2) / n;
+  return z + balanceOnly(s, f, n);
+}
+
+function balanceOnly(s: MoeShape, f: MoeForward, n: number): number {
   if (s.balance.kind === "none" || n === 0) return 0;
   const t = balanceTerms(s, f, n);
   if (s.balance.kind === "switch") return s.balance.alpha * s.experts * t.fraction.reduce((a, fi, i) => a + fi * t.meanProb[i]!, 0);
@@ -273,6 +304,12 @@ export function moeBackward(s: MoeShape, p: MoeParams, x: ArrayLike<number>, n: 
       }
     }
   }
+  if (s.zLoss !== 0) {
+    for (let e = 0; e < n; e++) {
+      const lse = logSumExp(f.gateLogits, e, E);
+      for (let j = 0; j < E; j++) dG[e * E + j]! += ((2 * s.zLoss * lse) / n) * Math.exp(f.gateLogits[e * E + j]! - lse);
+    }
+  }
   if (s.balance.kind === "cv") {
     const imp = cvSquared(terms!.importance).grad;
     for (let q = 0; q < n * k; q++) dgates[q]! += s.balance.importance * imp[f.topIdx[q]!]!;
@@ -303,17 +340,24 @@ export function moeBackward(s: MoeShape, p: MoeParams, x: ArrayLike<number>, n: 
       }
     }
   }
+  const dL = new Float64Array(n * E), dNL = new Float64Array(n * E);
+  for (let q = 0; q < n * E; q++) {
+    dL[q] = dG[q]! + dl[q]!;
+    dNL[q] = s.noisy ? dG[q]! * f.noise[q]! * sigmoid(f.noiseLogits[q]!) + dnl[q]! : 0;
+  }
+  // centred: l_e = W (x_e - x̄), so dW = Σ_e dL_e (x_e - x̄)ᵀ and dx_e = Σ_e' dL_e' W (δ_ee' - 1/n)
+  const rx = routerInput(s, x, n);
+  const meanDL = new Float64Array(E), meanDNL = new Float64Array(E);
+  if (s.centred) for (let q = 0; q < n * E; q++) { meanDL[q % E]! += dL[q]! / n; meanDNL[q % E]! += dNL[q]! / n; }
   for (let e = 0; e < n; e++) {
     for (let j = 0; j < E; j++) {
       const q = e * E + j;
-      const dlq = dG[q]! + dl[q]!;
-      const dnlq = s.noisy ? dG[q]! * f.noise[q]! * sigmoid(f.noiseLogits[q]!) + dnl[q]! : 0;
       for (let c = 0; c < inputs; c++) {
-        g.wg[j * inputs + c]! += dlq * x[e * inputs + c]!;
-        g.x[e * inputs + c]! += dlq * p.wg[j * inputs + c]!;
+        g.wg[j * inputs + c]! += dL[q]! * rx[e * inputs + c]!;
+        g.x[e * inputs + c]! += (dL[q]! - meanDL[j]!) * p.wg[j * inputs + c]!;
         if (s.noisy) {
-          g.wn[j * inputs + c]! += dnlq * x[e * inputs + c]!;
-          g.x[e * inputs + c]! += dnlq * p.wn![j * inputs + c]!;
+          g.wn[j * inputs + c]! += dNL[q]! * rx[e * inputs + c]!;
+          g.x[e * inputs + c]! += (dNL[q]! - meanDNL[j]!) * p.wn![j * inputs + c]!;
         }
       }
     }

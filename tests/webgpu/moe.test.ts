@@ -2,13 +2,16 @@
  * @fileoverview Mixtures of experts on the GPU against the wasm build, from the same init(seed):
  * predictions through routing and the grouped expert products, one step's parameters and loss
  * (with the balance loss: Switch, and CV with noisy gating, whose noise comes from the same
- * counter RNG), FFN experts, a capacity that drops pairs, one expert, the counted figures,
+ * counter RNG), FFN experts, a capacity that drops pairs, one expert, a centred router (its
+ * running centre after the steps), the refused z-loss, the counted figures,
  * 200 steps' loss and checkpoints across back ends. Small layers on a learnable synthetic set.
  */
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 import { afterAll, describe, expect, it } from "vitest";
+import { loadModel } from "../../runtime/model.js";
+import { GpuUnsupportedModelError } from "../../runtime/webgpu/errors.js";
 import { collectFigures, resetCounters } from "../../runtime/report.js";
 import { probeGpu, skipNote } from "./gpu.js";
 import { build, expectParamsClose, expectPredictionsClose, gpuModel, pair, rows, syntheticData, trainBoth } from "./compare.js";
@@ -36,12 +39,14 @@ train {
 const data = syntheticData(24, 4, 4000, 17);
 
 describe(`mixtures of experts on the GPU against the wasm build${skipNote(probe)}`, () => {
-  it.skipIf(!probe.device)("predictions, two steps' losses and parameters and the figures, for Switch, CV with noisy gating, FFN experts, a capacity, one expert", async () => {
+  it.skipIf(!probe.device)("predictions, two steps' losses and parameters and the figures, for Switch, CV with noisy gating, FFN experts, a capacity, one expert, a centred router", async () => {
     for (const moe of [
       "experts: 4, top_k: 2, balance: switch(0.1)",
       "experts: 5, top_k: 2, gating: noisy, balance: cv(0.1, 0.1)",
       "experts: 3, top_k: 1, hidden: 8, capacity: 0.5",
       "experts: 1, top_k: 1",
+      "experts: 4, top_k: 2, balance: switch(0.1), router: centred",
+      "experts: 5, top_k: 1, hidden: 6, gating: noisy, balance: cv(0.1, 0.1), router: centred",
     ]) {
       const compiled = await build({ file: "small-moe.cond", text: source(moe) }, BATCH);
       const { wasm, gpu } = await pair(probe.device!, compiled, 6);
@@ -60,7 +65,20 @@ describe(`mixtures of experts on the GPU against the wasm build${skipNote(probe)
         expect(closeness([gpuLoss], [wasmLoss]), `${moe}: loss at step ${step + 1}`).toBe("");
       }
       await expectParamsClose(wasm, gpu, moe);
+      // after training steps (a centred router's running centre is no longer zero)
+      await expectPredictionsClose(wasm, gpu, rows(data, 200, BATCH).x, BATCH, `${moe}: after the steps`);
       gpu.destroy();
+    }
+  });
+
+  it.skipIf(!probe.device)("the router z-loss (not built on the GPU) is refused, naming the layer and the option; auto takes wasm", async () => {
+    for (const [moe, option] of [["experts: 4, top_k: 2, z_loss: 0.001", "z_loss"], ["experts: 4, top_k: 2, router: centred, z_loss: 0.01", "z_loss"]] as const) {
+      const compiled = await build({ file: "small-moe.cond", text: source(moe) }, BATCH);
+      const attempt = loadModel(compiled.wasm, compiled.manifest, { backend: "webgpu", gpu: probe.device! });
+      await expect(attempt, moe).rejects.toThrow(GpuUnsupportedModelError);
+      await expect(attempt, moe).rejects.toThrow(`layer 'h': moe option '${option}' is not built on the GPU`);
+      const auto = await loadModel(compiled.wasm, compiled.manifest, { backend: "auto", gpu: probe.device! });
+      expect(auto.backend, moe).toBe("wasm");
     }
   });
 
