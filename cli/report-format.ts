@@ -3,12 +3,10 @@
  * JSON fields (snake_case: whole-model `macs_per_example` and `dense_macs_per_example`; per layer
  * under `layers`) and one text line per layer with something to say.
  */
-import type { ModelFigures } from "../runtime/report.js";
+import type { ModelAnalyses, ModelFigures } from "../runtime/report.js";
 
-export interface Analyses {
-  layers: Record<string, Record<string, number>>;
-  model: Record<string, number>;
-}
+/** Every method's extra measurements (runtime/report.ts's `analyzeModel`). */
+export type Analyses = ModelAnalyses;
 
 /** The figures as JSON fields; `analyses` (e.g. sign agreement) are merged into the layers. */
 export function figuresJson(figures: ModelFigures, analyses?: Analyses): Record<string, unknown> {

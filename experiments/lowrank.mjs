@@ -99,7 +99,8 @@ for (const run of values.runs.split(",")) {
     for (const name of ["h1.weight", "h1.bias", "h2.weight", "h2.bias", "out.weight", "out.bias"]) model.setParameter(name, trained.parameter(name));
     refreshEstimators(model);
     const m = macFigures(model, measureLowRank(model, data.test));
-    const timings = [1, 128].map((b) => timeCase(dense, model, data.test.images.slice(0, b * 784), b, Number(values.reps)));
+    const timings = [];
+    for (const b of [1, 128]) timings.push(await timeCase(dense, model, data.test.images.slice(0, b * 784), b, Number(values.reps)));
     rows.push({ rank, metrics: m, timings });
     console.error(`run ${run} r=${rank}: acc ${m.accuracy.toFixed(4)} (dense ${m.accuracyDense.toFixed(4)}), ` +
       m.layers.map((l) => `${l.name} agree ${l.signAgreement.toFixed(3)} FN ${l.falseNegativeRate.toFixed(3)} alpha ${l.alpha.toFixed(3)}`).join(", ") +
