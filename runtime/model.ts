@@ -462,7 +462,6 @@ export async function loadModel(wasm: Uint8Array | ArrayBuffer | WebAssembly.Mod
 
 /** The thread count to run on: the option, checked, else the cores (for a model with work to split); 1 where threads cannot run. */
 function checkThreads(options: LoadOptions, manifest: Manifest): number {
-  if (typeof options !== "object" || options === null) throw new TypeError(`loadModel: options must be an object, got ${describe(options)}`);
   const { threads, split } = options;
   if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
     throw new RangeError(`loadModel: threads must be an integer in [1, ${MAX_THREADS}], got ${describe(threads)}`);
