@@ -15,7 +15,8 @@
 // --epochs N, --seeds 0,1,2, --experts 4,8,16, --topk 1,2, --units U, --two-layer 8 (E values of
 // the two-layer rows, "none" for none), --kinds moe,dense-macs,dense-params,tree, --lr X,
 // --balance "switch(0.01)", --router plain|centred, --z-loss Z, --gating softmax|noisy, --no-timing
-// (training and loads only), --json FILE (the rows).
+// (training and loads only), --json FILE (the rows), --hidden H (FFN experts and FFN baselines),
+// --optimizer sgd|adam (adam's lr 0.001 unless --lr), --threads N.
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { writeFileSync } from "node:fs";
@@ -34,6 +35,7 @@ const { values: flags } = parseArgs({
     units: { type: "string" }, "two-layer": { type: "string" }, kinds: { type: "string" }, lr: { type: "string" }, balance: { type: "string" },
     batch: { type: "string" }, momentum: { type: "string" }, gating: { type: "string" }, json: { type: "string" },
     router: { type: "string" }, "z-loss": { type: "string" }, "no-timing": { type: "boolean", default: false },
+    hidden: { type: "string" }, optimizer: { type: "string" }, threads: { type: "string" },
   },
 });
 const list = (text) => (text === "none" ? [] : text.split(",").map(Number));
@@ -48,7 +50,9 @@ const topks = flags.topk ? list(flags.topk) : grid.topk;
 const twoLayer = flags["two-layer"] ? list(flags["two-layer"]) : grid.twoLayer;
 const units = Number(flags.units ?? 64);
 const kinds = new Set((flags.kinds ?? "moe,dense-macs,dense-params,tree").split(","));
-const lr = Number(flags.lr ?? 0.05);
+const optimizer = flags.optimizer ?? "sgd";
+if (optimizer !== "sgd" && optimizer !== "adam") throw new Error(`--optimizer: sgd or adam, not '${optimizer}'`);
+const lr = Number(flags.lr ?? (optimizer === "adam" ? 0.001 : 0.05));
 const momentum = Number(flags.momentum ?? 0.9);
 const gating = flags.gating ?? "softmax";
 const batch = Number(flags.batch ?? 128);
@@ -56,6 +60,12 @@ const balance = flags.balance ?? "switch(0.01)";
 const router = flags.router ?? "plain";
 const zLoss = Number(flags["z-loss"] ?? 0);
 const D = 784;
+// --threads N: threads per model, training and timing (default: loadModel's, the machine's cores).
+const threads = flags.threads === undefined ? undefined : Number(flags.threads);
+// --hidden H: two-layer FFN experts (W2 act(W1 x + b1) + b2, H hidden units, the output linear),
+// the form Shazeer's and Switch's layers take; the dense baselines are then FFN blocks too
+// (dense(x, w) relu then dense(., U) linear), of equal MACs or equal parameters.
+const hidden = flags.hidden ? Number(flags.hidden) : 0;
 
 const source = (name, layers, last) => `
 model ${name} {
@@ -65,25 +75,28 @@ model ${name} {
   layer out = dense(${last}, 10)
   loss = softmax_cross_entropy(out, y)
 }
-train { data = fashion_mnist  optimizer = sgd(lr: ${lr}, momentum: ${momentum})  batch = ${batch}  epochs = ${epochs} }`;
+train { data = fashion_mnist  optimizer = ${optimizer === "adam" ? `adam(lr: ${lr})` : `sgd(lr: ${lr}, momentum: ${momentum})`}  batch = ${batch}  epochs = ${epochs} }`;
 
 /** MACs per example of moe(inputs, U, E, k): experts, router, combine. */
-const moeMacs = (inputs, E, k) => k * units * inputs + E * inputs + k * units;
-const moeParams = (inputs, E) => E * (units * inputs + units) + E * inputs;
+const moeMacs = (inputs, E, k) => (hidden ? k * (hidden * inputs + units * hidden) : k * units * inputs) + E * inputs + k * units;
+const moeParams = (inputs, E) => (hidden ? E * (hidden * inputs + hidden + units * hidden + units) : E * (units * inputs + units)) + E * inputs;
+/** Hidden width of the dense baseline (one layer of w units, or an FFN of w hidden units and U outputs) with `macs` MACs or `params` parameters per example. */
+const denseWidth = (inputs, { macs, params }) => (hidden ? (macs !== undefined ? macs / (inputs + units) : (params - units) / (inputs + 1 + units)) : macs !== undefined ? macs / inputs : params / (inputs + 1));
+const denseLayers = (src, w, name) => (hidden ? [`layer ${name}_ffn = dense(${src}, ${w}) relu`, `layer ${name} = dense(${name}_ffn, ${units})`] : [`layer ${name} = dense(${src}, ${w}) relu`]);
 
 function configs() {
   const out = [];
-  const moe = (src, E, k, name) => `layer ${name} = moe(${src}, ${units}, experts: ${E}, top_k: ${k}, gating: ${gating}, balance: ${balance}, router: ${router}, z_loss: ${zLoss}) relu`;
+  const moe = (src, E, k, name) => `layer ${name} = moe(${src}, ${units}, experts: ${E}, top_k: ${k}${hidden ? `, hidden: ${hidden}` : ""}, gating: ${gating}, balance: ${balance}, router: ${router}, z_loss: ${zLoss}) relu`;
   for (const E of expertCounts) {
     for (const k of topks) {
       if (k > E) continue;
       const tag = `E=${E} k=${k}`;
       if (kinds.has("moe")) out.push({ kind: "moe", group: "one layer", E, k, label: `moe ${tag}`, layers: [moe("x", E, k, "h")], last: "h" });
-      const width = Math.round(moeMacs(D, E, k) / D);
-      if (kinds.has("dense-macs")) out.push({ kind: "dense-macs", group: "one layer", E, k, label: `dense ${width} (= MACs of ${tag})`, layers: [`layer h = dense(x, ${width}) relu`], last: "h" });
+      const width = Math.round(denseWidth(D, { macs: moeMacs(D, E, k) }));
+      if (kinds.has("dense-macs")) out.push({ kind: "dense-macs", group: "one layer", E, k, label: `dense ${width}${hidden ? `-${units}` : ""} (= MACs of ${tag})`, layers: denseLayers("x", width, "h"), last: "h" });
     }
-    const width = Math.round(moeParams(D, E) / (D + 1));
-    if (kinds.has("dense-params")) out.push({ kind: "dense-params", group: "one layer", E, k: null, label: `dense ${width} (= parameters of E=${E})`, layers: [`layer h = dense(x, ${width}) relu`], last: "h" });
+    const width = Math.round(denseWidth(D, { params: moeParams(D, E) }));
+    if (kinds.has("dense-params")) out.push({ kind: "dense-params", group: "one layer", E, k: null, label: `dense ${width}${hidden ? `-${units}` : ""} (= parameters of E=${E})`, layers: denseLayers("x", width, "h"), last: "h" });
     const depth = Math.max(1, Math.round(Math.log2(E)) - 1);
     if (kinds.has("tree")) out.push({ kind: "tree", group: "one layer", E, k: null, label: `tree depth ${depth} (${2 ** (depth + 1) - 1} nodes of ${units}, ~E=${E})`, layers: [`layer h = tree(x, ${units}, depth: ${depth}) relu`], last: "h" });
   }
@@ -92,12 +105,25 @@ function configs() {
       if (k > E) continue;
       const tag = `E=${E} k=${k}`;
       if (kinds.has("moe")) out.push({ kind: "moe", group: "two layers", E, k, label: `moe, moe ${tag}`, layers: [moe("x", E, k, "h1"), moe("h1", E, k, "h")], last: "h" });
+      if (hidden) {
+        // FFN blocks: the second one reads the first one's U outputs.
+        const w1 = Math.round(denseWidth(D, { macs: moeMacs(D, E, k) }));
+        const w2 = Math.round(denseWidth(units, { macs: moeMacs(units, E, k) }));
+        if (kinds.has("dense-macs")) out.push({ kind: "dense-macs", group: "two layers", E, k, label: `dense ${w1}-${units}, ${w2}-${units} (= MACs of ${tag})`, layers: [...denseLayers("x", w1, "h1"), ...denseLayers("h1", w2, "h")], last: "h" });
+        continue;
+      }
       const w1 = Math.round(moeMacs(D, E, k) / D);
       const w2 = Math.round(moeMacs(units, E, k) / w1);
       if (kinds.has("dense-macs")) out.push({ kind: "dense-macs", group: "two layers", E, k, label: `dense ${w1}, ${w2} (= MACs of ${tag})`, layers: [`layer h1 = dense(x, ${w1}) relu`, `layer h = dense(h1, ${w2}) relu`], last: "h" });
     }
-    // equal parameters: both hidden layers of one width w, 785 w + (w + 1) w = the two moe layers'
     const params = moeParams(D, E) + moeParams(units, E);
+    if (hidden) {
+      // equal parameters: two FFN blocks of one hidden width w, (785 + U) w + U + (2 U + 1) w + U
+      const w = Math.round((params - 2 * units) / (D + 1 + units + 2 * units + 1));
+      if (kinds.has("dense-params")) out.push({ kind: "dense-params", group: "two layers", E, k: null, label: `dense ${w}-${units}, ${w}-${units} (= parameters of E=${E})`, layers: [...denseLayers("x", w, "h1"), ...denseLayers("h1", w, "h")], last: "h" });
+      continue;
+    }
+    // equal parameters: both hidden layers of one width w, 785 w + (w + 1) w = the two moe layers'
     const w = Math.round((-786 + Math.sqrt(786 * 786 + 4 * params)) / 2);
     if (kinds.has("dense-params")) out.push({ kind: "dense-params", group: "two layers", E, k: null, label: `dense ${w}, ${w} (= parameters of E=${E})`, layers: [`layer h1 = dense(x, ${w}) relu`, `layer h = dense(h1, ${w}) relu`], last: "h" });
   }
@@ -155,7 +181,7 @@ function expertLoad(model) {
 }
 
 const runs = configs();
-console.log(`Fashion-MNIST: ${train.count} training examples, ${test.count} test; ${epochs} epochs, batch ${batch}, sgd lr ${lr} momentum ${momentum}, seeds ${seeds.join(",")}; experts of ${units} relu units, gating ${gating}, balance ${balance}, router ${router}, z-loss ${zLoss}, dropless`);
+console.log(`Fashion-MNIST: ${train.count} training examples, ${test.count} test; ${epochs} epochs, batch ${batch}, ${optimizer === "adam" ? `adam lr ${lr}` : `sgd lr ${lr} momentum ${momentum}`}, seeds ${seeds.join(",")}; experts of ${units} relu units, gating ${gating}, balance ${balance}, router ${router}, z-loss ${zLoss}, dropless`);
 const rows = [];
 const timedModels = [];
 for (const run of runs) {
@@ -164,7 +190,7 @@ for (const run of runs) {
   const perSeed = [];
   let load = null;
   for (const seed of seeds) {
-    const model = await loadModel(built.relaxedWasm ?? built.wasm, built.manifest);
+    const model = await loadModel(built.relaxedWasm ?? built.wasm, built.manifest, threads === undefined ? {} : { threads });
     model.init(seed);
     const t0 = performance.now();
     const result = trainModel(model, train, test, { epochs, batch, seed, lr, schedule: { kind: "constant" }, divergence: false });
