@@ -47,41 +47,41 @@ const tilesOf = (total: number, len: number): number => Math.ceil(total / len);
  */
 function planTiles(ctx: ParallelContext, plan: Int32Array, expertStart: number, experts: number, columns: number, perCell: number, minWork: number): number {
   const at = expertStart >>> 2;
-  const rows = (i: number): number => ctx.i32[at + i + 1]! - ctx.i32[at + i]!;
   const maxPieces = Math.ceil(columns / COLUMN_ALIGN);
   const total = ctx.i32[at + experts]! * columns * perCell;
   const wanted = Math.min(MAX_WANTED, ctx.tiles(minWork, total, experts * maxPieces));
   if (wanted <= 1 || total === 0) return 0;
   const target = total / wanted;
   let count = 0;
-  const push = (i0: number, i1: number, c0: number, c1: number): void => {
-    plan[count * PLAN_FIELDS] = i0;
-    plan[count * PLAN_FIELDS + 1] = i1;
-    plan[count * PLAN_FIELDS + 2] = c0;
-    plan[count * PLAN_FIELDS + 3] = c1;
-    count++;
-  };
   let groupStart = 0;
   let groupWork = 0;
   for (let i = 0; i < experts; i++) {
-    const work = rows(i) * columns * perCell;
+    const work = (ctx.i32[at + i + 1]! - ctx.i32[at + i]!) * columns * perCell;
     if (work > target) {
-      if (i > groupStart) push(groupStart, i, 0, columns);
+      if (i > groupStart) setTile(plan, count++, groupStart, i, 0, columns);
       const len = tileLength(columns, Math.min(maxPieces, Math.max(1, Math.round(work / target))), COLUMN_ALIGN);
-      for (let c0 = 0; c0 < columns; c0 += len) push(i, i + 1, c0, Math.min(columns, c0 + len));
+      for (let c0 = 0; c0 < columns; c0 += len) setTile(plan, count++, i, i + 1, c0, Math.min(columns, c0 + len));
       groupStart = i + 1;
       groupWork = 0;
       continue;
     }
     groupWork += work;
     if (groupWork >= target) {
-      push(groupStart, i + 1, 0, columns);
+      setTile(plan, count++, groupStart, i + 1, 0, columns);
       groupStart = i + 1;
       groupWork = 0;
     }
   }
-  if (groupStart < experts) push(groupStart, experts, 0, columns);
+  if (groupStart < experts) setTile(plan, count++, groupStart, experts, 0, columns);
   return count;
+}
+
+function setTile(plan: Int32Array, t: number, i0: number, i1: number, c0: number, c1: number): void {
+  const p = t * PLAN_FIELDS;
+  plan[p] = i0;
+  plan[p + 1] = i1;
+  plan[p + 2] = c0;
+  plan[p + 3] = c1;
 }
 
 /** MACs of moeExpertsForward / moeExpertsBackward: rows x `perRow`, summed over the experts in order (integers: exact). */
