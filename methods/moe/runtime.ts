@@ -1,8 +1,8 @@
 /**
  * @fileoverview Runtime side of moe layers (docs/methods/moe.md): their counters (per phase:
  * examples, routed and dropped pairs, counted MACs, router entropy, balance loss, per-expert
- * load), reset and reported in the shared fields (runtime/report.ts). The gating-noise seed is
- * set by the module's `init` itself.
+ * load), reset and reported in the shared fields (runtime/report.ts); its kernels' thread
+ * dispatchers (parallel.ts). The gating-noise seed is set by the module's `init` itself.
  */
 import type { Model } from "../../runtime/model.js";
 import { MOE_STAT_BALANCE, MOE_STAT_DROPPED, MOE_STAT_ENTROPY, MOE_STAT_EXAMPLES, MOE_STAT_LOAD, MOE_STAT_MACS, MOE_STAT_PAIRS } from "../../runtime/kernels/codes/moe.js";
@@ -94,6 +94,7 @@ function decisions(model: Model, layer: Layer, n: number): LayerDecisions {
 export const moeRuntime = defineRuntime<MoeSettings>({
   key: KEY,
   webgpu: () => import("./webgpu.js").then((m) => m.moeGpu),
+  dispatchers: async () => (await import("./parallel.js")).MOE_DISPATCHERS,
   resetCounters: (model, layers, phase) => layers.filter((l) => l.delta !== null).forEach((l) => statsView(model, l, phase).fill(0)),
   decisions,
   report(model, layer, phase): LayerReport {

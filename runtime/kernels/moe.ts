@@ -15,7 +15,7 @@ import { MOE_STAT_BALANCE, MOE_STAT_DROPPED, MOE_STAT_ENTROPY, MOE_STAT_EXAMPLES
 
 export {
   MOE_BALANCE_NONE, MOE_BALANCE_SWITCH, MOE_BALANCE_CV, MOE_RNG_KEY, MOE_CHUNK_ROWS,
-  moeRouterWorkBytes, moeRouterLogits, moeRoute, moeBalanceLoss, moeRouterBackward,
+  moeRouterWorkBytes, moeRouterLogits, moeRouterLogitsColumns, moeRoute, moeBalanceLoss, moeRouterBackward, moeRouterBackwardLogits,
 } from "./moerouter";
 export { moeCentreLogits, moeUpdateCentre } from "./moecentre";
 
@@ -102,9 +102,13 @@ export function moeDispatch(topIdx: usize, n: i32, k: i32, experts: i32, capacit
 
 /** xs [kept x inputs]: row r is x[rowPair[r] / k]. */
 export function moeGather(x: usize, inputs: i32, k: i32, rowPair: usize, expertStart: usize, experts: i32, xs: usize): void {
-  const rows = i32At(expertStart, experts);
+  moeGatherRows(x, inputs, k, rowPair, xs, 0, i32At(expertStart, experts));
+}
+
+/** moeGather's rows [r0, r1) of xs (a thread's tile). */
+export function moeGatherRows(x: usize, inputs: i32, k: i32, rowPair: usize, xs: usize, r0: i32, r1: i32): void {
   const rowBytes = <usize>inputs << 2;
-  for (let r = 0; r < rows; r++) {
+  for (let r = r0; r < r1; r++) {
     memory.copy(rowAt(xs, r, inputs), rowAt(x, i32At(rowPair, r) / k, inputs), rowBytes);
   }
 }
@@ -114,7 +118,8 @@ export function moeGather(x: usize, inputs: i32, k: i32, rowPair: usize, expertS
  * non-empty expert (a bucket of at most MOE_CHUNK_ROWS rows, unless it holds every row, as
  * small-m calls of GEMM_SMALL_M rows: rowsProductNT): ACT(xs W1_iᵀ + b1_i), or for FFN experts
  * hs = ACT(xs W1_iᵀ + b1_i) [kept x hidden] then hs W2_iᵀ + b2_i. Empty experts cost nothing.
- * Returns the MACs.
+ * Each expert is its two phases over every column (moeExpertsForwardFirst, ...Second: the
+ * pieces a thread's tile runs). Returns the MACs.
  */
 export function moeExpertsForward(
   xs: usize, expertStart: usize, experts: i32, inputs: i32, units: i32, hidden: i32, act: i32,
@@ -123,24 +128,78 @@ export function moeExpertsForward(
   const width = hidden > 0 ? hidden : units;
   const slice1 = <usize>width * <usize>inputs, slice2 = <usize>units * <usize>hidden;
   let macs: f64 = 0;
-  const total = i32At(expertStart, experts);
   for (let i = 0; i < experts; i++) {
-    const s = i32At(expertStart, i), m = i32At(expertStart, i + 1) - s;
+    const m = i32At(expertStart, i + 1) - i32At(expertStart, i);
     if (m == 0) continue;
-    // a bucket of every row is one call: E = 1 is then exactly the dense layer's product
-    const whole = m == total;
-    const x = rowAt(xs, s, inputs), y = rowAt(ys, s, units);
-    const z = hidden > 0 ? rowAt(hs, s, hidden) : y;
-    rowsProductNT(m, width, inputs, x, inputs, w1 + ((<usize>i * slice1) << 2), inputs, z, width, whole);
-    addBias(z, b1 + ((<usize>i * <usize>width) << 2), m, width);
-    activate(z, m * width, act);
-    if (hidden > 0) {
-      rowsProductNT(m, units, hidden, z, hidden, w2 + ((<usize>i * slice2) << 2), hidden, y, units, whole);
-      addBias(y, b2 + ((<usize>i * <usize>units) << 2), m, units);
-    }
+    moeExpertsForwardFirst(xs, expertStart, experts, inputs, units, hidden, act, w1, b1, hs, ys, i, i + 1, 0, width);
+    if (hidden > 0) moeExpertsForwardSecond(expertStart, experts, units, hidden, w2, b2, hs, ys, i, i + 1, 0, units);
     macs += <f64>m * <f64>(slice1 + slice2);
   }
   return macs;
+}
+
+/**
+ * The first product of experts [i0, i1) over its output columns [c0, c1) (of hidden for FFN
+ * experts, into hs; of units otherwise, into ys): ACT(xs W1_iᵀ + b1_i). c0 a multiple of 16
+ * (and c1 one too, or the width): the GEMM then computes every column as in one call (its
+ * path is chosen by the rows; columns group by 16, 8 and 4 from the first).
+ */
+export function moeExpertsForwardFirst(
+  xs: usize, expertStart: usize, experts: i32, inputs: i32, units: i32, hidden: i32, act: i32,
+  w1: usize, b1: usize, hs: usize, ys: usize, i0: i32, i1: i32, c0: i32, c1: i32,
+): void {
+  const width = hidden > 0 ? hidden : units;
+  const slice1 = <usize>width * <usize>inputs;
+  const out = hidden > 0 ? hs : ys;
+  const total = i32At(expertStart, experts);
+  for (let i = i0; i < i1; i++) {
+    const s = i32At(expertStart, i), m = i32At(expertStart, i + 1) - s;
+    if (m == 0) continue;
+    const z = rowAt(out, s, width);
+    // a bucket of every row is one call: E = 1 is then exactly the dense layer's product
+    rowsProductNT(m, c1 - c0, inputs, rowAt(xs, s, inputs), inputs, w1 + ((<usize>i * slice1 + <usize>c0 * <usize>inputs) << 2), inputs, z + (<usize>c0 << 2), width, m == total);
+    biasAndActivate(z, b1 + ((<usize>i * <usize>width) << 2), m, width, c0, c1, act);
+  }
+}
+
+/** The FFN experts' second product, experts [i0, i1), output columns [c0, c1) of units (as ...First): hs W2_iᵀ + b2_i. */
+export function moeExpertsForwardSecond(
+  expertStart: usize, experts: i32, units: i32, hidden: i32, w2: usize, b2: usize, hs: usize, ys: usize, i0: i32, i1: i32, c0: i32, c1: i32,
+): void {
+  const slice2 = <usize>units * <usize>hidden;
+  const total = i32At(expertStart, experts);
+  for (let i = i0; i < i1; i++) {
+    const s = i32At(expertStart, i), m = i32At(expertStart, i + 1) - s;
+    if (m == 0) continue;
+    const y = rowAt(ys, s, units);
+    rowsProductNT(m, c1 - c0, hidden, rowAt(hs, s, hidden), hidden, w2 + ((<usize>i * slice2 + <usize>c0 * <usize>hidden) << 2), hidden, y + (<usize>c0 << 2), units, m == total);
+    biasAndActivate(y, b2 + ((<usize>i * <usize>units) << 2), m, units, c0, c1, MOE_LINEAR);
+  }
+}
+
+/** z[:, c0:c1] = ACT(z[:, c0:c1] + bias[c0:c1]) over m rows of `width`: every element as in one flat call. */
+function biasAndActivate(z: usize, bias: usize, m: i32, width: i32, c0: i32, c1: i32, act: i32): void {
+  if (c0 == 0 && c1 == width) {
+    addBias(z, bias, m, width);
+    activate(z, m * width, act);
+    return;
+  }
+  const at = <usize>c0 << 2;
+  for (let r = 0; r < m; r++) {
+    const row = rowAt(z, r, width) + at;
+    addBias(row, bias + at, 1, c1 - c0);
+    activate(row, c1 - c0, act);
+  }
+}
+
+/** dz[:, c0:c1] = dh ⊙ ACT'(h) over m rows of `width`, in place over dh (as activationBackward). */
+function activationBackwardColumns(dh: usize, h: usize, m: i32, width: i32, c0: i32, c1: i32, act: i32): void {
+  if (c0 == 0 && c1 == width) {
+    activationBackward(dh, h, m * width, act);
+    return;
+  }
+  const at = <usize>c0 << 2;
+  for (let r = 0; r < m; r++) activationBackward(rowAt(dh, r, width) + at, rowAt(h, r, width) + at, c1 - c0, act);
 }
 
 /**
@@ -148,7 +207,12 @@ export function moeExpertsForward(
  * the first term is stored (g * y), later ones added; an example with no kept slot gets 0.
  */
 export function moeCombine(ys: usize, units: i32, n: i32, k: i32, pairRow: usize, gates: usize, h: usize): void {
-  for (let e = 0; e < n; e++) {
+  moeCombineRows(ys, units, k, pairRow, gates, h, 0, n);
+}
+
+/** moeCombine's examples [e0, e1) (a thread's tile). */
+export function moeCombineRows(ys: usize, units: i32, k: i32, pairRow: usize, gates: usize, h: usize, e0: i32, e1: i32): void {
+  for (let e = e0; e < e1; e++) {
     const out = rowAt(h, e, units);
     let first = true;
     for (let s = 0; s < k; s++) {
@@ -182,7 +246,12 @@ function scaledRow(out: usize, a: f32, src: usize, width: i32, accumulate: bool)
  * dgates [n x k] = dh_x · ys[row] (0 for a dropped pair, whose output is 0).
  */
 export function moeCombineBackward(dh: usize, ys: usize, units: i32, n: i32, k: i32, pairRow: usize, gates: usize, dys: usize, dgates: usize): void {
-  for (let e = 0; e < n; e++) {
+  moeCombineBackwardRows(dh, ys, units, k, pairRow, gates, dys, dgates, 0, n);
+}
+
+/** moeCombineBackward's examples [e0, e1) (a thread's tile: an example's pairs and rows are its own). */
+export function moeCombineBackwardRows(dh: usize, ys: usize, units: i32, k: i32, pairRow: usize, gates: usize, dys: usize, dgates: usize, e0: i32, e1: i32): void {
+  for (let e = e0; e < e1; e++) {
     const d = rowAt(dh, e, units);
     for (let s = 0; s < k; s++) {
       const p = e * k + s;
@@ -200,7 +269,8 @@ export function moeCombineBackward(dh: usize, ys: usize, units: i32, n: i32, k: 
  * ACT'(ys) in place, gradW1_i = dZᵀ xs, gradB1_i = colsum dZ; FFN gradW2_i = dysᵀ hs,
  * gradB2_i = colsum dys, dhs = dys W2_i, dZ1 = dhs ⊙ ACT'(hs) in place, gradW1_i, gradB1_i.
  * dxs [kept x inputs] = dZ W1_i when dxs != 0. The gradients of an expert with no kept row
- * are not written (zeroUntouched: written as zeros). Returns the MACs.
+ * are not written (zeroUntouched: written as zeros). Each expert is its two phases over every
+ * column (moeExpertsBackwardFirst, ...Second: the pieces a thread's tile runs). Returns the MACs.
  */
 export function moeExpertsBackward(
   xs: usize, hs: usize, ys: usize, dys: usize, dhs: usize, expertStart: usize, experts: i32, inputs: i32, units: i32, hidden: i32, act: i32,
@@ -210,38 +280,82 @@ export function moeExpertsBackward(
   const slice1 = <usize>width * <usize>inputs, slice2 = <usize>units * <usize>hidden;
   let macs: f64 = 0;
   for (let i = 0; i < experts; i++) {
-    const s = i32At(expertStart, i), m = i32At(expertStart, i + 1) - s;
-    const gw1 = gradW1 + ((<usize>i * slice1) << 2), gb1 = gradB1 + ((<usize>i * <usize>width) << 2);
-    const gw2 = gradW2 + ((<usize>i * slice2) << 2), gb2 = gradB2 + ((<usize>i * <usize>units) << 2);
-    if (m == 0) {
-      if (zeroUntouched) {
-        memory.fill(gw1, 0, slice1 << 2);
-        memory.fill(gb1, 0, <usize>width << 2);
-        if (hidden > 0) { memory.fill(gw2, 0, slice2 << 2); memory.fill(gb2, 0, <usize>units << 2); }
-      }
-      continue;
-    }
-    const x = rowAt(xs, s, inputs), dy = rowAt(dys, s, units);
-    let dz = dy;
-    if (hidden > 0) {
-      const h = rowAt(hs, s, hidden);
-      gemmTN(units, hidden, m, dy, units, h, hidden, gw2, hidden, 0);
-      columnSums(dy, m, units, gb2);
-      dz = rowAt(dhs, s, hidden);
-      gemmNN(m, hidden, units, dy, units, w2 + ((<usize>i * slice2) << 2), hidden, dz, hidden, 0);
-      activationBackward(dz, h, m * hidden, act);
-    } else {
-      activationBackward(dz, rowAt(ys, s, units), m * units, act);
-    }
-    gemmTN(width, inputs, m, dz, width, x, inputs, gw1, inputs, 0);
-    columnSums(dz, m, width, gb1);
+    const m = i32At(expertStart, i + 1) - i32At(expertStart, i);
+    moeExpertsBackwardFirst(hs, ys, dys, dhs, expertStart, units, hidden, act, w2, gradW2, gradB2, i, i + 1, 0, width);
+    moeExpertsBackwardSecond(xs, dys, dhs, expertStart, inputs, units, hidden, w1, gradW1, gradB1, gradW2, gradB2, dxs, zeroUntouched, i, i + 1, 0, inputs);
+    if (m == 0) continue;
     macs += <f64>m * <f64>(slice1 + 2 * slice2);
-    if (dxs != 0) {
-      gemmNN(m, inputs, width, dz, width, w1 + ((<usize>i * slice1) << 2), inputs, rowAt(dxs, s, inputs), inputs, 0);
-      macs += <f64>m * <f64>slice1;
-    }
+    if (dxs != 0) macs += <f64>m * <f64>slice1;
   }
   return macs;
+}
+
+/**
+ * Backward phase 1 of experts [i0, i1) over columns [c0, c1) of the first layer's width (c0 a
+ * multiple of 16, c1 one too or the width): FFN gradW2_i[:, c] = dysᵀ hs[:, c], dhs[:, c] =
+ * (dys W2_i)[:, c] ⊙ ACT'(hs[:, c]), and in the tile of c0 = 0 gradB2_i = colsum dys; one
+ * layer dys[:, c] ⊙= ACT'(ys[:, c]). Each element as in one call.
+ */
+export function moeExpertsBackwardFirst(
+  hs: usize, ys: usize, dys: usize, dhs: usize, expertStart: usize, units: i32, hidden: i32, act: i32,
+  w2: usize, gradW2: usize, gradB2: usize, i0: i32, i1: i32, c0: i32, c1: i32,
+): void {
+  const slice2 = <usize>units * <usize>hidden;
+  const at = <usize>c0 << 2;
+  for (let i = i0; i < i1; i++) {
+    const s = i32At(expertStart, i), m = i32At(expertStart, i + 1) - s;
+    if (m == 0) continue;
+    const dy = rowAt(dys, s, units);
+    if (hidden > 0) {
+      const h = rowAt(hs, s, hidden), dz = rowAt(dhs, s, hidden);
+      gemmTN(units, c1 - c0, m, dy, units, h + at, hidden, gradW2 + ((<usize>i * slice2) << 2) + at, hidden, 0);
+      if (c0 == 0) columnSums(dy, m, units, gradB2 + ((<usize>i * <usize>units) << 2));
+      gemmNN(m, c1 - c0, units, dy, units, w2 + ((<usize>i * slice2) << 2) + at, hidden, dz + at, hidden, 0);
+      activationBackwardColumns(dz, h, m, hidden, c0, c1, act);
+    } else {
+      activationBackwardColumns(dy, rowAt(ys, s, units), m, units, c0, c1, act);
+    }
+  }
+}
+
+/**
+ * Backward phase 2 of experts [i0, i1) over input columns [c0, c1) (c0 a multiple of 16, c1
+ * one too or inputs): gradW1_i[:, c] = dZᵀ xs[:, c], dxs[:, c] = (dZ W1_i)[:, c] when dxs != 0,
+ * and in the tile of c0 = 0 gradB1_i = colsum dZ. An expert with no row: its gradients'
+ * columns c (all of gradB1, gradW2, gradB2 at c0 = 0) zeroed when zeroUntouched.
+ */
+export function moeExpertsBackwardSecond(
+  xs: usize, dys: usize, dhs: usize, expertStart: usize, inputs: i32, units: i32, hidden: i32,
+  w1: usize, gradW1: usize, gradB1: usize, gradW2: usize, gradB2: usize, dxs: usize, zeroUntouched: bool, i0: i32, i1: i32, c0: i32, c1: i32,
+): void {
+  const width = hidden > 0 ? hidden : units;
+  const slice1 = <usize>width * <usize>inputs, slice2 = <usize>units * <usize>hidden;
+  const at = <usize>c0 << 2;
+  for (let i = i0; i < i1; i++) {
+    const s = i32At(expertStart, i), m = i32At(expertStart, i + 1) - s;
+    const gw1 = gradW1 + ((<usize>i * slice1) << 2), gb1 = gradB1 + ((<usize>i * <usize>width) << 2);
+    if (m == 0) {
+      if (zeroUntouched) zeroExpertGradients(gw1, gb1, gradW2 + ((<usize>i * slice2) << 2), gradB2 + ((<usize>i * <usize>units) << 2), inputs, units, hidden, c0, c1);
+      continue;
+    }
+    const dz = hidden > 0 ? rowAt(dhs, s, hidden) : rowAt(dys, s, units);
+    gemmTN(width, c1 - c0, m, dz, width, rowAt(xs, s, inputs) + at, inputs, gw1 + at, inputs, 0);
+    if (c0 == 0) columnSums(dz, m, width, gb1);
+    if (dxs != 0) gemmNN(m, c1 - c0, width, dz, width, w1 + ((<usize>i * slice1) << 2) + at, inputs, rowAt(dxs, s, inputs) + at, inputs, 0);
+  }
+}
+
+/** Zeros an expert's gradient columns [c0, c1) of W1 (every column: the whole block) and, at c0 = 0, b1, W2 and b2. */
+function zeroExpertGradients(gw1: usize, gb1: usize, gw2: usize, gb2: usize, inputs: i32, units: i32, hidden: i32, c0: i32, c1: i32): void {
+  const width = hidden > 0 ? hidden : units;
+  if (c0 == 0 && c1 == inputs) memory.fill(gw1, 0, (<usize>width * <usize>inputs) << 2);
+  else for (let r = 0; r < width; r++) memory.fill(rowAt(gw1, r, inputs) + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
+  if (c0 != 0) return;
+  memory.fill(gb1, 0, <usize>width << 2);
+  if (hidden > 0) {
+    memory.fill(gw2, 0, (<usize>units * <usize>hidden) << 2);
+    memory.fill(gb2, 0, <usize>units << 2);
+  }
 }
 
 /**
@@ -249,7 +363,12 @@ export function moeExpertsBackward(
  * dxs[row]; an example with no kept slot gets 0 (or is left as it is when accumulating).
  */
 export function moeScatterInput(dxs: usize, inputs: i32, n: i32, k: i32, pairRow: usize, dx: usize, accumulate: bool): void {
-  for (let e = 0; e < n; e++) {
+  moeScatterInputRows(dxs, inputs, k, pairRow, dx, accumulate, 0, n);
+}
+
+/** moeScatterInput's examples [e0, e1) (a thread's tile). */
+export function moeScatterInputRows(dxs: usize, inputs: i32, k: i32, pairRow: usize, dx: usize, accumulate: bool, e0: i32, e1: i32): void {
+  for (let e = e0; e < e1; e++) {
     const out = rowAt(dx, e, inputs);
     let started = accumulate;
     for (let s = 0; s < k; s++) {

@@ -85,22 +85,32 @@ function nextLargest(g: usize, experts: i32, top: usize, count: i32): i32 {
  * splat) the whole batch for a few outputs (3x faster at E = 4, n = 128). Returns the MACs.
  */
 export function moeRouterLogits(x: usize, n: i32, inputs: i32, experts: i32, wg: usize, wn: usize, logits: usize, noiseLogits: usize, scratch: usize): f64 {
-  routerProduct(x, n, inputs, experts, wg, logits, scratch);
+  return moeRouterLogitsColumns(x, n, inputs, experts, wg, wn, logits, noiseLogits, scratch, 0, n);
+}
+
+/**
+ * moeRouterLogits for the examples [e0, e1) (a thread's tile): past GEMM_SMALL_M examples they
+ * are the columns of Wg xᵀ, so e0 is a multiple of 16 (and e1 one too, or n) for the GEMM to
+ * compute them as in one call; up to GEMM_SMALL_M, only the whole batch (e0 = 0, e1 = n).
+ * Returns the whole call's MACs.
+ */
+export function moeRouterLogitsColumns(x: usize, n: i32, inputs: i32, experts: i32, wg: usize, wn: usize, logits: usize, noiseLogits: usize, scratch: usize, e0: i32, e1: i32): f64 {
+  routerProduct(x, n, inputs, experts, wg, logits, scratch, e0, e1);
   let macs = <f64>n * <f64>experts * <f64>inputs;
   if (wn != 0) {
-    routerProduct(x, n, inputs, experts, wn, noiseLogits, scratch);
+    routerProduct(x, n, inputs, experts, wn, noiseLogits, scratch, e0, e1);
     macs += macs;
   }
   return macs;
 }
 
-function routerProduct(x: usize, n: i32, inputs: i32, experts: i32, w: usize, out: usize, scratch: usize): void {
+function routerProduct(x: usize, n: i32, inputs: i32, experts: i32, w: usize, out: usize, scratch: usize, e0: i32, e1: i32): void {
   if (n <= GEMM_SMALL_M) {
     gemmNT(n, experts, inputs, x, inputs, w, inputs, out, experts, 0);
     return;
   }
-  rowsProductNT(experts, n, inputs, w, inputs, x, inputs, scratch, n, false);
-  for (let e = 0; e < n; e++) {
+  rowsProductNT(experts, e1 - e0, inputs, w, inputs, x + ((<usize>e0 * <usize>inputs) << 2), inputs, scratch + (<usize>e0 << 2), n, false);
+  for (let e = e0; e < e1; e++) {
     for (let j = 0; j < experts; j++) {
       store<f32>(out + (<usize>(e * experts + j) << 2), load<f32>(scratch + (<usize>(j * n + e) << 2)));
     }
@@ -330,6 +340,28 @@ export function moeRouterBackward(
   wg: usize, wn: usize, logits: usize, noiseLogits: usize, noise: usize, gateLogits: usize, probs: usize,
   topIdx: usize, gates: usize, dgates: usize, dLogits: usize, dNoiseLogits: usize, gradWg: usize, gradWn: usize, dx: usize, work: usize,
 ): f64 {
+  const value = moeRouterBackwardLogits(kind, c1, c2, zLoss, centred, x, inputs, n, experts, k, noisy, wg, wn, logits, noiseLogits, noise, gateLogits, probs,
+    topIdx, gates, dgates, dLogits, dNoiseLogits, gradWg, gradWn, dx, work);
+  if (experts == 1 || n <= 0) return value;
+  gemmTN(experts, inputs, n, dLogits, experts, x, inputs, gradWg, inputs, 0);
+  if (noisy) gemmTN(experts, inputs, n, dNoiseLogits, experts, x, inputs, gradWn, inputs, 0);
+  if (dx != 0) {
+    gemmNN(n, inputs, experts, dLogits, experts, wg, inputs, dx, inputs, 1);
+    if (noisy) gemmNN(n, inputs, experts, dNoiseLogits, experts, wn, inputs, dx, inputs, 1);
+  }
+  return value;
+}
+
+/**
+ * moeRouterBackward up to its products (which a thread dispatcher splits as any GEMM's): the
+ * balance loss, dLogits and dNoiseLogits (centred when `centred`), gradWn zeroed when not
+ * noisy; with E = 1 or n = 0 both weight gradients zeroed. Same arguments; returns the loss.
+ */
+export function moeRouterBackwardLogits(
+  kind: i32, c1: f64, c2: f64, zLoss: f64, centred: bool, x: usize, inputs: i32, n: i32, experts: i32, k: i32, noisy: bool,
+  wg: usize, wn: usize, logits: usize, noiseLogits: usize, noise: usize, gateLogits: usize, probs: usize,
+  topIdx: usize, gates: usize, dgates: usize, dLogits: usize, dNoiseLogits: usize, gradWg: usize, gradWn: usize, dx: usize, work: usize,
+): f64 {
   const value = balanceStats(kind, c1, c2, n, experts, k, noisy, logits, noiseLogits, gateLogits, probs, topIdx, gates, work, true) +
     routerZLoss(zLoss, n, experts, gateLogits);
   const weightBytes = <usize>(experts * inputs) << 2;
@@ -345,13 +377,7 @@ export function moeRouterBackward(
     centreColumns(dLogits, n, experts);
     if (noisy) centreColumns(dNoiseLogits, n, experts);
   }
-  gemmTN(experts, inputs, n, dLogits, experts, x, inputs, gradWg, inputs, 0);
-  if (noisy) gemmTN(experts, inputs, n, dNoiseLogits, experts, x, inputs, gradWn, inputs, 0);
-  else if (gradWn != 0) memory.fill(gradWn, 0, weightBytes);
-  if (dx != 0) {
-    gemmNN(n, inputs, experts, dLogits, experts, wg, inputs, dx, inputs, 1);
-    if (noisy) gemmNN(n, inputs, experts, dNoiseLogits, experts, wn, inputs, dx, inputs, 1);
-  }
+  if (!noisy && gradWn != 0) memory.fill(gradWn, 0, weightBytes);
   return value;
 }
 
