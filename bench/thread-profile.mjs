@@ -3,7 +3,8 @@
 // (serial work on the calling thread), the joins (how many, and how long: the caller's own tiles
 // and its wait for the others), for 1 and N threads. A diagnostic for docs/performance.md
 // ("Threads"), not a benchmark of record. Usage (after npm run build):
-//   node bench/thread-profile.mjs FILE WEIGHTS [--batch 128] [--threads 2] [--calls 400]
+//   node bench/thread-profile.mjs FILE WEIGHTS [--batch 128] [--threads 2] [--calls 400] [--train] [--plain]
+// (WEIGHTS "" for init(0)).
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { readFileSync } from "node:fs";
@@ -24,11 +25,14 @@ const [file, weights] = args;
 const batch = flag("batch", 128);
 const threads = flag("threads", 2);
 const calls = flag("calls", 400);
+const train = args.includes("--train");
+const plain = args.includes("--plain");
 
 const text = readFileSync(file, "utf8");
 const built = await compile(text, { file, maxBatch: batch, simd: "both" });
 if (!built.ok) throw new Error(`${file} has errors`);
-const { wasm } = runtime.pickWasm(built.wasm, built.relaxedWasm);
+const { wasm } = plain ? { wasm: built.wasm } : runtime.pickWasm(built.wasm, built.relaxedWasm);
+const labels = new Int32Array(batch).map((_, i) => i % built.manifest.classes);
 let x;
 try {
   const data = await loadData(built.ir.train.data, built.manifest.input.width, built.manifest.classes);
@@ -95,14 +99,15 @@ async function profile(n) {
   const model = await runtime.loadModel(wasm, built.manifest, { threads: n });
   if (weights) await model.load(readFileSync(weights), weights);
   else await model.init(0);
-  for (let i = 0; i < 50; i++) model.predict(x, batch);
+  const call = train ? () => model.trainStep(x, labels, batch, { lr: 0.001 }) : () => model.predict(x, batch);
+  for (let i = 0; i < 50; i++) call();
   Object.assign(clock, { exec: 0, own: 0, joins: 0, tiles: 0, ownTiles: 0 });
   for (const e of kernels.values()) Object.assign(e, { calls: 0, ms: 0, joinMs: 0, joins: 0, tiles: 0 });
   const t0 = performance.now();
   const samples = [];
   for (let i = 0; i < calls; i++) {
     const s = performance.now();
-    model.predict(x, batch);
+    call();
     samples.push(performance.now() - s);
   }
   const total = performance.now() - t0;
@@ -134,5 +139,5 @@ async function profile(n) {
 
 const rows = [];
 for (const n of [1, threads]) rows.push(await profile(n));
-console.log(`${built.manifest.model}, batch ${batch}, ${calls} calls`);
+console.log(`${built.manifest.model}, ${train ? "trainStep" : "predict"}, batch ${batch}, ${plain ? "plain" : "relaxed"} SIMD, ${calls} calls`);
 console.table(rows);
