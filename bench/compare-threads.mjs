@@ -5,7 +5,8 @@
 // any model files given with --model FILE[:WEIGHTS] (predict of its test set's first 128). Medians of --reps
 // rounds, each variant a calibrated loop of >= --min-ms; the parallel capacity
 // (bench/capacity.mjs) before and after. Usage:
-//   node bench/compare-threads.mjs /tmp/old [--reps 11] [--min-ms 40] [--model examples/x.cond:w.safetensors]
+//   node bench/compare-threads.mjs /tmp/old [--reps 11] [--min-ms 40] [--mlp plain,relaxed | --no-mlp]
+//     [--model examples/x.cond:w.safetensors]...
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { readFileSync } from "node:fs";
@@ -34,7 +35,8 @@ const cases = [];
 const mlp = readFileSync(join(root, "bench/models/mlp.cond"), "utf8");
 const X = Float32Array.from({ length: 128 * 784 }, (_, i) => ((i * 7919) % 1000) / 1000);
 const Y = Int32Array.from({ length: 128 }, (_, i) => i % 10);
-for (const simd of ["plain", "relaxed"]) {
+const mlpFlavours = args.includes("--no-mlp") ? [] : opt("mlp", "plain,relaxed").split(",");
+for (const simd of mlpFlavours) {
   cases.push({ name: `MLP train step 128 (${simd})`, text: mlp, simd, weights: null, x: X, call: (m) => m.trainStep(X, Y, 128, { lr: 1e-6 }) });
   cases.push({ name: `MLP predict 128 (${simd})`, text: mlp, simd, weights: null, x: X, call: (m) => m.predict(X, 128) });
 }
