@@ -1,12 +1,14 @@
 /**
  * @fileoverview How a low-rank gated layer's kernels split over threads (runtime/pool/). The
- * forward runs its phases (runtime/kernels/lowrank.ts) one after another, each over tiles: the
- * sparse projection by examples, the estimate Ẑ = T V + b by columns, the active lists by
- * examples, the exact part by columns (dense and masked), by units (unit-major, tiles balanced
- * by the units' example counts) or by examples; the choices between them are the kernels' own
- * (lowrankProjectionMode, lowrankExactMode), so every value is computed by the same code as in
- * lowrankForward on one thread. The backward's dW rows split by units (each row summed over the
- * examples in order), dX by examples. Small work stays on the calling thread (thresholds below).
+ * forward, for batches of more than 2 * GEMM_SMALL_M rows, takes three joins and no serial pass
+ * over the batch: the input's nonzeros counted by row tiles; one fused tile per row range
+ * (sparse projection, estimate Ẑ = T V + b over its rows, active lists, and the exact part per
+ * example where the input's density chooses it); then the exact part by columns (dense and
+ * masked) or by unit ranges (each tile builds its units' example lists). Smaller batches run
+ * the phases one by one (phasedForward). The choices between the kernels' paths are the
+ * kernels' own (lowrankProjectionMode, lowrankExactMode), so every value is computed by the
+ * same code as in lowrankForward on one thread. The backward's dW rows split by units (each row
+ * summed over the examples in order), dX by examples. Small work stays on the calling thread.
  */
 import type { DispatcherFactory, Dispatchers, KernelFunction, ParallelContext } from "../../runtime/pool/parallel.js";
 import { MAX_TILES, tileLength } from "../../runtime/pool/parallel.js";
