@@ -1,10 +1,11 @@
 /**
  * @fileoverview How a low-rank gated layer's kernels split over threads (runtime/pool/). The
- * forward, for batches of more than 2 * GEMM_SMALL_M rows, takes three joins and no serial pass
+ * forward, for batches of more than 2 * GEMM_SMALL_M rows, takes 2-4 joins and no serial pass
  * over the batch: the input's nonzeros counted by row tiles; one fused tile per row range
  * (sparse projection, estimate Ẑ = T V + b over its rows, active lists, and the exact part per
  * example where the input's density chooses it); then the exact part by columns (dense and
- * masked) or by unit ranges (each tile builds its units' example lists). Smaller batches run
+ * masked) or by unit ranges (each tile builds its units' example lists), if not done (and T = X U
+ * as one GEMM before the fused tiles where the input is dense). Smaller batches run
  * the phases one by one (phasedForward). The choices between the kernels' paths are the
  * kernels' own (lowrankProjectionMode, lowrankExactMode), so every value is computed by the
  * same code as in lowrankForward on one thread. The backward's dW rows split by units (each row
