@@ -50,17 +50,15 @@ export async function timePairs(pairs: readonly BenchPair[], x: Float32Array, ba
     else for (let k = 0; k < calls; k++) await m.predict(x, batch);
     return (performance.now() - t0) / calls;
   };
-  // Calls per sample, per model, so that each model's sample lasts >= ~5 ms (batch 1 is tens of
-  // microseconds; a conditional model at batch 128 can be a seventh of its dense build, which
-  // a count calibrated on the dense build alone left at one cold call per sample).
+  // Calls per sample so that one sample lasts >= ~5 ms (batch 1 is tens of microseconds).
   for (let w = 0; w < 3; w++) for (const m of models) await run(m, 1);
-  const inner: number[] = [];
-  for (const m of models) inner.push(Math.max(1, Math.min(1000, Math.ceil(5 / Math.max(await run(m, 1), 1e-3)))));
+  const once = Math.max(await run(pairs[0]!.dense, 1), 1e-3);
+  const inner = Math.max(1, Math.min(1000, Math.ceil(5 / once)));
   const samples = models.map(() => [] as number[]);
   for (const p of pairs) await resetCountersOf(p.conditional, "eval");
   for (let rep = 0; rep < reps; rep++) {
     const order = rep % 2 === 0 ? models.map((_, i) => i) : models.map((_, i) => models.length - 1 - i);
-    for (const i of order) samples[i]!.push(await run(models[i]!, inner[i]!));
+    for (const i of order) samples[i]!.push(await run(models[i]!, inner));
   }
   const cases: TimedCase[] = [];
   for (const [k, p] of pairs.entries()) {
