@@ -1,7 +1,8 @@
 /**
  * @fileoverview What both back ends' models share at their API boundary: argument checks that
  * throw a TypeError/RangeError naming the argument (before any work, so a bad call changes
- * nothing), describing a bad value in a message, argmax over a row, and the clock.
+ * nothing; the wasm model checks input values once copied into its input region, which only
+ * the call itself reads), describing a bad value in a message, argmax over a row, and the clock.
  */
 
 /** The index of the largest of `count` values from `offset` (the first on ties). */
@@ -29,12 +30,22 @@ export function checkCount(method: string, n: number, max: number, min = 0): voi
 
 /** x must be a Float32Array of at least n rows, every value finite. */
 export function checkRows(method: string, x: Float32Array, n: number, width: number): void {
-  if (!(x instanceof Float32Array)) throw new TypeError(`${method}: x must be a Float32Array, got ${describe(x)}`);
-  if (x.length < n * width) throw new RangeError(`${method}: x holds ${x.length} values, ${n} examples of width ${width} need ${n * width}`);
+  checkRowsShape(method, x, n, width);
   for (let i = 0; i < n * width; i++) {
     const v = x[i]!;
-    if (v - v !== 0) throw new RangeError(`${method}: x[${i}] (example ${Math.floor(i / width)}, feature ${i % width}) is ${v}, not a finite number`);
+    if (v - v !== 0) throw nonFiniteInput(method, x, i, width);
   }
+}
+
+/** x must be a Float32Array of at least n rows (the values are checked once copied in: nonFiniteInput). */
+export function checkRowsShape(method: string, x: Float32Array, n: number, width: number): void {
+  if (!(x instanceof Float32Array)) throw new TypeError(`${method}: x must be a Float32Array, got ${describe(x)}`);
+  if (x.length < n * width) throw new RangeError(`${method}: x holds ${x.length} values, ${n} examples of width ${width} need ${n * width}`);
+}
+
+/** The error for x[i], which is not finite. */
+export function nonFiniteInput(method: string, x: Float32Array, i: number, width: number): RangeError {
+  return new RangeError(`${method}: x[${i}] (example ${Math.floor(i / width)}, feature ${i % width}) is ${x[i]}, not a finite number`);
 }
 
 /** Milliseconds from a monotonic clock where there is one. */

@@ -140,7 +140,11 @@ class ByteReader {
 }
 
 export interface KernelInstance {
-  exports: Record<string, unknown> & { setScratch(base: number): void };
+  exports: Record<string, unknown> & {
+    setScratch(base: number): void;
+    /** The index of the first of `count` f32 at `ptr` that is not finite, or -1. */
+    firstNonFinite(ptr: number, count: number): number;
+  };
 }
 
 /** Instantiates the library over `memory`, with this instance's scratch block at `scratch`. */

@@ -23,7 +23,7 @@ export { ModelLoadError, NonFiniteError } from "./errors.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
 import type { MethodRuntime, RuntimeLayer } from "../methods/runtime-unit.js";
 import type { AnyModel, BackendOptions } from "./backend.js";
-import { argmax, checkCount, checkRows, describe, now } from "./checks.js";
+import { argmax, checkCount, checkRowsShape, describe, nonFiniteInput, now } from "./checks.js";
 
 /** The functions every compiled module exports. */
 interface ModuleExports {
@@ -167,11 +167,11 @@ export class Model {
     const width = this.manifest.input.width;
     const classes = this.manifest.classes;
     checkCount("predict", n, Number.MAX_SAFE_INTEGER);
-    checkRows("predict", x, n, width);
+    checkRowsShape("predict", x, n, width);
     const result = new Float32Array(n * classes);
     for (let start = 0; start < n; start += this.maxBatch) {
       const rows = Math.min(this.maxBatch, n - start);
-      this.f32(this.input, rows * width).set(x.subarray(start * width, (start + rows) * width));
+      this.copyRowsIn("predict", x, start, rows);
       this.exports.predict(rows);
       result.set(this.f32(this.probs, rows * classes), start * classes);
     }
@@ -186,15 +186,28 @@ export class Model {
   trainStep(x: Float32Array, labels: Uint8Array | Int32Array, n: number, options: TrainStepOptions = {}): { loss: number } {
     const width = this.manifest.input.width;
     checkCount("trainStep", n, this.maxBatch, 1);
-    checkRows("trainStep", x, n, width);
+    checkRowsShape("trainStep", x, n, width);
     if (!(labels instanceof Uint8Array || labels instanceof Int32Array)) throw new TypeError(`trainStep: labels must be a Uint8Array or Int32Array, got ${describe(labels)}`);
     if (labels.length < n) throw new RangeError(`trainStep: labels holds ${labels.length} values for ${n} examples`);
     if (typeof options !== "object" || options === null) throw new TypeError("trainStep: options must be an object");
     const lr = this.learningRate("trainStep", options.lr);
     this.checkLabels("trainStep", labels, n, (i) => i);
-    this.f32(this.input, n * width).set(x.subarray(0, n * width));
+    this.copyRowsIn("trainStep", x, 0, n);
     this.writeLabels(labels, n, (i) => i);
     return { loss: this.runStep(n, lr) };
+  }
+
+  /**
+   * Rows [start, start + rows) of x into the input region, then their values checked there by
+   * the kernel library (SIMD: a JavaScript loop over them was serial work on a par with a
+   * layer's on several threads). Throws a RangeError naming the first value that is not finite
+   * before the model runs (only the input region, which the next call overwrites, has changed).
+   */
+  private copyRowsIn(method: string, x: Float32Array, start: number, rows: number): void {
+    const width = this.manifest.input.width;
+    this.f32(this.input, rows * width).set(x.subarray(start * width, (start + rows) * width));
+    const bad = this.kernels.exports.firstNonFinite(this.input.offset, rows * width);
+    if (bad >= 0) throw nonFiniteInput(method, x, start * width + bad, width);
   }
 
   /**

@@ -1,17 +1,23 @@
 /**
  * @fileoverview How a low-rank gated layer's kernels split over threads (runtime/pool/). The
- * forward runs its phases (runtime/kernels/lowrank.ts) one after another, each over tiles: the
- * sparse projection by examples, the estimate Ẑ = T V + b by columns, the active lists by
- * examples, the exact part by columns (dense and masked), by units (unit-major, tiles balanced
- * by the units' example counts) or by examples; the choices between them are the kernels' own
- * (lowrankProjectionMode, lowrankExactMode), so every value is computed by the same code as in
- * lowrankForward on one thread. The backward's dW rows split by units (each row summed over the
- * examples in order), dX by examples. Small work stays on the calling thread (thresholds below).
+ * forward, for batches of more than 2 * GEMM_SMALL_M rows, takes 2-4 joins and no serial pass
+ * over the batch: the input's nonzeros counted by row tiles; one fused tile per row range
+ * (sparse projection, estimate Ẑ = T V + b over its rows, active lists, and the exact part per
+ * example where the input's density chooses it); then the exact part by columns (dense and
+ * masked) or by unit ranges (each tile builds its units' example lists), if not done (and T = X U
+ * as one GEMM before the fused tiles where the input is dense). Smaller batches run
+ * the phases one by one (phasedForward). The choices between the kernels' paths are the
+ * kernels' own (lowrankProjectionMode, lowrankExactMode), so every value is computed by the
+ * same code as in lowrankForward on one thread. The backward's dW rows split by units (each row
+ * summed over the examples in order), dX by examples. Small work stays on the calling thread.
  */
-import type { DispatcherFactory, Dispatchers } from "../../runtime/pool/parallel.js";
+import type { DispatcherFactory, Dispatchers, KernelFunction, ParallelContext } from "../../runtime/pool/parallel.js";
 import { MAX_TILES, tileLength } from "../../runtime/pool/parallel.js";
 import { SPLIT_THRESHOLDS } from "../../runtime/pool/thresholds.js";
-import { LOWRANK_EXACT_BY_UNIT, LOWRANK_EXACT_DENSE, LOWRANK_PROJECT_GEMM } from "../../runtime/kernels/codes/lowrank.js";
+import { LOWRANK_EXACT_BY_EXAMPLE, LOWRANK_EXACT_BY_UNIT, LOWRANK_EXACT_DENSE, LOWRANK_PROJECT_GEMM } from "../../runtime/kernels/codes/lowrank.js";
+
+/** The GEMM's small-m path takes m at or below this (runtime/kernels/gemm.ts GEMM_SMALL_M). */
+const GEMM_SMALL_M = 8;
 
 /** Columns of an estimate or dense tile are a multiple of this (the GEMM's column grouping). */
 const COLUMN_ALIGN = 16;
@@ -31,6 +37,87 @@ export const LOWRANK_SPLIT = {
 const forward: DispatcherFactory = (ctx) => {
   const L = ctx.local;
   const whole = L["lowrankForward"]!;
+  const projectionMode = L["lowrankProjectionMode"]!;
+  const exactMode = L["lowrankExactMode"]!;
+  const addStats = L["lowrankForwardStats"]!;
+  const gemmNN = ctx.dispatched("gemmNN");
+  const countRows = ctx.op("lowrankCountRows");
+  const fusedRows = ctx.op("lowrankFusedRows");
+  const denseMasked = ctx.op("lowrankDenseMaskedColumns");
+  const unitRange = ctx.op("lowrankExactUnitRange");
+  const gatherLimit = L["lowrankScratchGatherInputs"]!()!;
+  const memory = ctx.i32;
+  const phased = phasedForward(ctx);
+
+  return (n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart) => {
+    if (n <= 0 || ctx.threads === 1) return whole(n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart);
+    // Row tiles of more than GEMM_SMALL_M rows each (the estimate's GEMM over a tile's rows then
+    // takes the packed path, as over all n), each gathering into its own thread's scratch.
+    const rowTiles = Math.min(ctx.tiles(LOWRANK_SPLIT.dots, n * nin + n * r * nout, n), Math.floor(n / (GEMM_SMALL_M + 1)));
+    if (rowTiles <= 1 || nin > gatherLimit) return phased(n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart);
+    const rowLen = tileLength(n, rowTiles, 1);
+    const rowCount = Math.ceil(n / rowLen);
+
+    // The fused path: 1. the input's nonzeros by row tiles (integer sums: any order gives the same).
+    for (let tile = rowCount - 1; tile >= 0; tile--) ctx.run(tile, countRows, x, nin, tile * rowLen, Math.min(n, (tile + 1) * rowLen));
+    ctx.join();
+    let nnzTotal = 0;
+    for (let tile = 0; tile < rowCount; tile++) nnzTotal += ctx.result(tile);
+    let macs = 0;
+    const project = projectionMode(n, nin, nnzTotal) !== LOWRANK_PROJECT_GEMM;
+    if (project) {
+      macs += nnzTotal * r;
+    } else {
+      gemmNN(n, r, nin, x, nin, u, r, t, r, 0);
+      macs += n * nin * r;
+    }
+    macs += n * r * nout;
+    // 2. By row tiles: projection, estimate, active lists, and the exact part per example where
+    // the input's nonzeros choose it whatever the active count (that count can only switch it to
+    // the dense part, which then overwrites every output: rare for a trained layer).
+    const byExample = exactMode(n, nin, nout, 0, nnzTotal) === LOWRANK_EXACT_BY_EXAMPLE;
+    for (let tile = rowCount - 1; tile >= 0; tile--) {
+      ctx.run(tile, fusedRows, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, project ? 1 : 0, byExample ? 1 : 0, tile * rowLen, Math.min(n, (tile + 1) * rowLen));
+    }
+    ctx.join();
+    let computed = 0;
+    for (let i = 0, at = counts >>> 2; i < n; i++) computed += memory[at + i]!;
+    const mode = exactMode(n, nin, nout, computed, nnzTotal);
+    // 3. The exact part, unless done.
+    if (mode === LOWRANK_EXACT_BY_EXAMPLE) {
+      for (let tile = 0; tile < rowCount; tile++) macs += ctx.result(tile);
+    } else if (mode === LOWRANK_EXACT_DENSE) {
+      const tiles = ctx.tiles(LOWRANK_SPLIT.macs, n * nin * nout, Math.ceil(nout / COLUMN_ALIGN));
+      const len = tileLength(nout, tiles, COLUMN_ALIGN);
+      for (let tile = Math.ceil(nout / len) - 1; tile >= 0; tile--) ctx.run(tile, denseMasked, n, nin, nout, x, w, b, theta, h, zhat, tile * len, Math.min(nout, (tile + 1) * len));
+      ctx.join();
+      macs += n * nin * nout;
+    } else {
+      // Unit ranges of equal width, each building its units' example lists (unitListsAt: n per
+      // unit; unitStart: their counts); more tiles than for the other phases, since their work
+      // differs with the units' activity and is only known inside the tiles.
+      const tiles = ctx.tiles(LOWRANK_SPLIT.dots, computed * nin, nout, UNIT_TILES_PER_THREAD);
+      const len = tileLength(nout, tiles, 1);
+      for (let tile = Math.ceil(nout / len) - 1; tile >= 0; tile--) {
+        ctx.run(tile, unitRange, n, nin, nout, x, w, b, h, active, counts, unitListsAt, unitStart, tile * len, Math.min(nout, (tile + 1) * len));
+      }
+      ctx.join();
+      macs += computed * nin;
+    }
+    addStats(stats, n, computed, macs);
+  };
+};
+
+/** Tiles per thread of the unit-major exact part (balanced by taking, not by counts). */
+const UNIT_TILES_PER_THREAD = 8;
+
+/**
+ * The forward phase by phase (batches of at most 2 * GEMM_SMALL_M rows, or inputs wider than a
+ * thread's gather buffer): the sparse projection by examples, the estimate by columns, the
+ * active lists by examples, the exact part by columns, units or examples.
+ */
+function phasedForward(ctx: ParallelContext): KernelFunction {
+  const L = ctx.local;
   const countNonzeros = L["lowrankCountNonzeros"]!;
   const projectionMode = L["lowrankProjectionMode"]!;
   const exactMode = L["lowrankExactMode"]!;
@@ -51,8 +138,7 @@ const forward: DispatcherFactory = (ctx) => {
   const memory = ctx.i32;
   const bounds = new Int32Array(2 * MAX_TILES);
 
-  return (n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart) => {
-    if (n <= 0 || ctx.threads === 1) return whole(n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart);
+  const run: KernelFunction = (n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart) => {
     let macs = 0;
     let nnzTotal = countNonzeros(x, n, nin)!;
     if (projectionMode(n, nin, nnzTotal) === LOWRANK_PROJECT_GEMM) {
@@ -144,8 +230,10 @@ const forward: DispatcherFactory = (ctx) => {
       }
     }
     addStats(stats, n, computed, macs);
+    return undefined;
   };
-};
+  return run;
+}
 
 /** The first j in [0, units] with starts[j] >= target (starts ascending, in i32 words of `memory`). */
 function firstAtLeast(memory: Int32Array, starts: number, units: number, target: number): number {

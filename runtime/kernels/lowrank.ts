@@ -227,29 +227,35 @@ function buildUnitLists(n: i32, nout: i32, active: usize, counts: usize, unitLis
  * slot repeats the third, stored once), then two, then one.
  */
 function exactUnits(nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, unitLists: usize, unitStart: usize, j0: i32, j1: i32): void {
-  const rowBytes = <usize>nin * 4;
-  const hStride = <usize>nout * 4;
   for (let j = j0; j < j1; j++) {
     const begin = load<i32>(unitStart + (<usize>j << 2));
     const end = load<i32>(unitStart + (<usize>(j + 1) << 2));
-    if (begin == end) continue;
-    const wj = w + <usize>j * rowBytes;
-    const bj = load<f32>(b + (<usize>j << 2));
-    const hj = h + (<usize>j << 2);
-    let q = begin;
-    for (; q + 4 <= end; q += 4) rowDot4(wj, bj, nin, x, rowBytes, unitLists + (<usize>q << 2), 4, hj, hStride);
-    if (end - q == 3) {
-      rowDot4(wj, bj, nin, x, rowBytes, unitLists + (<usize>q << 2), 3, hj, hStride);
-      q += 3;
-    } else if (end - q == 2) {
-      rowDot2(wj, bj, nin, x, rowBytes, unitLists + (<usize>q << 2), hj, hStride);
-      q += 2;
-    }
-    for (; q < end; q++) {
-      const i0 = load<i32>(unitLists + (<usize>q << 2));
-      const z = bj + dotDense(wj, x + <usize>i0 * rowBytes, nin);
-      store<f32>(hj + <usize>i0 * hStride, z > 0 ? z : <f32>0);
-    }
+    exactUnit(nin, nout, x, w, b, h, j, unitLists + (<usize>begin << 2), end - begin);
+  }
+}
+
+/** Unit j against the `count` examples listed (increasing) at `list`: h[i][j] for each. */
+// @ts-ignore: decorator
+@inline function exactUnit(nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, j: i32, list: usize, count: i32): void {
+  if (count == 0) return;
+  const rowBytes = <usize>nin * 4;
+  const hStride = <usize>nout * 4;
+  const wj = w + <usize>j * rowBytes;
+  const bj = load<f32>(b + (<usize>j << 2));
+  const hj = h + (<usize>j << 2);
+  let q = 0;
+  for (; q + 4 <= count; q += 4) rowDot4(wj, bj, nin, x, rowBytes, list + (<usize>q << 2), 4, hj, hStride);
+  if (count - q == 3) {
+    rowDot4(wj, bj, nin, x, rowBytes, list + (<usize>q << 2), 3, hj, hStride);
+    q += 3;
+  } else if (count - q == 2) {
+    rowDot2(wj, bj, nin, x, rowBytes, list + (<usize>q << 2), hj, hStride);
+    q += 2;
+  }
+  for (; q < count; q++) {
+    const i0 = load<i32>(list + (<usize>q << 2));
+    const z = bj + dotDense(wj, x + <usize>i0 * rowBytes, nin);
+    store<f32>(hj + <usize>i0 * hStride, z > 0 ? z : <f32>0);
   }
 }
 
@@ -478,6 +484,59 @@ export function lowrankUnitLists(n: i32, nout: i32, active: usize, counts: usize
 export function lowrankExactUnits(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, unitLists: usize, unitStart: usize, j0: i32, j1: i32): void {
   zeroColumns(h, n, nout, j0, j1);
   exactUnits(nin, nout, x, w, b, h, unitLists, unitStart, j0, j1);
+}
+
+/**
+ * Exact part, unit-major, units [j0, j1), lists built here (the pool's path: no serial pass over
+ * the batch): unit j's examples (increasing, as buildUnitLists orders them) at
+ * lists[j * n ..), their count at listCounts[j]; each example's active list is sorted, so its
+ * units in the range start where a binary search puts j0. h columns [j0, j1) are zeroed first.
+ */
+export function lowrankExactUnitRange(n: i32, nin: i32, nout: i32, x: usize, w: usize, b: usize, h: usize, active: usize, counts: usize, lists: usize, listCounts: usize, j0: i32, j1: i32): void {
+  zeroColumns(h, n, nout, j0, j1);
+  memory.fill(listCounts + (<usize>j0 << 2), 0, <usize>(j1 - j0) * 4);
+  for (let i = 0; i < n; i++) {
+    const list = active + <usize>i * <usize>nout * 4;
+    const c = load<i32>(counts + (<usize>i << 2));
+    let lo = 0;
+    let hi = c;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (load<i32>(list + (<usize>mid << 2)) < j0) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let q = lo; q < c; q++) {
+      const j = load<i32>(list + (<usize>q << 2));
+      if (j >= j1) break;
+      const at = listCounts + (<usize>j << 2);
+      const k = load<i32>(at);
+      store<i32>(lists + ((<usize>j * <usize>n + <usize>k) << 2), i);
+      store<i32>(at, k + 1);
+    }
+  }
+  for (let j = j0; j < j1; j++) exactUnit(nin, nout, x, w, b, h, j, lists + ((<usize>j * <usize>n) << 2), load<i32>(listCounts + (<usize>j << 2)));
+}
+
+/** Nonzeros of rows [i0, i1) of x (lowrankCountNonzeros by row tiles). */
+export function lowrankCountRows(x: usize, nin: i32, i0: i32, i1: i32): i32 {
+  let nnzTotal: i32 = 0;
+  for (let i = i0; i < i1; i++) nnzTotal += countNonzeros(x + <usize>i * <usize>nin * 4, nin);
+  return nnzTotal;
+}
+
+/**
+ * The forward's phases for rows [i0, i1) in one tile (the pool's fused path): the sparse
+ * projection (project != 0; else T already holds X U), the estimate of these rows (a GEMM over
+ * them: with more than GEMM_SMALL_M rows, as the dispatcher ensures for n above it, the packed
+ * path computes each element as over all n rows), their active lists and, where exactRows != 0,
+ * their exact part per example. Returns the exact part's MACs (0 without it).
+ */
+export function lowrankFusedRows(nin: i32, nout: i32, r: i32, x: usize, w: usize, b: usize, u: usize, v: usize, theta: f32, h: usize, t: usize, zhat: usize, active: usize, counts: usize, project: i32, exactRows: i32, i0: i32, i1: i32): f64 {
+  if (i1 <= i0) return 0;
+  if (project != 0) lowrankProjectRows(x, nin, r, u, t, 0, 0, i0, i1);
+  lowrankEstimateColumns(i1 - i0, nout, r, t + <usize>i0 * <usize>r * 4, v, b, zhat + <usize>i0 * <usize>nout * 4, 0, nout);
+  lowrankCompactRows(zhat, nout, theta, active, counts, i0, i1);
+  return exactRows != 0 ? lowrankExactRows(nin, nout, x, w, b, h, active, counts, 0, 0, i0, i1) : 0;
 }
 
 /** h[i][j0 .. j1) = 0 for every row. */

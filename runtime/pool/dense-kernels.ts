@@ -12,7 +12,7 @@
  *   scalar tail split where they do in one call); bias and softmax: rows; column sums: columns.
  */
 import type { DispatcherFactory, Dispatchers, KernelFunction, ParallelContext } from "./parallel.js";
-import { TILES_PER_THREAD, tileLength } from "./parallel.js";
+import { TILES_PER_THREAD, alignedCut, tileLength } from "./parallel.js";
 import { SPLIT_THRESHOLDS as T } from "./thresholds.js";
 
 /** Columns of a GEMM tile are a multiple of this. */
@@ -44,13 +44,15 @@ function gemm(form: GemmForm): DispatcherFactory {
       if (!rowsRepackLess && (columnTiles >= wanted || columnTiles >= rowTiles)) {
         const tiles = Math.min(wanted, columnTiles);
         if (tiles <= 1) return local(m, n, k, a, lda, b, ldb, c, ldc, beta);
-        const len = tileLength(n, tiles, GEMM_COLUMN_ALIGN);
-        const count = Math.ceil(n / len);
-        for (let t = count - 1; t >= 0; t--) {
-          const j0 = t * len;
-          const cols = Math.min(len, n - j0);
+        // Cuts as even as multiples of 16 allow (a packed GEMM has one tile per thread: the
+        // longest tile sets the time).
+        let count = 0;
+        for (let t = 0; t < tiles; t++) {
+          const j0 = alignedCut(n, tiles, t, GEMM_COLUMN_ALIGN);
+          const cols = alignedCut(n, tiles, t + 1, GEMM_COLUMN_ALIGN) - j0;
+          if (cols <= 0) continue;
           const bt = b + (bColumnsAreRows ? j0 * ldb * 4 : j0 * 4);
-          ctx.run(t, op, m, cols, k, a, lda, bt, ldb, c + j0 * 4, ldc, beta);
+          ctx.run(count++, op, m, cols, k, a, lda, bt, ldb, c + j0 * 4, ldc, beta);
         }
         ctx.join();
         return;

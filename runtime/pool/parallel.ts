@@ -119,6 +119,16 @@ export function tileLength(total: number, tiles: number, align: number): number 
   return Math.max(align, Math.ceil(total / tiles / align) * align);
 }
 
+/**
+ * Where tile t of `tiles` starts when `total` items are split as evenly as cuts at multiples of
+ * `align` allow (t = tiles gives total): with one tile per thread, rounding every length up
+ * (tileLength) left 2 tiles of 1,000 columns at 512 and 488, 2.4% off an even split.
+ */
+export function alignedCut(total: number, tiles: number, t: number, align: number): number {
+  if (t >= tiles) return total;
+  return Math.min(total, Math.round((t * total) / tiles / align) * align);
+}
+
 /** Arguments a tile may pass to its kernel. */
 export const ARGUMENTS_PER_TILE = MAX_ARGS;
 /** Tiles a call may have in all. */

@@ -110,6 +110,27 @@ describe("API misuse: a clear error and the model unchanged", () => {
     }
   });
 
+  it("the input check finds the first value that is not finite anywhere in wide rows and later chunks", async () => {
+    // 70 features, chunks of 8 rows: 560 values per chunk (the check's SIMD blocks of 64 and its scalar tail).
+    const wide = await compile(`model Wide { input x: f32[70] target y: class[3] layer out = dense(x, 3) loss = softmax_cross_entropy(out, y) }`, { maxBatch: 8, simd: "plain" });
+    if (!wide.ok) throw new Error("the wide model does not compile");
+    const m = await loadModel(wide.wasm, wide.manifest, { threads: 1 });
+    m.init(3);
+    const rows = 20;
+    const x = Float32Array.from({ length: rows * 70 }, (_, i) => Math.cos(i));
+    const clean = m.predict(x, rows);
+    for (const at of [0, 63, 64, 127, 511, 512, 559, 560, 700, 1119, 1120, 1399]) {
+      for (const value of [NaN, Infinity, -Infinity]) {
+        const bad = x.slice();
+        bad[at] = value;
+        if (at < rows * 70 - 1) bad[rows * 70 - 1] = NaN; // a later one too, never named
+        expect(() => m.predict(bad, rows)).toThrow(`predict: x[${at}] (example ${Math.floor(at / 70)}, feature ${at % 70}) is ${value}, not a finite number`);
+        if (at < 8 * 70) expect(() => m.trainStep(bad, new Int32Array(8), 8)).toThrow(`trainStep: x[${at}] (example ${Math.floor(at / 70)}, feature ${at % 70}) is ${value}, not a finite number`);
+      }
+    }
+    expect(m.predict(x, rows)).toEqual(clean);
+  });
+
   it("a step whose loss is not finite changes no parameter and does not count", async () => {
     const m = await loadModel(built.wasm, built.manifest);
     m.init(2);
