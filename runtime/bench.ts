@@ -28,6 +28,13 @@ export interface BenchPair {
   conditional: AnyModel;
 }
 
+/** Least duration of one timed sample (ms). */
+const SAMPLE_MS = 10;
+/** Idle time before each sample (ms): longer than a worker thread polls before it sleeps. */
+const PAUSE_MS = 2;
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Times `predict` of both models on the same rows, interleaved; medians of `reps` samples. */
 export async function timeDenseAgainstConditional(dense: AnyModel, conditional: AnyModel, x: Float32Array, batch: number, reps: number): Promise<TimedCase> {
   return (await timePairs([{ dense, conditional }], x, batch, reps))[0]!;
@@ -50,15 +57,32 @@ export async function timePairs(pairs: readonly BenchPair[], x: Float32Array, ba
     else for (let k = 0; k < calls; k++) await m.predict(x, batch);
     return (performance.now() - t0) / calls;
   };
-  // Calls per sample so that one sample lasts >= ~5 ms (batch 1 is tens of microseconds).
+  // Each model's own calls per sample, counted on the warm model so that every sample lasts
+  // >= SAMPLE_MS (batch 1 is tens of microseconds; a conditional model at batch 128 can be a
+  // tenth of its dense build; a first call is cold and would count too few). Before each sample:
+  // a pause in which the other models' worker threads stop polling and sleep (on a machine with
+  // as many cores as threads they would take a core from this model's), then one untimed call,
+  // so a sample times calls in a loop, caches and this model's workers warm.
   for (let w = 0; w < 3; w++) for (const m of models) await run(m, 1);
-  const once = Math.max(await run(pairs[0]!.dense, 1), 1e-3);
-  const inner = Math.max(1, Math.min(1000, Math.ceil(5 / once)));
+  const inner: number[] = [];
+  for (const m of models) {
+    let calls = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < SAMPLE_MS && calls < 1000) {
+      await run(m, 1);
+      calls++;
+    }
+    inner.push(Math.max(1, calls));
+  }
   const samples = models.map(() => [] as number[]);
   for (const p of pairs) await resetCountersOf(p.conditional, "eval");
   for (let rep = 0; rep < reps; rep++) {
     const order = rep % 2 === 0 ? models.map((_, i) => i) : models.map((_, i) => models.length - 1 - i);
-    for (const i of order) samples[i]!.push(await run(models[i]!, inner));
+    for (const i of order) {
+      await pause(PAUSE_MS);
+      await run(models[i]!, 1);
+      samples[i]!.push(await run(models[i]!, inner[i]!));
+    }
   }
   const cases: TimedCase[] = [];
   for (const [k, p] of pairs.entries()) {

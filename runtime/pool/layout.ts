@@ -65,6 +65,8 @@ export interface WorkerStart {
   /** Polls of the task number before sleeping in Atomics.wait: at most, and at least. */
   spin: number;
   minSpin: number;
+  /** A sleep shorter than this (ms) ended by work was premature: the poll budget grows. */
+  shortSleepMs: number;
 }
 
 /** What a worker answers once: ready to run tasks, or why it cannot. */

@@ -37,6 +37,8 @@ export interface PoolOptions {
   callerSpin: number;
   /** Polls before sleeping, at least (both). */
   minSpin: number;
+  /** A sleep shorter than this (ms) ended by work was premature: the poll budget grows (both). */
+  shortSleepMs: number;
   /** How long a worker may take to start. */
   startTimeoutMs: number;
 }
@@ -52,6 +54,7 @@ export class ThreadPool {
   private readonly local: readonly Kernel[];
   private readonly callerSpin: number;
   private readonly minSpin: number;
+  private readonly shortSleepMs: number;
   /** Polls before sleeping now: doubled when the chunks in flight finish while polling, halved when not (see execute). */
   private spin: number;
   private readonly canBlock: boolean;
@@ -70,6 +73,7 @@ export class ThreadPool {
     this.local = options.local;
     this.callerSpin = options.callerSpin;
     this.minSpin = options.minSpin;
+    this.shortSleepMs = options.shortSleepMs;
     this.spin = options.callerSpin;
     this.canBlock = options.host.canBlock();
     threads.forEach((thread, w) =>
@@ -99,6 +103,7 @@ export class ThreadPool {
           kernels: [...options.kernels],
           spin: options.workerSpin,
           minSpin: options.minSpin,
+          shortSleepMs: options.shortSleepMs,
         };
         thread.post(start);
       }
@@ -172,12 +177,16 @@ export class ThreadPool {
     } else {
       this.spin = Math.max(this.minSpin, this.spin >> 1);
       if (this.canBlock) {
+        // As a worker does (worker-serve.ts): chunks that finish soon after this thread fell
+        // asleep mean its budget was too short for this model's tiles, so it grows back.
+        const asleep = performance.now();
         while (finished !== count) {
           Atomics.store(ints, AT_CALLER_SLEEPS >> 2, 1);
           Atomics.wait(ints, AT_FINISHED >> 2, finished);
           Atomics.store(ints, AT_CALLER_SLEEPS >> 2, 0);
           finished = Atomics.load(ints, AT_FINISHED >> 2);
         }
+        if (performance.now() - asleep < this.shortSleepMs) this.spin = Math.min(this.callerSpin, 4 * this.spin);
       } else {
         while (finished !== count) finished = Atomics.load(ints, AT_FINISHED >> 2);
       }

@@ -17,6 +17,8 @@ const WORKER_SPIN = 20_000;
 const CALLER_SPIN = 50_000;
 /** The least either polls (a few microseconds), however often polling came to nothing. */
 const MIN_SPIN = 4_096;
+/** A sleep ended by work sooner than this (ms) was premature: the budget grows back (pool.ts, worker-serve.ts). */
+const SHORT_SLEEP_MS = 1;
 const START_TIMEOUT_MS = 20_000;
 
 /** The kernel table shared by the pool and its workers: every exported kernel, by name. */
@@ -62,6 +64,7 @@ export async function startThreads(options: ThreadsOptions): Promise<Threads> {
     workerSpin: WORKER_SPIN,
     callerSpin: CALLER_SPIN,
     minSpin: MIN_SPIN,
+    shortSleepMs: SHORT_SLEEP_MS,
     startTimeoutMs: START_TIMEOUT_MS,
   });
   const own = await Promise.all(options.runtimes.map((r) => r.dispatchers?.() ?? {}));

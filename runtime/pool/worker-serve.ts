@@ -65,12 +65,17 @@ export function serve(start: WorkerStart, answer: Answer): void {
       if (polls > 0 && spin < start.spin) spin = Math.min(start.spin, 2 * spin);
     } else {
       spin = Math.max(start.minSpin, spin >> 1);
-    }
-    while (seq === seen) {
-      Atomics.add(ints, AT_SLEEPERS >> 2, 1);
-      Atomics.wait(ints, AT_SEQ >> 2, seen);
-      Atomics.sub(ints, AT_SLEEPERS >> 2, 1);
-      seq = Atomics.load(ints, AT_SEQ >> 2);
+      // A task soon after falling asleep means the budget was too short for the gaps between
+      // this caller's tasks (say, between calls in a loop): it grows back, else every call would
+      // pay a wake-up. Long sleeps (idle between bursts) keep halving it.
+      const asleep = performance.now();
+      while (seq === seen) {
+        Atomics.add(ints, AT_SLEEPERS >> 2, 1);
+        Atomics.wait(ints, AT_SEQ >> 2, seen);
+        Atomics.sub(ints, AT_SLEEPERS >> 2, 1);
+        seq = Atomics.load(ints, AT_SEQ >> 2);
+      }
+      if (performance.now() - asleep < start.shortSleepMs) spin = Math.min(start.spin, 4 * spin);
     }
     seen = seq;
     if (Atomics.load(ints, AT_STOP >> 2) !== 0) break;
