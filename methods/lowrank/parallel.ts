@@ -45,9 +45,16 @@ const forward: DispatcherFactory = (ctx) => {
   const fusedRows = ctx.op("lowrankFusedRows");
   const denseMasked = ctx.op("lowrankDenseMaskedColumns");
   const unitRange = ctx.op("lowrankExactUnitRange");
+  const exactRows = ctx.op("lowrankExactRows");
   const gatherLimit = L["lowrankScratchGatherInputs"]!()!;
   const memory = ctx.i32;
   const phased = phasedForward(ctx);
+  // Each layer's (by its stats block) active fraction at its last call: whether to compute the
+  // exact part per example inside the row tiles before the active count is known. Only the speed
+  // depends on it: the mode is always chosen from this call's count, and a guess that turns out
+  // wrong costs a pass (the dense part overwrites the outputs; a missing per-example part runs
+  // after the tiles).
+  const lastActive = new Map<number, number>();
 
   return (n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart) => {
     if (n <= 0 || ctx.threads === 1) return whole(n, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, nzIdx, nzVal, stats, unitListsAt, unitStart);
@@ -75,7 +82,8 @@ const forward: DispatcherFactory = (ctx) => {
     // 2. By row tiles: projection, estimate, active lists, and the exact part per example where
     // the input's nonzeros choose it whatever the active count (that count can only switch it to
     // the dense part, which then overwrites every output: rare for a trained layer).
-    const byExample = exactMode(n, nin, nout, 0, nnzTotal) === LOWRANK_EXACT_BY_EXAMPLE;
+    const guess = Math.round((lastActive.get(stats) ?? 0) * n * nout);
+    const byExample = exactMode(n, nin, nout, guess, nnzTotal) === LOWRANK_EXACT_BY_EXAMPLE;
     for (let tile = rowCount - 1; tile >= 0; tile--) {
       ctx.run(tile, fusedRows, nin, nout, r, x, w, b, u, v, theta, h, t, zhat, active, counts, project ? 1 : 0, byExample ? 1 : 0, tile * rowLen, Math.min(n, (tile + 1) * rowLen));
     }
@@ -83,8 +91,13 @@ const forward: DispatcherFactory = (ctx) => {
     let computed = 0;
     for (let i = 0, at = counts >>> 2; i < n; i++) computed += memory[at + i]!;
     const mode = exactMode(n, nin, nout, computed, nnzTotal);
+    lastActive.set(stats, computed / (n * nout));
     // 3. The exact part, unless done.
-    if (mode === LOWRANK_EXACT_BY_EXAMPLE) {
+    if (mode === LOWRANK_EXACT_BY_EXAMPLE && byExample) {
+      for (let tile = 0; tile < rowCount; tile++) macs += ctx.result(tile);
+    } else if (mode === LOWRANK_EXACT_BY_EXAMPLE) {
+      for (let tile = rowCount - 1; tile >= 0; tile--) ctx.run(tile, exactRows, nin, nout, x, w, b, h, active, counts, 0, 0, tile * rowLen, Math.min(n, (tile + 1) * rowLen));
+      ctx.join();
       for (let tile = 0; tile < rowCount; tile++) macs += ctx.result(tile);
     } else if (mode === LOWRANK_EXACT_DENSE) {
       const tiles = ctx.tiles(LOWRANK_SPLIT.macs, n * nin * nout, Math.ceil(nout / COLUMN_ALIGN));
