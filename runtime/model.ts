@@ -169,6 +169,9 @@ export class Model {
     checkCount("predict", n, Number.MAX_SAFE_INTEGER);
     checkRowsShape("predict", x, n, width);
     const result = new Float32Array(n * classes);
+    // More rows than one batch: every chunk is checked before the first runs (a bad call changes
+    // nothing, the methods' counters included); one batch is checked as it is copied in.
+    if (n > this.maxBatch) for (let start = 0; start < n; start += this.maxBatch) this.copyRowsIn("predict", x, start, Math.min(this.maxBatch, n - start));
     for (let start = 0; start < n; start += this.maxBatch) {
       const rows = Math.min(this.maxBatch, n - start);
       this.copyRowsIn("predict", x, start, rows);

@@ -9,7 +9,7 @@ import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile, type CompileSuccess } from "../../compiler/index.js";
-import { loadModel, NonFiniteError, type Model } from "../../runtime/index.js";
+import { collectFigures, loadModel, NonFiniteError, type Model } from "../../runtime/index.js";
 
 const SOURCE = `model Api {
   input x: f32[6]
@@ -129,6 +129,20 @@ describe("API misuse: a clear error and the model unchanged", () => {
       }
     }
     expect(m.predict(x, rows)).toEqual(clean);
+  });
+
+  it("a predict over several batches with a bad value in a later one runs none of them (the counters stay)", async () => {
+    const gated = await compile(`model Gated { input x: f32[30] target y: class[3] layer h = dense(x, 40) relu gate lowrank(rank: 4) layer out = dense(h, 3) loss = softmax_cross_entropy(out, y) }`, { maxBatch: 8, simd: "plain" });
+    if (!gated.ok) throw new Error("the gated model does not compile");
+    const m = await loadModel(gated.wasm, gated.manifest, { threads: 1 });
+    m.init(4);
+    const x = Float32Array.from({ length: 20 * 30 }, (_, i) => Math.sin(i));
+    m.predict(x, 20);
+    const figures = JSON.stringify([...collectFigures(m, "eval").layers]);
+    const bad = x.slice();
+    bad[17 * 30 + 2] = NaN; // the third batch of 8
+    expect(() => m.predict(bad, 20)).toThrow("predict: x[512] (example 17, feature 2) is NaN, not a finite number");
+    expect(JSON.stringify([...collectFigures(m, "eval").layers])).toBe(figures);
   });
 
   it("a step whose loss is not finite changes no parameter and does not count", async () => {
