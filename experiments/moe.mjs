@@ -82,6 +82,8 @@ const moeMacs = (inputs, E, k) => (hidden ? k * (hidden * inputs + units * hidde
 const moeParams = (inputs, E) => (hidden ? E * (hidden * inputs + hidden + units * hidden + units) : E * (units * inputs + units)) + E * inputs;
 /** Hidden width of the dense baseline (one layer of w units, or an FFN of w hidden units and U outputs) with `macs` MACs or `params` parameters per example. */
 const denseWidth = (inputs, { macs, params }) => (hidden ? (macs !== undefined ? macs / (inputs + units) : (params - units) / (inputs + 1 + units)) : macs !== undefined ? macs / inputs : params / (inputs + 1));
+/** A dense baseline's widths in its label: "w" for a layer, "w-U" for an FFN block. */
+const widthTag = (w) => (hidden ? `${w}-${units}` : `${w}`);
 const denseLayers = (src, w, name) => (hidden ? [`layer ${name}_ffn = dense(${src}, ${w}) relu`, `layer ${name} = dense(${name}_ffn, ${units})`] : [`layer ${name} = dense(${src}, ${w}) relu`]);
 
 function configs() {
@@ -93,10 +95,10 @@ function configs() {
       const tag = `E=${E} k=${k}`;
       if (kinds.has("moe")) out.push({ kind: "moe", group: "one layer", E, k, label: `moe ${tag}`, layers: [moe("x", E, k, "h")], last: "h" });
       const width = Math.round(denseWidth(D, { macs: moeMacs(D, E, k) }));
-      if (kinds.has("dense-macs")) out.push({ kind: "dense-macs", group: "one layer", E, k, label: `dense ${width}${hidden ? `-${units}` : ""} (= MACs of ${tag})`, layers: denseLayers("x", width, "h"), last: "h" });
+      if (kinds.has("dense-macs")) out.push({ kind: "dense-macs", group: "one layer", E, k, label: `dense ${widthTag(width)} (= MACs of ${tag})`, layers: denseLayers("x", width, "h"), last: "h" });
     }
     const width = Math.round(denseWidth(D, { params: moeParams(D, E) }));
-    if (kinds.has("dense-params")) out.push({ kind: "dense-params", group: "one layer", E, k: null, label: `dense ${width}${hidden ? `-${units}` : ""} (= parameters of E=${E})`, layers: denseLayers("x", width, "h"), last: "h" });
+    if (kinds.has("dense-params")) out.push({ kind: "dense-params", group: "one layer", E, k: null, label: `dense ${widthTag(width)} (= parameters of E=${E})`, layers: denseLayers("x", width, "h"), last: "h" });
     const depth = Math.max(1, Math.round(Math.log2(E)) - 1);
     if (kinds.has("tree")) out.push({ kind: "tree", group: "one layer", E, k: null, label: `tree depth ${depth} (${2 ** (depth + 1) - 1} nodes of ${units}, ~E=${E})`, layers: [`layer h = tree(x, ${units}, depth: ${depth}) relu`], last: "h" });
   }
@@ -105,27 +107,16 @@ function configs() {
       if (k > E) continue;
       const tag = `E=${E} k=${k}`;
       if (kinds.has("moe")) out.push({ kind: "moe", group: "two layers", E, k, label: `moe, moe ${tag}`, layers: [moe("x", E, k, "h1"), moe("h1", E, k, "h")], last: "h" });
-      if (hidden) {
-        // FFN blocks: the second one reads the first one's U outputs.
-        const w1 = Math.round(denseWidth(D, { macs: moeMacs(D, E, k) }));
-        const w2 = Math.round(denseWidth(units, { macs: moeMacs(units, E, k) }));
-        if (kinds.has("dense-macs")) out.push({ kind: "dense-macs", group: "two layers", E, k, label: `dense ${w1}-${units}, ${w2}-${units} (= MACs of ${tag})`, layers: [...denseLayers("x", w1, "h1"), ...denseLayers("h1", w2, "h")], last: "h" });
-        continue;
-      }
-      const w1 = Math.round(moeMacs(D, E, k) / D);
-      const w2 = Math.round(moeMacs(units, E, k) / w1);
-      if (kinds.has("dense-macs")) out.push({ kind: "dense-macs", group: "two layers", E, k, label: `dense ${w1}, ${w2} (= MACs of ${tag})`, layers: [`layer h1 = dense(x, ${w1}) relu`, `layer h = dense(h1, ${w2}) relu`], last: "h" });
+      // The second dense block reads the first one's outputs: U of an FFN block, w1 of a layer.
+      const w1 = Math.round(denseWidth(D, { macs: moeMacs(D, E, k) }));
+      const w2 = Math.round(denseWidth(hidden ? units : w1, { macs: moeMacs(units, E, k) }));
+      if (kinds.has("dense-macs")) out.push({ kind: "dense-macs", group: "two layers", E, k, label: `dense ${widthTag(w1)}, ${widthTag(w2)} (= MACs of ${tag})`, layers: [...denseLayers("x", w1, "h1"), ...denseLayers("h1", w2, "h")], last: "h" });
     }
+    // Equal parameters: both dense blocks of one width w, with the two moe layers' parameters:
+    // FFN blocks (785 + U) w + U + (2 U + 1) w + U, layers 785 w + (w + 1) w.
     const params = moeParams(D, E) + moeParams(units, E);
-    if (hidden) {
-      // equal parameters: two FFN blocks of one hidden width w, (785 + U) w + U + (2 U + 1) w + U
-      const w = Math.round((params - 2 * units) / (D + 1 + units + 2 * units + 1));
-      if (kinds.has("dense-params")) out.push({ kind: "dense-params", group: "two layers", E, k: null, label: `dense ${w}-${units}, ${w}-${units} (= parameters of E=${E})`, layers: [...denseLayers("x", w, "h1"), ...denseLayers("h1", w, "h")], last: "h" });
-      continue;
-    }
-    // equal parameters: both hidden layers of one width w, 785 w + (w + 1) w = the two moe layers'
-    const w = Math.round((-786 + Math.sqrt(786 * 786 + 4 * params)) / 2);
-    if (kinds.has("dense-params")) out.push({ kind: "dense-params", group: "two layers", E, k: null, label: `dense ${w}, ${w} (= parameters of E=${E})`, layers: [`layer h1 = dense(x, ${w}) relu`, `layer h = dense(h1, ${w}) relu`], last: "h" });
+    const w = hidden ? Math.round((params - 2 * units) / (D + 1 + units + 2 * units + 1)) : Math.round((-786 + Math.sqrt(786 * 786 + 4 * params)) / 2);
+    if (kinds.has("dense-params")) out.push({ kind: "dense-params", group: "two layers", E, k: null, label: `dense ${widthTag(w)}, ${widthTag(w)} (= parameters of E=${E})`, layers: [...denseLayers("x", w, "h1"), ...denseLayers("h1", w, "h")], last: "h" });
   }
   return out;
 }
