@@ -12,15 +12,9 @@
  * summed over the examples in order), dX by examples. Small work stays on the calling thread.
  */
 import type { DispatcherFactory, Dispatchers, KernelFunction, ParallelContext } from "../../runtime/pool/parallel.js";
-import { MAX_TILES, tileLength } from "../../runtime/pool/parallel.js";
+import { GEMM_COLUMN_ALIGN as COLUMN_ALIGN, GEMM_SMALL_M, MAX_TILES, tileLength } from "../../runtime/pool/parallel.js";
 import { SPLIT_THRESHOLDS } from "../../runtime/pool/thresholds.js";
 import { LOWRANK_EXACT_BY_EXAMPLE, LOWRANK_EXACT_BY_UNIT, LOWRANK_EXACT_DENSE, LOWRANK_PROJECT_GEMM } from "../../runtime/kernels/codes/lowrank.js";
-
-/** The GEMM's small-m path takes m at or below this (runtime/kernels/gemm.ts GEMM_SMALL_M). */
-const GEMM_SMALL_M = 8;
-
-/** Columns of an estimate or dense tile are a multiple of this (the GEMM's column grouping). */
-const COLUMN_ALIGN = 16;
 
 /**
  * Least work per tile (runtime/pool/thresholds.ts): multiply-adds for the estimate and the

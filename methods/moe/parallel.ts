@@ -11,13 +11,9 @@
  * code and in the order of one call (runtime/kernels/moe.ts, moerouter.ts).
  */
 import type { DispatcherFactory, Dispatchers, KernelFunction, ParallelContext } from "../../runtime/pool/parallel.js";
-import { MAX_TILES, tileLength } from "../../runtime/pool/parallel.js";
+import { GEMM_COLUMN_ALIGN as COLUMN_ALIGN, GEMM_SMALL_M, MAX_TILES, tileLength, tilesOf } from "../../runtime/pool/parallel.js";
 import { SPLIT_THRESHOLDS } from "../../runtime/pool/thresholds.js";
 
-/** Column ranges of a product's tile are a multiple of this (the GEMM's column grouping). */
-const COLUMN_ALIGN = 16;
-/** The GEMM's small-m path takes m at or below this (runtime/kernels/gemm.ts GEMM_SMALL_M). */
-const GEMM_SMALL_M = 8;
 /** Fields of a planned tile: experts [i0, i1), columns [c0, c1). */
 const PLAN_FIELDS = 4;
 /** A plan has at most 3 tiles per tile wanted, plus one (see planTiles). */
@@ -33,9 +29,6 @@ export const MOE_SPLIT = {
   macs: SPLIT_THRESHOLDS.gemv,
   elements: SPLIT_THRESHOLDS.elementwise,
 };
-
-/** Tiles of `len` that cover `total`. */
-const tilesOf = (total: number, len: number): number => Math.ceil(total / len);
 
 /**
  * Plans tiles over the experts' buckets for a phase whose work is rows x `columns` x `perCell`

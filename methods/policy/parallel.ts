@@ -8,7 +8,7 @@
  * value is computed by the same code as in one call.
  */
 import type { DispatcherFactory, Dispatchers } from "../../runtime/pool/parallel.js";
-import { MAX_TILES, tileLength } from "../../runtime/pool/parallel.js";
+import { MAX_TILES, tileLength, tilesOf } from "../../runtime/pool/parallel.js";
 import { SPLIT_THRESHOLDS } from "../../runtime/pool/thresholds.js";
 import { ACTIVATION_SIGMOID, ACTIVATION_TANH } from "../../runtime/kernels/codes/activation.js";
 
@@ -26,8 +26,6 @@ export const POLICY_SPLIT = {
 
 /** An activation's threshold: tanh and sigmoid cost a transcendental per element. */
 const activationWork = (kind: number): number => (kind === ACTIVATION_TANH || kind === ACTIVATION_SIGMOID ? SPLIT_THRESHOLDS.transcendental : SPLIT_THRESHOLDS.elementwise);
-
-const tilesOf = (total: number, len: number): number => Math.ceil(total / len);
 
 /** Multiply-adds of a block-sparse product: the active output blocks' units times K. */
 function activeMacs(i32: Int32Array, outList: number, outCount: number, n: number, N: number, K: number, B: number): number {

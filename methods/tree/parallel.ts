@@ -9,11 +9,8 @@
  * dX by examples. Every value is computed by the same code as in one call.
  */
 import type { DispatcherFactory, Dispatchers } from "../../runtime/pool/parallel.js";
-import { tileLength } from "../../runtime/pool/parallel.js";
+import { GEMM_COLUMN_ALIGN as COLUMN_ALIGN, tileLength, tilesOf } from "../../runtime/pool/parallel.js";
 import { SPLIT_THRESHOLDS } from "../../runtime/pool/thresholds.js";
-
-/** Columns of a bucket product's tile are a multiple of this (the GEMM's column grouping). */
-const COLUMN_ALIGN = 16;
 
 /**
  * Least work per tile (runtime/pool/thresholds.ts): multiply-adds for the bucket products
@@ -25,9 +22,6 @@ export const TREE_SPLIT = {
   elements: SPLIT_THRESHOLDS.elementwise,
   randomBits: 512,
 };
-
-/** Tiles of `len` that cover `total`. */
-const tilesOf = (total: number, len: number): number => Math.ceil(total / len);
 
 const bits: DispatcherFactory = (ctx) => {
   const whole = ctx.local["treeBits"]!;

@@ -12,13 +12,9 @@
  *   scalar tail split where they do in one call); bias and softmax: rows; column sums: columns.
  */
 import type { DispatcherFactory, Dispatchers, KernelFunction, ParallelContext } from "./parallel.js";
-import { TILES_PER_THREAD, alignedCut, tileLength } from "./parallel.js";
+import { GEMM_COLUMN_ALIGN, GEMM_SMALL_M, TILES_PER_THREAD, alignedCut, tileLength } from "./parallel.js";
 import { SPLIT_THRESHOLDS as T } from "./thresholds.js";
 
-/** Columns of a GEMM tile are a multiple of this. */
-const GEMM_COLUMN_ALIGN = 16;
-/** The GEMM's small-m path takes m at or below this (runtime/kernels/gemm.ts GEMM_SMALL_M). */
-const GEMM_SMALL_M = 8;
 /** Element ranges are a multiple of this. */
 const ELEMENT_ALIGN = 16;
 

@@ -114,6 +114,14 @@ export class ParallelContext {
 /** Tiles a call may have per thread. */
 export const TILES_PER_THREAD = 4;
 
+/** Columns of a GEMM tile are a multiple of this: the GEMM groups columns from the first by 16, so a column range computes as in the whole product. */
+export const GEMM_COLUMN_ALIGN = 16;
+/** The GEMM's small-m path takes m at or below this (runtime/kernels/gemm.ts GEMM_SMALL_M): a split by rows must keep every tile on the whole call's path. */
+export const GEMM_SMALL_M = 8;
+
+/** Tiles of `len` that cover `total`. */
+export const tilesOf = (total: number, len: number): number => Math.ceil(total / len);
+
 /** The length of each tile's range when `total` items are split into about `tiles` pieces aligned to `align`. */
 export function tileLength(total: number, tiles: number, align: number): number {
   return Math.max(align, Math.ceil(total / tiles / align) * align);
