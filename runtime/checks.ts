@@ -48,6 +48,27 @@ export function nonFiniteInput(method: string, x: Float32Array, i: number, width
   return new RangeError(`${method}: x[${i}] (example ${Math.floor(i / width)}, feature ${i % width}) is ${x[i]}, not a finite number`);
 }
 
+/** Running totals of an evaluation (scoreRows adds each batch). */
+export interface Score {
+  correct: number;
+  lossSum: number;
+}
+
+/** Adds `rows` examples' predictions (probabilities, `classes` per row) against labels[start..] to `score`. */
+export function scoreRows(score: Score, probs: Float32Array, classes: number, labels: Uint8Array, start: number, rows: number): void {
+  for (let r = 0; r < rows; r++) {
+    const label = labels[start + r]!;
+    if (argmax(probs, r * classes, classes) === label) score.correct++;
+    score.lossSum -= Math.log(Math.max(probs[r * classes + label]!, 1e-30));
+  }
+}
+
+/** The evaluation of `count` examples scored in `seconds`. */
+export function evaluationOf(score: Score, count: number, seconds: number): { accuracy: number; loss: number; count: number; examplesPerSecond: number } {
+  const n = Math.max(count, 1);
+  return { accuracy: score.correct / n, loss: score.lossSum / n, count, examplesPerSecond: count / Math.max(seconds, 1e-9) };
+}
+
 /** Milliseconds from a monotonic clock where there is one. */
 export function now(): number {
   return typeof performance !== "undefined" ? performance.now() : Date.now();

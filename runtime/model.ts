@@ -23,7 +23,7 @@ export { ModelLoadError, NonFiniteError } from "./errors.js";
 import { METHOD_RUNTIMES } from "../methods/runtime-registry.js";
 import type { MethodRuntime, RuntimeLayer } from "../methods/runtime-unit.js";
 import type { AnyModel, BackendOptions } from "./backend.js";
-import { argmax, checkCount, checkRowsShape, describe, nonFiniteInput, now } from "./checks.js";
+import { argmax, checkCount, checkRowsShape, describe, evaluationOf, nonFiniteInput, now, scoreRows, type Score } from "./checks.js";
 
 /** The functions every compiled module exports. */
 interface ModuleExports {
@@ -256,22 +256,14 @@ export class Model {
     const t0 = now();
     const width = this.manifest.input.width;
     const classes = this.manifest.classes;
-    let correct = 0;
-    let lossSum = 0;
+    const score: Score = { correct: 0, lossSum: 0 };
     for (let start = 0; start < dataset.count; start += this.maxBatch) {
       const rows = Math.min(this.maxBatch, dataset.count - start);
       this.f32(this.input, rows * width).set(dataset.images.subarray(start * width, (start + rows) * width));
       this.exports.predict(rows);
-      const probs = this.f32(this.probs, rows * classes);
-      for (let r = 0; r < rows; r++) {
-        const label = dataset.labels[start + r]!;
-        if (argmax(probs, r * classes, classes) === label) correct++;
-        lossSum -= Math.log(Math.max(probs[r * classes + label]!, 1e-30));
-      }
+      scoreRows(score, this.f32(this.probs, rows * classes), classes, dataset.labels, start, rows);
     }
-    const seconds = (now() - t0) / 1000;
-    const count = Math.max(dataset.count, 1);
-    return { accuracy: correct / count, loss: lossSum / count, count: dataset.count, examplesPerSecond: dataset.count / Math.max(seconds, 1e-9) };
+    return evaluationOf(score, dataset.count, (now() - t0) / 1000);
   }
 
   /** The parameters as a safetensors file (bit-identical for identical weights). */

@@ -18,7 +18,7 @@ import { GpuExecutor, type Program } from "./executor.js";
 import { buildFrame, LOSS, type GpuFrame, type GpuIo } from "./frame.js";
 import { adamCorrections } from "./kernels/optim.js";
 import type { GpuCall, GpuMethod } from "./method.js";
-import { argmax, checkCount, checkRows, describe, now } from "../checks.js";
+import { checkCount, checkRows, describe, evaluationOf, now, scoreRows, type Score } from "../checks.js";
 
 /** Regions that hold the model's state, copied from a wasm model (f64 ones are the methods' to translate). */
 const STATE_ROLES: ReadonlySet<string> = new Set(["param", "grad", "optimizer", "state"]);
@@ -180,20 +180,12 @@ export class GpuModel {
     const t0 = now();
     const width = this.manifest.input.width;
     const classes = this.manifest.classes;
-    let correct = 0;
-    let lossSum = 0;
+    const score: Score = { correct: 0, lossSum: 0 };
     for (let start = 0; start < dataset.count; start += this.maxBatch) {
       const rows = Math.min(this.maxBatch, dataset.count - start);
-      const probs = await this.predictRows(dataset.images.subarray(start * width, (start + rows) * width), rows);
-      for (let r = 0; r < rows; r++) {
-        const label = dataset.labels[start + r]!;
-        if (argmax(probs, r * classes, classes) === label) correct++;
-        lossSum -= Math.log(Math.max(probs[r * classes + label]!, 1e-30));
-      }
+      scoreRows(score, await this.predictRows(dataset.images.subarray(start * width, (start + rows) * width), rows), classes, dataset.labels, start, rows);
     }
-    const seconds = (now() - t0) / 1000;
-    const count = Math.max(dataset.count, 1);
-    return { accuracy: correct / count, loss: lossSum / count, count: dataset.count, examplesPerSecond: dataset.count / Math.max(seconds, 1e-9) };
+    return evaluationOf(score, dataset.count, (now() - t0) / 1000);
   }
 
   /** Brings lazily updated parameters up to date on the GPU (the methods' flush passes). */
