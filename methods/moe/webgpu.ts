@@ -16,6 +16,7 @@ import { tileSpan } from "../../runtime/webgpu/kernels/gemm.js";
 import { callWords } from "../../runtime/webgpu/kernels/wgsl.js";
 import { defineGpuMethod, type GpuContext, type GpuLayer, type GpuSourceDelta } from "../../runtime/webgpu/method.js";
 import type { LayerReport } from "../runtime-unit.js";
+import type { MoeOptions as CompiledMoeOptions } from "./method.js";
 import { centreColumnsKernel, centreShiftKernel, centreUpdateKernel } from "./wgsl-centre.js";
 import {
   balanceKernel,
@@ -41,20 +42,8 @@ import {
   type BalanceShape,
 } from "./wgsl.js";
 
-type MoeBalance = { kind: "none" } | { kind: "switch"; alpha: number } | { kind: "cv"; importance: number; load: number };
-
-interface MoeOptions {
-  experts: number;
-  topK: number;
-  hidden: number;
-  gating: "softmax" | "noisy";
-  balance: MoeBalance;
-  capacity: number | null;
-  /** Absent in manifests written before these options: plain, 0. */
-  router?: "plain" | "centred";
-  /** Not built on the GPU (`unsupported` names it). */
-  zLoss?: number;
-}
+/** The method's options as the manifest holds them; `router` and `zLoss` are absent in manifests written before those options (plain, 0). */
+type MoeOptions = Omit<CompiledMoeOptions, "router" | "zLoss"> & Partial<Pick<CompiledMoeOptions, "router" | "zLoss">>;
 
 /** The module's per-layer global the GPU needs: the gating noise's seed (set by init). */
 export interface MoeGpuState {
